@@ -1,0 +1,17 @@
+DROP TABLE audit_log;
+DROP TABLE rejected_items;
+DROP TABLE served_watermarks;
+DROP TABLE record_refs;
+DROP TABLE records;
+DROP TABLE record_seq;
+DROP TABLE sync_log;
+DROP TABLE runs;
+DROP TABLE jobs;
+DROP TABLE task_filters;
+DROP TABLE tasks;
+DROP TABLE repository_accounts;
+DROP TABLE repositories;
+DROP TABLE sync_config;
+DROP TABLE setup_tokens;
+DROP TABLE sessions;
+DROP TABLE users;

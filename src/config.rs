@@ -1,0 +1,273 @@
+//! Start-up settings: an optional TOML file, overridden by `EDENSYNC_*`
+//! environment variables, then by command-line flags. Everything an operator
+//! can change at run time (site name, proxy, timeouts) lives in the database
+//! instead (`sync_config`), editable in the console.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+/// A setting that cannot be used; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: &str, message: impl Into<String>) -> Self {
+        ConfigError {
+            setting: setting.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where the database lives, decided by the URL scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://./data/edensync.db".into());
+            }
+            Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Url::parse(url).map_err(|e| format!("not a valid PostgreSQL URL ({e})"))?;
+            Ok(DatabaseUrl::Postgres(url.to_string()))
+        } else {
+            Err(format!(
+                "'{}' is neither sqlite://PATH nor postgres://USER@HOST/DB",
+                mask_url_password(url)
+            ))
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DatabaseUrl::Postgres(_))
+    }
+
+    /// The URL as it may be shown to people: any password masked.
+    pub fn display(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => mask_url_password(url),
+        }
+    }
+}
+
+/// Replace the password of `scheme://user:password@host` by `****`.
+pub fn mask_url_password(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database: DatabaseUrl,
+    pub bind: SocketAddr,
+    /// The address people and peers use to reach us, if it differs from `bind`
+    /// (behind a reverse proxy). Decides the `Secure` cookie flag.
+    pub public_url: Option<Url>,
+    /// The secret key itself, when given by environment rather than a file.
+    pub secret_key: Option<String>,
+    pub log: String,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+}
+
+/// The TOML file; every key is optional and unknown keys are an error, so a
+/// typo does not silently fall back to a default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    bind: Option<String>,
+    public_url: Option<String>,
+    secret_key: Option<String>,
+    log: Option<String>,
+}
+
+pub const DEFAULT_DATA_DIR: &str = "./data";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_LOG: &str = "info";
+
+impl Settings {
+    /// Load from the process environment and the optional file named by
+    /// `--config` or `EDENSYNC_CONFIG`.
+    pub fn load(config_file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("EDENSYNC_"))
+            .collect();
+        Settings::from_sources(config_file, &env)
+    }
+
+    /// Load from an explicit environment map (tests use this).
+    pub fn from_sources(
+        config_file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        let file_path = config_file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("EDENSYNC_CONFIG").map(PathBuf::from));
+        let file = match &file_path {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let pick = |var: &str, from_file: Option<String>| -> Option<String> {
+            env.get(var)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .or(from_file)
+        };
+
+        let data_dir = PathBuf::from(
+            pick("EDENSYNC_DATA_DIR", file.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+        );
+        let database_url = pick("EDENSYNC_DATABASE_URL", file.database_url).unwrap_or_else(|| {
+            format!("sqlite://{}", data_dir.join("edensync.db").display())
+        });
+        let database = DatabaseUrl::parse(&database_url)
+            .map_err(|m| ConfigError::new("database_url (EDENSYNC_DATABASE_URL)", m))?;
+        let bind_text = pick("EDENSYNC_BIND", file.bind).unwrap_or_else(|| DEFAULT_BIND.into());
+        let bind = parse_bind(&bind_text)?;
+        let public_url = pick("EDENSYNC_PUBLIC_URL", file.public_url)
+            .map(|u| parse_public_url(&u))
+            .transpose()?;
+        let secret_key = pick("EDENSYNC_SECRET_KEY", file.secret_key);
+        let log = pick("EDENSYNC_LOG", file.log).unwrap_or_else(|| DEFAULT_LOG.into());
+        tracing_subscriber::EnvFilter::try_new(&log).map_err(|e| {
+            ConfigError::new("log (EDENSYNC_LOG)", format!("'{log}' is not a log filter ({e})"))
+        })?;
+
+        let admin_email = env.get("EDENSYNC_ADMIN_EMAIL").cloned();
+        let admin_password = env.get("EDENSYNC_ADMIN_PASSWORD").cloned();
+        if admin_email.is_some() != admin_password.is_some() {
+            return Err(ConfigError::new(
+                "EDENSYNC_ADMIN_EMAIL / EDENSYNC_ADMIN_PASSWORD",
+                "set both to bootstrap an administrator, or neither",
+            ));
+        }
+
+        Ok(Settings {
+            data_dir,
+            database,
+            bind,
+            public_url,
+            secret_key,
+            log,
+            admin_email,
+            admin_password,
+        })
+    }
+
+    /// Defaults for a data directory, as tests and tools need them.
+    pub fn for_data_dir(data_dir: &Path) -> Settings {
+        Settings {
+            data_dir: data_dir.to_path_buf(),
+            database: DatabaseUrl::Sqlite(data_dir.join("edensync.db")),
+            bind: DEFAULT_BIND.parse().expect("default bind address parses"),
+            public_url: None,
+            secret_key: None,
+            log: DEFAULT_LOG.into(),
+            admin_email: None,
+            admin_password: None,
+        }
+    }
+
+    pub fn set_bind(&mut self, text: &str) -> Result<(), ConfigError> {
+        self.bind = parse_bind(text)?;
+        Ok(())
+    }
+
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
+    }
+
+    /// Cookies get the `Secure` flag when people reach us over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// Create the data directory if needed and make sure we can write in it.
+    pub fn prepare_data_dir(&self) -> Result<(), ConfigError> {
+        let setting = "data_dir (EDENSYNC_DATA_DIR)";
+        let dir = &self.data_dir;
+        // The directory holds the secret key and password hashes: when we
+        // create it, only our own user may enter it.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .map_err(|e| ConfigError::new(setting, format!("cannot create {}: {e}", dir.display())))?;
+        let probe = dir.join(".edensync-write-test");
+        std::fs::write(&probe, b"")
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|e| {
+                ConfigError::new(setting, format!("{} is not writable: {e}", dir.display()))
+            })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let setting = "config file (--config / EDENSYNC_CONFIG)";
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(setting, format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        // toml's message spans several lines; keep the start-up error on one.
+        let message = e.message().to_string();
+        ConfigError::new(setting, format!("{}: {message}", path.display()))
+    })
+}
+
+fn parse_bind(text: &str) -> Result<SocketAddr, ConfigError> {
+    let setting = "bind (EDENSYNC_BIND)";
+    let invalid = || {
+        ConfigError::new(
+            setting,
+            format!("'{text}' is not an address like 127.0.0.1:8080 (port 0 picks a free port)"),
+        )
+    };
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    // Allow host names such as localhost:8080.
+    text.to_socket_addrs()
+        .map_err(|_| invalid())?
+        .next()
+        .ok_or_else(invalid)
+}
+
+fn parse_public_url(text: &str) -> Result<Url, ConfigError> {
+    let setting = "public_url (EDENSYNC_PUBLIC_URL)";
+    let url = Url::parse(text).map_err(|e| {
+        ConfigError::new(setting, format!("'{text}' is not a URL ({e}); example: https://sync.example.org"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(
+            setting,
+            format!("'{text}' must be an http:// or https:// URL with a host"),
+        ));
+    }
+    Ok(url)
+}

@@ -1,0 +1,19 @@
+//! edensync: a synchronization server for the Sahana Eden S3XML sync protocol.
+//!
+//! Layers, from the outside in: `cli` and `web` parse input and render output;
+//! `accounts` holds the login rules; `model` holds the SQL; `db` owns the
+//! connection pool and migrations. `app` wires them into a running server.
+
+pub mod accounts;
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod model;
+pub mod secrets;
+pub mod web;
+
+/// The version peers and operators see (`User-Agent`, `/healthz`, `server`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,17 @@
+//! SQL, one file per table: row structs and the queries on that table.
+//! Nothing here knows about HTTP or the sync protocol.
+
+pub mod audit_log;
+pub mod repositories;
+pub mod sessions;
+pub mod setup_tokens;
+pub mod sync_config;
+pub mod users;
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
+/// The current time as stored: naive UTC, microsecond precision (what both
+/// SQLite text and PostgreSQL `timestamp` keep exactly).
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}

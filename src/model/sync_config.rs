@@ -1,0 +1,61 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::sync_config;
+
+/// The single row describing this node: its identity towards peers and the
+/// settings administrators change in the console.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sync_config)]
+pub struct SyncConfig {
+    pub id: i32,
+    pub site_uuid: String,
+    pub site_name: String,
+    pub proxy_url: Option<String>,
+    pub proxy_username: Option<String>,
+    pub proxy_password_enc: Option<String>,
+    pub connect_timeout_secs: i32,
+    pub request_timeout_secs: i32,
+    pub backoff_base_secs: i32,
+    pub backoff_cap_secs: i32,
+    pub log_retention_days: i32,
+    pub accept_push_from_new_peers: bool,
+    pub metrics_token_hash: Option<String>,
+    pub key_check: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+const ROW_ID: i32 = 1;
+
+pub fn get(conn: &mut DbConnection) -> QueryResult<Option<SyncConfig>> {
+    sync_config::table
+        .find(ROW_ID)
+        .select(SyncConfig::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Create the row on first start; the defaults of the other columns come
+/// from the migration.
+pub fn insert_initial(
+    conn: &mut DbConnection,
+    site_uuid: &str,
+    site_name: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(sync_config::table)
+        .values((
+            sync_config::id.eq(ROW_ID),
+            sync_config::site_uuid.eq(site_uuid),
+            sync_config::site_name.eq(site_name),
+            sync_config::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+pub fn set_key_check(conn: &mut DbConnection, key_check: &str) -> QueryResult<usize> {
+    diesel::update(sync_config::table.find(ROW_ID))
+        .set(sync_config::key_check.eq(Some(key_check)))
+        .execute(conn)
+}

@@ -1,0 +1,206 @@
+//! The node's secret key and the encryption of stored peer and proxy
+//! passwords (XChaCha20-Poly1305 under a key derived from the secret key).
+//!
+//! The database keeps a key-check value (an HMAC of a fixed label), so a start
+//! with a missing or different key is noticed before any secret is used, and
+//! a new key is never generated over secrets the old one encrypted.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::config::Settings;
+use crate::db::DbConnection;
+use crate::model;
+
+const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 24;
+const CHECK_LABEL: &[u8] = b"edensync key check v1";
+const ENCRYPTION_LABEL: &[u8] = b"edensync stored secrets v1";
+const CIPHERTEXT_PREFIX: &str = "v1:";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("{0}")]
+    Key(String),
+    #[error("stored secret cannot be decrypted: {0}")]
+    Decrypt(&'static str),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+#[derive(Clone)]
+pub struct SecretKey([u8; KEY_LEN]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(****)")
+    }
+}
+
+impl SecretKey {
+    pub fn generate() -> SecretKey {
+        let mut bytes = [0u8; KEY_LEN];
+        rand::fill(&mut bytes);
+        SecretKey(bytes)
+    }
+
+    /// The key as written to `secret.key` or given in `EDENSYNC_SECRET_KEY`:
+    /// 32 bytes in standard base64.
+    pub fn to_text(&self) -> String {
+        STANDARD.encode(self.0)
+    }
+
+    pub fn from_text(text: &str) -> Result<SecretKey, String> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| "is not base64 (expected 32 random bytes in base64)".to_string())?;
+        let bytes: [u8; KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| format!("must be {KEY_LEN} bytes in base64"))?;
+        Ok(SecretKey(bytes))
+    }
+
+    fn derive(&self, label: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(label);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// A value that identifies the key without revealing it.
+    pub fn check_value(&self) -> String {
+        hex::encode(self.derive(CHECK_LABEL))
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(&self.derive(ENCRYPTION_LABEL).into())
+    }
+
+    pub fn encrypt(&self, plaintext: &str) -> String {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::fill(&mut nonce);
+        let ciphertext = self
+            .cipher()
+            .encrypt(&XNonce::from(nonce), plaintext.as_bytes())
+            .expect("encryption of an in-memory buffer cannot fail");
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&ciphertext);
+        format!("{CIPHERTEXT_PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    pub fn decrypt(&self, sealed: &str) -> Result<String, SecretsError> {
+        let encoded = sealed
+            .strip_prefix(CIPHERTEXT_PREFIX)
+            .ok_or(SecretsError::Decrypt("unknown format"))?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(encoded)
+            .map_err(|_| SecretsError::Decrypt("not base64"))?;
+        if bytes.len() < NONCE_LEN {
+            return Err(SecretsError::Decrypt("too short"));
+        }
+        let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().expect("split at NONCE_LEN");
+        let plaintext = self
+            .cipher()
+            .decrypt(&XNonce::from(nonce), ciphertext)
+            .map_err(|_| SecretsError::Decrypt("wrong key or damaged data"))?;
+        String::from_utf8(plaintext).map_err(|_| SecretsError::Decrypt("not UTF-8"))
+    }
+}
+
+/// Where the key came from, for messages.
+fn key_source(settings: &Settings) -> String {
+    if settings.secret_key.is_some() {
+        "EDENSYNC_SECRET_KEY".to_string()
+    } else {
+        settings.secret_key_path().display().to_string()
+    }
+}
+
+/// Load the node's key (from `EDENSYNC_SECRET_KEY` or `<data dir>/secret.key`),
+/// creating it on first start, and check it against the database.
+pub fn load_or_create(settings: &Settings, conn: &mut DbConnection) -> Result<SecretKey, SecretsError> {
+    let db = |e: diesel::result::Error| SecretsError::Db(e.into());
+    let stored_check = model::sync_config::get(conn)
+        .map_err(db)?
+        .and_then(|c| c.key_check);
+    let secrets = model::repositories::count_encrypted_secrets(conn).map_err(db)?;
+    let source = key_source(settings);
+
+    let key = match read_key(settings)? {
+        Some(key) => key,
+        None if secrets > 0 => {
+            return Err(SecretsError::Key(format!(
+                "secret key missing: {source} does not exist, but {secrets} stored password(s) \
+                 are encrypted with it; restore the file (or set EDENSYNC_SECRET_KEY) — a new \
+                 key would make them unreadable"
+            )));
+        }
+        None => {
+            let key = SecretKey::generate();
+            write_key_file(&settings.secret_key_path(), &key)?;
+            tracing::info!(path = %source, "created a new secret key");
+            key
+        }
+    };
+
+    let check = key.check_value();
+    match stored_check {
+        Some(stored) if stored == check => {}
+        Some(_) if secrets > 0 => {
+            return Err(SecretsError::Key(format!(
+                "wrong secret key: the key in {source} is not the one {secrets} stored \
+                 password(s) were encrypted with; restore the original key"
+            )));
+        }
+        Some(_) => {
+            tracing::warn!(source = %source, "secret key changed; no stored secrets were affected");
+            model::sync_config::set_key_check(conn, &check).map_err(db)?;
+        }
+        None => {
+            model::sync_config::set_key_check(conn, &check).map_err(db)?;
+        }
+    }
+    Ok(key)
+}
+
+fn read_key(settings: &Settings) -> Result<Option<SecretKey>, SecretsError> {
+    if let Some(text) = &settings.secret_key {
+        return SecretKey::from_text(text)
+            .map(Some)
+            .map_err(|m| SecretsError::Key(format!("secret key (EDENSYNC_SECRET_KEY) {m}")));
+    }
+    let path = settings.secret_key_path();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => SecretKey::from_text(&text)
+            .map(Some)
+            .map_err(|m| SecretsError::Key(format!("secret key file {} {m}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SecretsError::Key(format!(
+            "cannot read secret key file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn write_key_file(path: &Path, key: &SecretKey) -> Result<(), SecretsError> {
+    let fail = |e: std::io::Error| {
+        SecretsError::Key(format!("cannot write secret key file {}: {e}", path.display()))
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(fail)?;
+    writeln!(file, "{}", key.to_text()).map_err(fail)?;
+    file.sync_all().map_err(fail)
+}

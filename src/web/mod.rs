@@ -1,0 +1,223 @@
+//! The HTTP surface: the console (server-rendered, works without JavaScript)
+//! and the operational endpoints. One file per page group; handlers stay
+//! thin and call `accounts`/`model` for the work.
+
+mod account;
+mod assets;
+mod auth;
+mod dashboard;
+mod health;
+pub mod session;
+mod users;
+
+use std::net::IpAddr;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
+
+use crate::accounts::throttle::LoginThrottle;
+use crate::app::Node;
+use crate::db::{DbConnection, DbError, Pool};
+use crate::error::WebError;
+use crate::secrets::SecretKey;
+
+/// What every request handler may use.
+pub struct AppState {
+    pub pool: Pool,
+    pub key: SecretKey,
+    pub site_uuid: String,
+    /// Cookies carry `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+    pub login_throttle: LoginThrottle,
+}
+
+impl AppState {
+    pub fn new(node: Node) -> Self {
+        AppState {
+            secure_cookies: node.settings.secure_cookies(),
+            pool: node.pool,
+            key: node.key,
+            site_uuid: node.site_uuid,
+            login_throttle: LoginThrottle::default(),
+        }
+    }
+}
+
+/// The single routes table.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/static/{file}", web::get().to(assets::file))
+        .route("/login", web::get().to(auth::login_form))
+        .route("/login", web::post().to(auth::login))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/setup", web::get().to(auth::setup_form))
+        .route("/setup", web::post().to(auth::setup))
+        .route("/", web::get().to(dashboard::index))
+        .route("/account/password", web::get().to(account::password_form))
+        .route("/account/password", web::post().to(account::change_password))
+        .route("/users", web::get().to(users::list))
+        .route("/users", web::post().to(users::create))
+        .route("/users/{id}", web::get().to(users::show))
+        .route("/users/{id}/password", web::post().to(users::reset_password))
+        .route("/users/{id}/disable", web::post().to(users::disable))
+        .route("/users/{id}/enable", web::post().to(users::enable))
+        .route("/users/{id}/unlock", web::post().to(users::unlock))
+        .route(
+            "/users/{id}/sessions/{session_id}/revoke",
+            web::post().to(users::revoke_session),
+        )
+        .route("/audit", web::get().to(users::audit))
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<HttpResponse, WebError> {
+    Err(WebError::NotFound)
+}
+
+/// Form bodies are small; anything larger is refused before parsing.
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default().limit(64 * 1024)
+}
+
+/// Headers that keep console pages from being framed, sniffed or leaking
+/// their URLs; only our own scripts and styles may run.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+}
+
+/// Run database work on the blocking pool with a pooled connection.
+pub async fn db<F, T, E>(pool: &Pool, work: F) -> Result<T, WebError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<WebError> + Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get().map_err(|e| WebError::from(DbError::from(e)))?;
+        work(&mut conn).map_err(Into::into)
+    })
+    .await?
+}
+
+/// The client's address as seen on the socket (forwarded headers are not
+/// trusted: anyone could set them).
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
+pub const FLASH_COOKIE: &str = "edensync_flash";
+
+/// A redirect after a successful POST, with a message for the next page.
+pub fn redirect_with_flash(location: &str, message: &str) -> HttpResponse {
+    flash_redirect(location, "ok", message)
+}
+
+/// A redirect after a refused action, with the reason for the next page.
+pub fn redirect_with_error(location: &str, message: &str) -> HttpResponse {
+    flash_redirect(location, "error", message)
+}
+
+fn flash_redirect(location: &str, kind: &str, message: &str) -> HttpResponse {
+    let value = crate::error::url_encode(&format!("{kind}:{message}"));
+    let cookie = Cookie::build(FLASH_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::seconds(60))
+        .finish();
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .cookie(cookie)
+        .finish()
+}
+
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// A one-time message shown on the page after a redirect.
+pub struct Flash {
+    pub is_error: bool,
+    pub text: String,
+}
+
+/// The pending flash message of this request, if any.
+pub fn flash_message(req: &HttpRequest) -> Option<Flash> {
+    let cookie = req.cookie(FLASH_COOKIE)?;
+    let query = format!("m={}", cookie.value());
+    let (_, decoded) = url::form_urlencoded::parse(query.as_bytes()).next()?;
+    let (kind, text) = decoded.split_once(':')?;
+    (!text.is_empty()).then(|| Flash {
+        is_error: kind == "error",
+        text: text.to_string(),
+    })
+}
+
+/// Render a page; a flash message shown on it is cleared.
+pub fn render(req: &HttpRequest, page: impl Responder) -> HttpResponse {
+    let mut response = page.respond_to(req).map_into_boxed_body();
+    if req.cookie(FLASH_COOKIE).is_some() {
+        let mut gone = Cookie::build(FLASH_COOKIE, "").path("/").finish();
+        gone.make_removal();
+        let _ = response.add_cookie(&gone);
+    }
+    response
+}
+
+/// Render a page with a status other than 200 (a form with errors, say).
+pub fn render_status(
+    req: &HttpRequest,
+    page: impl Responder,
+    status: actix_web::http::StatusCode,
+) -> HttpResponse {
+    let mut response = render(req, page);
+    *response.status_mut() = status;
+    response
+}
+
+/// What the layout template needs on every console page.
+pub struct Layout {
+    pub title: String,
+    /// Which navigation entry is current.
+    pub section: &'static str,
+    /// The logged-in administrator; `None` on the login and setup pages.
+    pub user_email: Option<String>,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+}
+
+impl Layout {
+    pub fn new(req: &HttpRequest, title: &str, section: &'static str, who: &session::AdminSession) -> Self {
+        Layout {
+            title: title.to_string(),
+            section,
+            user_email: Some(who.user.email.clone()),
+            csrf: who.csrf_token.clone(),
+            flash: flash_message(req),
+        }
+    }
+
+    /// For pages outside a session (login, setup).
+    pub fn public(req: &HttpRequest, title: &str) -> Self {
+        Layout {
+            title: title.to_string(),
+            section: "",
+            user_email: None,
+            csrf: String::new(),
+            flash: flash_message(req),
+        }
+    }
+}
