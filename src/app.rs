@@ -104,9 +104,9 @@ pub fn start(node: Node) -> Result<Running, StartError> {
             format!("cannot listen on {}: {e}", settings.bind),
         )
     })?;
-    let addr = listener.local_addr().map_err(|e| {
-        ConfigError::new("bind (EDENSYNC_BIND)", format!("no local address: {e}"))
-    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ConfigError::new("bind (EDENSYNC_BIND)", format!("no local address: {e}")))?;
     let listen_url = format!("http://{addr}");
 
     let setup_url = {
@@ -139,7 +139,12 @@ pub fn start(node: Node) -> Result<Running, StartError> {
     .workers(worker_count())
     .shutdown_timeout(10)
     .listen(listener)
-    .map_err(|e| ConfigError::new("bind (EDENSYNC_BIND)", format!("cannot serve on {addr}: {e}")))?
+    .map_err(|e| {
+        ConfigError::new(
+            "bind (EDENSYNC_BIND)",
+            format!("cannot serve on {addr}: {e}"),
+        )
+    })?
     .run();
 
     Ok(Running {

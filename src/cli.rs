@@ -16,9 +16,14 @@ use crate::config::{ConfigError, Settings};
 use crate::db::{self, DbError};
 use crate::model;
 use crate::model::users::Role;
+use crate::secrets::SecretsError;
 
 #[derive(Parser)]
-#[command(name = "edensync", version, about = "Synchronization server for Sahana Eden (S3XML sync)")]
+#[command(
+    name = "edensync",
+    version,
+    about = "Synchronization server for Sahana Eden (S3XML sync)"
+)]
 struct Cli {
     /// TOML settings file (also EDENSYNC_CONFIG); environment variables override it.
     #[arg(long, global = true, value_name = "FILE")]
@@ -125,10 +130,9 @@ impl From<diesel::result::Error> for CliError {
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
-            CliError::Start(StartError::Config(_)) | CliError::Usage(_) => 2,
-            CliError::Account(
-                AccountError::InvalidEmail(_) | AccountError::WeakPassword(_),
-            ) => 2,
+            CliError::Start(StartError::Config(_) | StartError::Secrets(SecretsError::Key(_)))
+            | CliError::Usage(_) => 2,
+            CliError::Account(AccountError::InvalidEmail(_) | AccountError::WeakPassword(_)) => 2,
             _ => 1,
         }
     }
@@ -205,7 +209,11 @@ fn migrate(settings: Settings) -> Result<(), CliError> {
     if applied.is_empty() {
         println!("database is up to date ({})", settings.database.display());
     } else {
-        println!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+        println!(
+            "applied {} migration(s): {}",
+            applied.len(),
+            applied.join(", ")
+        );
     }
     Ok(())
 }
@@ -215,8 +223,13 @@ fn user(command: UserCommand, node: Node) -> Result<(), CliError> {
     let conn = &mut *conn;
     let actor = Actor::cli();
     match command {
-        UserCommand::Add { email, role, password } => {
-            let role = Role::parse(&role).ok_or_else(|| CliError::Usage(format!("unknown role {role}")))?;
+        UserCommand::Add {
+            email,
+            role,
+            password,
+        } => {
+            let role = Role::parse(&role)
+                .ok_or_else(|| CliError::Usage(format!("unknown role {role}")))?;
             let password = read_password(&password)?;
             let user = accounts::add_user(conn, &actor, &email, &password, role)?;
             println!("added {} ({})", user.email, user.role);
@@ -225,7 +238,10 @@ fn user(command: UserCommand, node: Node) -> Result<(), CliError> {
             let user = accounts::find_by_email(conn, &email)?;
             let password = read_password(&password)?;
             let ended = accounts::set_password(conn, &actor, &user, &password, None)?;
-            println!("password of {} changed; {ended} session(s) ended", user.email);
+            println!(
+                "password of {} changed; {ended} session(s) ended",
+                user.email
+            );
         }
         UserCommand::List { json } => {
             let now = model::now();
@@ -244,7 +260,10 @@ fn user(command: UserCommand, node: Node) -> Result<(), CliError> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
             } else {
                 println!("{:<40} {:<6} {:<24} LAST LOGIN", "EMAIL", "ROLE", "STATUS");
                 for u in &users {
@@ -297,7 +316,9 @@ fn read_password(source: &PasswordSource) -> Result<String, CliError> {
             .unwrap_or(&text)
             .to_string();
         if password.is_empty() {
-            return Err(CliError::Usage("the password read from stdin is empty".into()));
+            return Err(CliError::Usage(
+                "the password read from stdin is empty".into(),
+            ));
         }
         return Ok(password);
     }
@@ -348,7 +369,10 @@ fn config_show(node: Node, as_json: bool) -> Result<(), CliError> {
         "accept_push_from_new_peers": config.accept_push_from_new_peers,
     });
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&settings).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&settings).unwrap_or_default()
+        );
     } else if let Some(map) = settings.as_object() {
         for (key, value) in map {
             let shown = match value {

@@ -140,9 +140,8 @@ impl Settings {
         let data_dir = PathBuf::from(
             pick("EDENSYNC_DATA_DIR", file.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
         );
-        let database_url = pick("EDENSYNC_DATABASE_URL", file.database_url).unwrap_or_else(|| {
-            format!("sqlite://{}", data_dir.join("edensync.db").display())
-        });
+        let database_url = pick("EDENSYNC_DATABASE_URL", file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("edensync.db").display()));
         let database = DatabaseUrl::parse(&database_url)
             .map_err(|m| ConfigError::new("database_url (EDENSYNC_DATABASE_URL)", m))?;
         let bind_text = pick("EDENSYNC_BIND", file.bind).unwrap_or_else(|| DEFAULT_BIND.into());
@@ -151,9 +150,16 @@ impl Settings {
             .map(|u| parse_public_url(&u))
             .transpose()?;
         let secret_key = pick("EDENSYNC_SECRET_KEY", file.secret_key);
+        if let Some(key) = &secret_key {
+            crate::secrets::SecretKey::from_text(key)
+                .map_err(|m| ConfigError::new("secret_key (EDENSYNC_SECRET_KEY)", m))?;
+        }
         let log = pick("EDENSYNC_LOG", file.log).unwrap_or_else(|| DEFAULT_LOG.into());
         tracing_subscriber::EnvFilter::try_new(&log).map_err(|e| {
-            ConfigError::new("log (EDENSYNC_LOG)", format!("'{log}' is not a log filter ({e})"))
+            ConfigError::new(
+                "log (EDENSYNC_LOG)",
+                format!("'{log}' is not a log filter ({e})"),
+            )
         })?;
 
         let admin_email = env.get("EDENSYNC_ADMIN_EMAIL").cloned();
@@ -217,9 +223,9 @@ impl Settings {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(dir)
-            .map_err(|e| ConfigError::new(setting, format!("cannot create {}: {e}", dir.display())))?;
+        builder.create(dir).map_err(|e| {
+            ConfigError::new(setting, format!("cannot create {}: {e}", dir.display()))
+        })?;
         let probe = dir.join(".edensync-write-test");
         std::fs::write(&probe, b"")
             .and_then(|_| std::fs::remove_file(&probe))
@@ -261,7 +267,10 @@ fn parse_bind(text: &str) -> Result<SocketAddr, ConfigError> {
 fn parse_public_url(text: &str) -> Result<Url, ConfigError> {
     let setting = "public_url (EDENSYNC_PUBLIC_URL)";
     let url = Url::parse(text).map_err(|e| {
-        ConfigError::new(setting, format!("'{text}' is not a URL ({e}); example: https://sync.example.org"))
+        ConfigError::new(
+            setting,
+            format!("'{text}' is not a URL ({e}); example: https://sync.example.org"),
+        )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ConfigError::new(

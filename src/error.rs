@@ -27,7 +27,10 @@ pub enum WebError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after_secs: u64 },
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Details go to the server log, not to the browser.
     #[error("internal error: {0}")]
     Internal(String),
@@ -116,7 +119,10 @@ impl ResponseError for WebError {
             .render()
             .unwrap_or_else(|_| "An error occurred.".to_string());
         let mut response = HttpResponse::build(status);
-        if let WebError::TooManyRequests { retry_after_secs, .. } = self {
+        if let WebError::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         response.content_type(ContentType::html()).body(body)

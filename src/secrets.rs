@@ -68,7 +68,8 @@ impl SecretKey {
     }
 
     fn derive(&self, label: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes any key length");
         mac.update(label);
         mac.finalize().into_bytes().into()
     }
@@ -125,7 +126,10 @@ fn key_source(settings: &Settings) -> String {
 
 /// Load the node's key (from `EDENSYNC_SECRET_KEY` or `<data dir>/secret.key`),
 /// creating it on first start, and check it against the database.
-pub fn load_or_create(settings: &Settings, conn: &mut DbConnection) -> Result<SecretKey, SecretsError> {
+pub fn load_or_create(
+    settings: &Settings,
+    conn: &mut DbConnection,
+) -> Result<SecretKey, SecretsError> {
     let db = |e: diesel::result::Error| SecretsError::Db(e.into());
     let stored_check = model::sync_config::get(conn)
         .map_err(db)?
@@ -191,7 +195,10 @@ fn read_key(settings: &Settings) -> Result<Option<SecretKey>, SecretsError> {
 
 fn write_key_file(path: &Path, key: &SecretKey) -> Result<(), SecretsError> {
     let fail = |e: std::io::Error| {
-        SecretsError::Key(format!("cannot write secret key file {}: {e}", path.display()))
+        SecretsError::Key(format!(
+            "cannot write secret key file {}: {e}",
+            path.display()
+        ))
     };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -26,9 +26,9 @@ pub enum AccountError {
     InvalidEmail(String),
     #[error("{0}")]
     WeakPassword(String),
-    #[error("an account with the e-mail address {0} already exists")]
+    #[error("An account with the e-mail address {0} already exists.")]
     EmailTaken(String),
-    #[error("no account with the e-mail address {0}")]
+    #[error("No account with the e-mail address {0}.")]
     NotFound(String),
     #[error("{0}")]
     Refused(String),
@@ -109,7 +109,13 @@ pub fn set_password(
         model::users::set_password(conn, user.id, &hash, model::now())?;
         let ended = model::sessions::delete_for_user(conn, user.id, keep_session)?;
         let detail = format!("{ended} other session(s) ended");
-        audit::record(conn, actor, "user.password", Some(&user.email), Some(&detail))?;
+        audit::record(
+            conn,
+            actor,
+            "user.password",
+            Some(&user.email),
+            Some(&detail),
+        )?;
         Ok(ended)
     })
 }
@@ -138,7 +144,11 @@ pub fn set_disabled(
         if disabled {
             model::sessions::delete_for_user(conn, user.id, None)?;
         }
-        let action = if disabled { "user.disable" } else { "user.enable" };
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
         audit::record(conn, actor, action, Some(&user.email), None)?;
         Ok(())
     })
@@ -180,20 +190,42 @@ pub fn console_login(
     };
     let Some(user) = user else {
         password::verify_dummy(password_input);
-        let actor = Actor { user_id: None, name: email.clone(), ip };
-        audit::record(conn, &actor, "login.failed", Some(&email), Some("unknown account"))?;
+        let actor = Actor {
+            user_id: None,
+            name: email.clone(),
+            ip,
+        };
+        audit::record(
+            conn,
+            &actor,
+            "login.failed",
+            Some(&email),
+            Some("unknown account"),
+        )?;
         return Ok(Err(LoginRefusal::BadCredentials));
     };
     let actor = Actor::user(user.id, &user.email, ip);
 
     if user.is_locked(now) {
         password::verify_dummy(password_input);
-        audit::record(conn, &actor, "login.refused", Some(&user.email), Some("account locked"))?;
+        audit::record(
+            conn,
+            &actor,
+            "login.refused",
+            Some(&user.email),
+            Some("account locked"),
+        )?;
         return Ok(Err(LoginRefusal::Locked));
     }
     let password_ok = password::verify(password_input, &user.password_hash);
     if user.disabled {
-        audit::record(conn, &actor, "login.refused", Some(&user.email), Some("account disabled"))?;
+        audit::record(
+            conn,
+            &actor,
+            "login.refused",
+            Some(&user.email),
+            Some("account disabled"),
+        )?;
         return Ok(Err(LoginRefusal::BadCredentials));
     }
     if !password_ok {
@@ -201,7 +233,13 @@ pub fn console_login(
     }
     model::users::record_login(conn, user.id, now)?;
     if !user.is_admin() {
-        audit::record(conn, &actor, "login.refused", Some(&user.email), Some("sync account"))?;
+        audit::record(
+            conn,
+            &actor,
+            "login.refused",
+            Some(&user.email),
+            Some("sync account"),
+        )?;
         return Ok(Err(LoginRefusal::NotConsoleAccount));
     }
     audit::record(conn, &actor, "login", Some(&user.email), None)?;
@@ -215,12 +253,24 @@ fn record_failed_login(
     now: NaiveDateTime,
 ) -> Result<LoginRefusal, AccountError> {
     let failures = model::users::count_failed_login(conn, user.id)?;
-    audit::record(conn, actor, "login.failed", Some(&user.email), Some("wrong password"))?;
+    audit::record(
+        conn,
+        actor,
+        "login.failed",
+        Some(&user.email),
+        Some("wrong password"),
+    )?;
     if failures >= MAX_FAILED_LOGINS {
         let until = now + Duration::minutes(LOCKOUT_MINUTES);
         model::users::lock_until(conn, user.id, until)?;
         let detail = format!("{failures} failed logins; locked for {LOCKOUT_MINUTES} minutes");
-        audit::record(conn, actor, "user.lockout", Some(&user.email), Some(&detail))?;
+        audit::record(
+            conn,
+            actor,
+            "user.lockout",
+            Some(&user.email),
+            Some(&detail),
+        )?;
         return Ok(LoginRefusal::Locked);
     }
     Ok(LoginRefusal::BadCredentials)

@@ -33,7 +33,11 @@ pub fn hash_token(token: &str) -> String {
 
 /// Compare secrets without an early exit that would leak their prefix.
 pub fn tokens_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Start a session for a user who just logged in; returns the cookie token.
@@ -110,7 +114,13 @@ pub fn revoke(
     }
     model::sessions::delete(conn, session_id)?;
     let detail = format!("session {session_id}");
-    audit::record(conn, actor, "session.revoke", Some(&user.email), Some(&detail))?;
+    audit::record(
+        conn,
+        actor,
+        "session.revoke",
+        Some(&user.email),
+        Some(&detail),
+    )?;
     Ok(true)
 }
 

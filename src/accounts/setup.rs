@@ -44,7 +44,9 @@ pub fn token_is_valid(conn: &mut DbConnection, token: &str) -> Result<bool, Acco
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("This setup link is invalid, already used or expired. Restart edensync to print a new one.")]
+    #[error(
+        "This setup link is invalid, already used or expired. Restart edensync to print a new one."
+    )]
     BadToken,
     #[error("Setup is complete: an administrator exists. Log in instead.")]
     AlreadyDone,
@@ -73,12 +75,22 @@ pub fn complete(
             return Err(SetupError::AlreadyDone);
         }
         let email = super::normalize_email(email)?;
-        let actor = Actor { user_id: None, name: format!("setup:{email}"), ip };
+        let actor = Actor {
+            user_id: None,
+            name: format!("setup:{email}"),
+            ip,
+        };
         if !model::setup_tokens::consume(conn, &hash_token(token), model::now())? {
             return Err(SetupError::BadToken);
         }
         let user = add_user(conn, &actor, &email, password, Role::Admin)?;
-        audit::record(conn, &actor, "setup", Some(&email), Some("first administrator created"))?;
+        audit::record(
+            conn,
+            &actor,
+            "setup",
+            Some(&email),
+            Some("first administrator created"),
+        )?;
         Ok(user)
     })
 }

@@ -47,7 +47,9 @@ impl LoginThrottle {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if failures.len() > SWEEP_ABOVE {
             failures.retain(|_, times| {
-                times.last().is_some_and(|t| now.duration_since(*t) < self.window)
+                times
+                    .last()
+                    .is_some_and(|t| now.duration_since(*t) < self.window)
             });
         }
         failures.entry(ip).or_default().push(now);

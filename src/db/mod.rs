@@ -57,7 +57,9 @@ impl ConnectionManager {
         };
         match &self.url {
             DatabaseUrl::Sqlite(path) => {
-                let path = path.to_str().ok_or_else(|| connect_error("path is not UTF-8".into()))?;
+                let path = path
+                    .to_str()
+                    .ok_or_else(|| connect_error("path is not UTF-8".into()))?;
                 let mut conn =
                     SqliteConnection::establish(path).map_err(|e| connect_error(e.to_string()))?;
                 // WAL lets readers run while one writer commits; the busy
@@ -116,7 +118,8 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// Apply pending migrations; returns the versions applied (empty when the
 /// schema is current, so running it twice is harmless).
 pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
-    let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    let migration_error =
+        |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
     let applied = match conn {
         DbConnection::Sqlite(c) => c
             .run_pending_migrations(SQLITE_MIGRATIONS)
@@ -128,9 +131,9 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
             // Several processes may share one PostgreSQL database: let one
             // migrate while the others wait.
             c.batch_execute("SELECT pg_advisory_lock(7262611)")?;
-            let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|versions| {
-                versions.iter().map(|v| v.to_string()).collect::<Vec<_>>()
-            });
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|versions| versions.iter().map(|v| v.to_string()).collect::<Vec<_>>());
             c.batch_execute("SELECT pg_advisory_unlock(7262611)")?;
             result.map_err(migration_error)?
         }

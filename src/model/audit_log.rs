@@ -30,7 +30,9 @@ pub struct NewAuditEntry<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, entry: &NewAuditEntry) -> QueryResult<usize> {
-    diesel::insert_into(audit_log::table).values(entry).execute(conn)
+    diesel::insert_into(audit_log::table)
+        .values(entry)
+        .execute(conn)
 }
 
 /// Newest first; `before_id` continues a page (keyset pagination).

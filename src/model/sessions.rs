@@ -35,7 +35,9 @@ pub struct NewSession<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewSession) -> QueryResult<Session> {
-    diesel::insert_into(sessions::table).values(new).execute(conn)?;
+    diesel::insert_into(sessions::table)
+        .values(new)
+        .execute(conn)?;
     sessions::table
         .filter(sessions::token_hash.eq(new.token_hash))
         .select(Session::as_select())

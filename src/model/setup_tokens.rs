@@ -28,7 +28,11 @@ pub fn insert(
 }
 
 /// Whether an unused, unexpired token has this hash.
-pub fn is_valid(conn: &mut DbConnection, token_hash: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn is_valid(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         setup_tokens::table
             .filter(setup_tokens::token_hash.eq(token_hash))

@@ -69,7 +69,11 @@ struct NewUser<'a> {
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
-    users::table.find(id).select(User::as_select()).first(conn).optional()
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
@@ -159,12 +163,18 @@ pub fn count_failed_login(conn: &mut DbConnection, id: i64) -> QueryResult<i32> 
     diesel::update(users::table.find(id))
         .set(users::failed_logins.eq(users::failed_logins + 1))
         .execute(conn)?;
-    users::table.find(id).select(users::failed_logins).first(conn)
+    users::table
+        .find(id)
+        .select(users::failed_logins)
+        .first(conn)
 }
 
 pub fn lock_until(conn: &mut DbConnection, id: i64, until: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
-        .set((users::failed_logins.eq(0), users::locked_until.eq(Some(until))))
+        .set((
+            users::failed_logins.eq(0),
+            users::locked_until.eq(Some(until)),
+        ))
         .execute(conn)
 }
 

@@ -25,7 +25,12 @@ struct PasswordErrors {
     confirm: Option<String>,
 }
 
-fn page(req: &HttpRequest, who: &AdminSession, errors: PasswordErrors, status: StatusCode) -> HttpResponse {
+fn page(
+    req: &HttpRequest,
+    who: &AdminSession,
+    errors: PasswordErrors,
+    status: StatusCode,
+) -> HttpResponse {
     let page = PasswordPage {
         layout: Layout::new(req, "Change your password", "account", who),
         errors,

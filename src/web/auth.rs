@@ -38,12 +38,21 @@ pub struct NextQuery {
 /// Only local paths are followed after login (no open redirect).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
 
-fn login_page(req: &HttpRequest, state: &AppState, email: &str, next: &str, error: Option<&str>, status: StatusCode) -> HttpResponse {
+fn login_page(
+    req: &HttpRequest,
+    state: &AppState,
+    email: &str,
+    next: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> HttpResponse {
     let csrf = random_token();
     let page = LoginPage {
         layout: Layout::public(req, "Log in"),
@@ -53,7 +62,11 @@ fn login_page(req: &HttpRequest, state: &AppState, email: &str, next: &str, erro
         error: error.map(str::to_string),
     };
     let mut response = render_status(req, page, status);
-    let _ = response.add_cookie(&console_cookie(LOGIN_CSRF_COOKIE, csrf, state.secure_cookies));
+    let _ = response.add_cookie(&console_cookie(
+        LOGIN_CSRF_COOKIE,
+        csrf,
+        state.secure_cookies,
+    ));
     response
 }
 
@@ -97,10 +110,20 @@ pub async fn login(
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let cookie_csrf = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+    let cookie_csrf = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
     if cookie_csrf.is_empty() || !tokens_equal(&cookie_csrf, &form.csrf) {
         let message = "Your login form expired. Please enter your password again.";
-        return Ok(login_page(&req, &state, &form.email, &next, Some(message), StatusCode::FORBIDDEN));
+        return Ok(login_page(
+            &req,
+            &state,
+            &form.email,
+            &next,
+            Some(message),
+            StatusCode::FORBIDDEN,
+        ));
     }
 
     let ip_text = ip.map(|ip| ip.to_string());
@@ -132,7 +155,8 @@ pub async fn login(
     match outcome {
         Ok((_user, token)) => {
             let mut response = redirect(&next);
-            let _ = response.add_cookie(&console_cookie(SESSION_COOKIE, token, state.secure_cookies));
+            let _ =
+                response.add_cookie(&console_cookie(SESSION_COOKIE, token, state.secure_cookies));
             let _ = response.add_cookie(&removal_cookie(LOGIN_CSRF_COOKIE));
             Ok(response)
         }
@@ -147,7 +171,14 @@ pub async fn login(
                      use the console. Log in with an administrator account."
                 }
             };
-            Ok(login_page(&req, &state, &form.email, &next, Some(message), StatusCode::UNAUTHORIZED))
+            Ok(login_page(
+                &req,
+                &state,
+                &form.email,
+                &next,
+                Some(message),
+                StatusCode::UNAUTHORIZED,
+            ))
         }
     }
 }
@@ -159,7 +190,10 @@ pub async fn logout(
     let session = posted.session;
     let actor = session.actor();
     let session_id = session.session_id;
-    db(&state.pool, move |conn| sessions::end(conn, &actor, session_id)).await?;
+    db(&state.pool, move |conn| {
+        sessions::end(conn, &actor, session_id)
+    })
+    .await?;
     let mut response = redirect_with_flash("/login", "You are logged out.");
     let _ = response.add_cookie(&removal_cookie(SESSION_COOKIE));
     Ok(response)
@@ -200,7 +234,10 @@ pub async fn setup_form(
     let (unusable, status) = if valid {
         (None, StatusCode::OK)
     } else {
-        (Some(SetupError::BadToken.to_string()), StatusCode::FORBIDDEN)
+        (
+            Some(SetupError::BadToken.to_string()),
+            StatusCode::FORBIDDEN,
+        )
     };
     let page = SetupPage {
         layout: Layout::public(&req, "Set up edensync"),
@@ -243,12 +280,18 @@ pub async fn setup(
 
     let mut unusable = None;
     if errors.confirm.is_none() {
-        let (token, email, password) = (form.token.clone(), form.email.clone(), form.password.clone());
+        let (token, email, password) = (
+            form.token.clone(),
+            form.email.clone(),
+            form.password.clone(),
+        );
         let outcome: Result<String, SetupError> = db(&state.pool, move |conn| {
-            let outcome = setup::complete(conn, &token, &email, &password, ip.clone()).and_then(|user| {
-                let (session, _) = sessions::start(conn, &user, ip.as_deref(), user_agent.as_deref())?;
-                Ok(session)
-            });
+            let outcome =
+                setup::complete(conn, &token, &email, &password, ip.clone()).and_then(|user| {
+                    let (session, _) =
+                        sessions::start(conn, &user, ip.as_deref(), user_agent.as_deref())?;
+                    Ok(session)
+                });
             Ok::<_, WebError>(outcome)
         })
         .await?;
@@ -256,18 +299,26 @@ pub async fn setup(
             Ok(token) => {
                 let mut response =
                     redirect_with_flash("/", "Welcome: edensync is set up and you are logged in.");
-                let _ = response.add_cookie(&console_cookie(SESSION_COOKIE, token, state.secure_cookies));
+                let _ = response.add_cookie(&console_cookie(
+                    SESSION_COOKIE,
+                    token,
+                    state.secure_cookies,
+                ));
                 return Ok(response);
             }
-            Err(SetupError::Account(AccountError::InvalidEmail(m) | AccountError::EmailTaken(m))) => {
-                errors.email = Some(m)
-            }
+            Err(SetupError::Account(
+                e @ (AccountError::InvalidEmail(_) | AccountError::EmailTaken(_)),
+            )) => errors.email = Some(e.to_string()),
             Err(SetupError::Account(AccountError::WeakPassword(m))) => errors.password = Some(m),
             Err(SetupError::Account(AccountError::Db(e))) => return Err(e.into()),
             Err(other) => unusable = Some(other.to_string()),
         }
     }
-    let status = if unusable.is_some() { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if unusable.is_some() {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let page = SetupPage {
         layout: Layout::public(&req, "Set up edensync"),
         token: form.token,

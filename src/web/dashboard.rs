@@ -35,7 +35,12 @@ pub async fn index(
     })
     .await?;
     let config = config.ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
-    let count = |role: Role| users.iter().filter(|u| u.role() == Some(role) && !u.disabled).count();
+    let count = |role: Role| {
+        users
+            .iter()
+            .filter(|u| u.role() == Some(role) && !u.disabled)
+            .count()
+    };
     let page = DashboardPage {
         layout: Layout::new(&req, "Dashboard", "dashboard", &who),
         site_name: config.site_name,

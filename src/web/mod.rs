@@ -56,11 +56,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/setup", web::post().to(auth::setup))
         .route("/", web::get().to(dashboard::index))
         .route("/account/password", web::get().to(account::password_form))
-        .route("/account/password", web::post().to(account::change_password))
+        .route(
+            "/account/password",
+            web::post().to(account::change_password),
+        )
         .route("/users", web::get().to(users::list))
         .route("/users", web::post().to(users::create))
         .route("/users/{id}", web::get().to(users::show))
-        .route("/users/{id}/password", web::post().to(users::reset_password))
+        .route(
+            "/users/{id}/password",
+            web::post().to(users::reset_password),
+        )
         .route("/users/{id}/disable", web::post().to(users::disable))
         .route("/users/{id}/enable", web::post().to(users::enable))
         .route("/users/{id}/unlock", web::post().to(users::unlock))
@@ -200,7 +206,12 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(req: &HttpRequest, title: &str, section: &'static str, who: &session::AdminSession) -> Self {
+    pub fn new(
+        req: &HttpRequest,
+        title: &str,
+        section: &'static str,
+        who: &session::AdminSession,
+    ) -> Self {
         Layout {
             title: title.to_string(),
             section,

@@ -119,7 +119,15 @@ pub async fn list(
         role: "admin".into(),
         ..NewUserForm::default()
     };
-    users_page(&req, &state, &who, form, NewUserErrors::default(), StatusCode::OK).await
+    users_page(
+        &req,
+        &state,
+        &who,
+        form,
+        NewUserErrors::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn create(
@@ -131,7 +139,9 @@ pub async fn create(
     let mut errors = NewUserErrors::default();
     let role = Role::parse(&form.role);
     if role.is_none() {
-        return Err(WebError::BadRequest("Choose the role admin or sync.".into()));
+        return Err(WebError::BadRequest(
+            "Choose the role admin or sync.".into(),
+        ));
     }
     if form.password != form.password_confirm {
         errors.confirm = Some("The two passwords differ.".into());
@@ -148,12 +158,22 @@ pub async fn create(
                 let message = format!("Added {} ({}).", user.email, user.role);
                 return Ok(redirect_with_flash("/users", &message));
             }
-            Err(AccountError::InvalidEmail(m) | AccountError::EmailTaken(m)) => errors.email = Some(m),
+            Err(e @ (AccountError::InvalidEmail(_) | AccountError::EmailTaken(_))) => {
+                errors.email = Some(e.to_string())
+            }
             Err(AccountError::WeakPassword(m)) => errors.password = Some(m),
             Err(other) => return Err(other.into()),
         }
     }
-    users_page(&req, &state, &who, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+    users_page(
+        &req,
+        &state,
+        &who,
+        form,
+        errors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 /// A session as the user page shows it.
@@ -226,7 +246,16 @@ pub async fn show(
     who: AdminSession,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    user_page(&req, &state, &who, id.into_inner(), None, None, StatusCode::OK).await
+    user_page(
+        &req,
+        &state,
+        &who,
+        id.into_inner(),
+        None,
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -247,31 +276,66 @@ pub async fn reset_password(
     let Protected { session: who, form } = posted;
     if form.password != form.password_confirm {
         let differ = Some("The two passwords differ.".to_string());
-        return user_page(&req, &state, &who, id, None, differ, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return user_page(
+            &req,
+            &state,
+            &who,
+            id,
+            None,
+            differ,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let actor = who.actor();
     let keep = Some(who.session_id);
     let changed = db(&state.pool, move |conn| {
         let user = model::users::find(conn, id)?.ok_or(WebError::NotFound)?;
-        Ok::<_, WebError>(accounts::set_password(conn, &actor, &user, &form.password, keep).map(|n| (user, n)))
+        Ok::<_, WebError>(
+            accounts::set_password(conn, &actor, &user, &form.password, keep).map(|n| (user, n)),
+        )
     })
     .await?;
     match changed {
         Ok((user, ended)) => {
-            let message = format!("Password of {} changed; {ended} session(s) ended.", user.email);
+            let message = format!(
+                "Password of {} changed; {ended} session(s) ended.",
+                user.email
+            );
             Ok(redirect_with_flash(&format!("/users/{id}"), &message))
         }
         Err(AccountError::WeakPassword(m)) => {
-            user_page(&req, &state, &who, id, Some(m), None, StatusCode::UNPROCESSABLE_ENTITY).await
+            user_page(
+                &req,
+                &state,
+                &who,
+                id,
+                Some(m),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(other) => Err(other.into()),
     }
 }
 
 /// Run an account action on user `id` and redirect back with its outcome.
-async fn user_action<F>(state: &AppState, id: i64, who: &AdminSession, done: &str, action: F) -> Result<HttpResponse, WebError>
+async fn user_action<F>(
+    state: &AppState,
+    id: i64,
+    who: &AdminSession,
+    done: &str,
+    action: F,
+) -> Result<HttpResponse, WebError>
 where
-    F: FnOnce(&mut crate::db::DbConnection, &crate::audit::Actor, &User) -> Result<(), AccountError> + Send + 'static,
+    F: FnOnce(
+            &mut crate::db::DbConnection,
+            &crate::audit::Actor,
+            &User,
+        ) -> Result<(), AccountError>
+        + Send
+        + 'static,
 {
     let actor = who.actor();
     let outcome = db(&state.pool, move |conn| {
@@ -292,9 +356,13 @@ pub async fn disable(
     id: web::Path<i64>,
     posted: Protected<NoFields>,
 ) -> Result<HttpResponse, WebError> {
-    user_action(&state, id.into_inner(), &posted.session, "disabled, sessions ended.", |c, a, u| {
-        accounts::set_disabled(c, a, u, true)
-    })
+    user_action(
+        &state,
+        id.into_inner(),
+        &posted.session,
+        "disabled, sessions ended.",
+        |c, a, u| accounts::set_disabled(c, a, u, true),
+    )
     .await
 }
 
@@ -303,9 +371,13 @@ pub async fn enable(
     id: web::Path<i64>,
     posted: Protected<NoFields>,
 ) -> Result<HttpResponse, WebError> {
-    user_action(&state, id.into_inner(), &posted.session, "enabled.", |c, a, u| {
-        accounts::set_disabled(c, a, u, false)
-    })
+    user_action(
+        &state,
+        id.into_inner(),
+        &posted.session,
+        "enabled.",
+        |c, a, u| accounts::set_disabled(c, a, u, false),
+    )
     .await
 }
 
@@ -314,7 +386,14 @@ pub async fn unlock(
     id: web::Path<i64>,
     posted: Protected<NoFields>,
 ) -> Result<HttpResponse, WebError> {
-    user_action(&state, id.into_inner(), &posted.session, "unlocked.", accounts::unlock).await
+    user_action(
+        &state,
+        id.into_inner(),
+        &posted.session,
+        "unlocked.",
+        accounts::unlock,
+    )
+    .await
 }
 
 pub async fn revoke_session(
@@ -323,13 +402,21 @@ pub async fn revoke_session(
     posted: Protected<NoFields>,
 ) -> Result<HttpResponse, WebError> {
     let (id, session_id) = path.into_inner();
-    user_action(&state, id, &posted.session, "session ended.", move |c, a, u| {
-        if sessions::revoke(c, a, u, session_id)? {
-            Ok(())
-        } else {
-            Err(AccountError::Refused("That session has already ended.".into()))
-        }
-    })
+    user_action(
+        &state,
+        id,
+        &posted.session,
+        "session ended.",
+        move |c, a, u| {
+            if sessions::revoke(c, a, u, session_id)? {
+                Ok(())
+            } else {
+                Err(AccountError::Refused(
+                    "That session has already ended.".into(),
+                ))
+            }
+        },
+    )
     .await
 }
 

@@ -1,1 +1,11 @@
-fn main(){}
+//! edensync's integration tests: one binary, real servers on port 0, real
+//! SQLite files and a real PostgreSQL, headless Chromium for the console.
+
+mod support;
+
+mod browser;
+mod config;
+mod database;
+mod first_start;
+mod login;
+mod users;
