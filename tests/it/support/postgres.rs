@@ -158,6 +158,8 @@ fn start_cluster() -> Option<Cluster> {
 }
 
 /// Stop the server and remove its files once this test process has exited.
+/// The watchdog outlives us on purpose, so it is never waited for.
+#[allow(clippy::zombie_processes)]
 fn spawn_watchdog(bin: &Path, data: &str, dir: &str) {
     let runas = if is_root() {
         "runuser -u postgres -- "
