@@ -8,4 +8,5 @@ mod config;
 mod database;
 mod first_start;
 mod login;
+mod s3xml;
 mod users;

@@ -1,0 +1,136 @@
+//! S3XML, the document format of Eden's sync: a streaming reader (one
+//! top-level `<resource>` at a time) and a streaming writer.
+
+pub mod reader;
+pub mod time;
+pub mod writer;
+
+use serde::{Deserialize, Serialize};
+
+pub use reader::{Limits, ReadError, Reader, Root};
+pub use writer::Writer;
+
+/// One `<resource>`: a record of `table`, with its fields in document order,
+/// nested component records, and every attribute we do not model kept as is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record {
+    pub table: String,
+    /// Component alias, when it differs from the table name.
+    pub alias: Option<String>,
+    pub uuid: Option<String>,
+    /// Document-local id; `(table, tuid)` is the key.
+    pub tuid: Option<String>,
+    pub mci: Option<i32>,
+    pub deleted: bool,
+    pub replaced_by: Option<String>,
+    pub created_on: Option<chrono::NaiveDateTime>,
+    pub modified_on: Option<chrono::NaiveDateTime>,
+    /// Attributes not modelled above (`created_by`, `owned_by_group`, ...),
+    /// in document order. The exporter's `url` is not kept: it names a page
+    /// of the exporting server, not part of the record.
+    pub attributes: Vec<(String, String)>,
+    pub fields: Vec<Field>,
+    pub components: Vec<Record>,
+    /// What was wrong with this element (an unparsable time, say); the
+    /// importer rejects the record with these reasons.
+    pub problems: Vec<String>,
+}
+
+/// A `<data>` or `<reference>` element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Field {
+    Data(Data),
+    Reference(Reference),
+}
+
+impl Field {
+    pub fn name(&self) -> &str {
+        match self {
+            Field::Data(d) => &d.field,
+            Field::Reference(r) => &r.field,
+        }
+    }
+}
+
+/// `<data field="…" [value="…"] [url="…" filename="…"]>text</data>`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Data {
+    pub field: String,
+    /// The `value` attribute exactly as received (JSON, or an ISO date or
+    /// time); when present it is the value and `text` is only its display.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<(String, String)>,
+}
+
+impl Data {
+    /// The field's value as Eden reads it: the `value` attribute when
+    /// present, otherwise the text.
+    pub fn effective_value(&self) -> &str {
+        self.value.as_deref().unwrap_or(&self.text)
+    }
+}
+
+/// `<reference field="…" resource="…" uuid="…">text</reference>`, or with an
+/// inline `<resource>` in place of the uuid.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// One uuid, or for `list:reference` fields a JSON list of uuids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuid: Option<String>,
+    pub text: String,
+    /// Other attributes (`lat`, `lon`, `value`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<(String, String)>,
+    /// An inline referenced record (anonymous reference).
+    #[serde(skip)]
+    pub inline: Option<Box<Record>>,
+}
+
+impl Reference {
+    /// The uuids this reference points to (a `list:reference` holds several).
+    pub fn uuids(&self) -> Vec<String> {
+        match &self.uuid {
+            None => Vec::new(),
+            Some(u) if u.starts_with('[') => {
+                serde_json::from_str::<Vec<String>>(u).unwrap_or_default()
+            }
+            Some(u) => vec![u.clone()],
+        }
+    }
+}
+
+impl Record {
+    pub fn data(&self, field: &str) -> Option<&Data> {
+        self.fields.iter().find_map(|f| match f {
+            Field::Data(d) if d.field == field => Some(d),
+            _ => None,
+        })
+    }
+
+    pub fn reference(&self, field: &str) -> Option<&Reference> {
+        self.fields.iter().find_map(|f| match f {
+            Field::Reference(r) if r.field == field => Some(r),
+            _ => None,
+        })
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
