@@ -14,6 +14,7 @@ pub mod error;
 pub mod model;
 pub mod s3xml;
 pub mod secrets;
+pub mod store;
 pub mod web;
 
 /// The version peers and operators see (`User-Agent`, `/healthz`, `server`).

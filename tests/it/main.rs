@@ -9,4 +9,5 @@ mod database;
 mod first_start;
 mod login;
 mod s3xml;
+mod store;
 mod users;

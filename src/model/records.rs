@@ -1,0 +1,205 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{record_refs, record_seq, records, rejected_items};
+
+/// A stored record: identity, Eden's meta fields, the body (fields and
+/// unmodelled attributes as JSON), and where it came from.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = records)]
+pub struct StoredRecord {
+    pub id: i64,
+    pub table_name: String,
+    pub uuid: String,
+    pub mci: i32,
+    pub created_on: Option<NaiveDateTime>,
+    pub modified_on: Option<NaiveDateTime>,
+    pub deleted: bool,
+    pub replaced_by: Option<String>,
+    pub parent_id: Option<i64>,
+    pub alias: Option<String>,
+    pub body: String,
+    pub seq: i64,
+    pub stored_at: NaiveDateTime,
+    pub origin_repository_id: Option<i64>,
+    pub changed_by_repository_id: Option<i64>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = records)]
+pub struct NewRecord<'a> {
+    pub table_name: &'a str,
+    pub uuid: &'a str,
+    pub mci: i32,
+    pub created_on: Option<NaiveDateTime>,
+    pub modified_on: Option<NaiveDateTime>,
+    pub deleted: bool,
+    pub replaced_by: Option<&'a str>,
+    pub parent_id: Option<i64>,
+    pub alias: Option<&'a str>,
+    pub body: &'a str,
+    pub seq: i64,
+    pub stored_at: NaiveDateTime,
+    pub origin_repository_id: Option<i64>,
+    pub changed_by_repository_id: Option<i64>,
+}
+
+/// The columns an import changes on an existing record.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = records, treat_none_as_null = true)]
+pub struct RecordChange<'a> {
+    pub modified_on: Option<NaiveDateTime>,
+    pub deleted: bool,
+    pub replaced_by: Option<&'a str>,
+    pub parent_id: Option<i64>,
+    pub alias: Option<&'a str>,
+    pub body: &'a str,
+    pub seq: i64,
+    pub stored_at: NaiveDateTime,
+    pub changed_by_repository_id: Option<i64>,
+}
+
+pub fn find(conn: &mut DbConnection, table: &str, uuid: &str) -> QueryResult<Option<StoredRecord>> {
+    records::table
+        .filter(records::table_name.eq(table))
+        .filter(records::uuid.eq(uuid))
+        .select(StoredRecord::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<StoredRecord>> {
+    records::table
+        .find(id)
+        .select(StoredRecord::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Insert a record; returns its id.
+pub fn insert(conn: &mut DbConnection, new: &NewRecord) -> QueryResult<i64> {
+    diesel::insert_into(records::table)
+        .values(new)
+        .execute(conn)?;
+    records::table
+        .filter(records::table_name.eq(new.table_name))
+        .filter(records::uuid.eq(new.uuid))
+        .select(records::id)
+        .first(conn)
+}
+
+pub fn update(conn: &mut DbConnection, id: i64, change: &RecordChange) -> QueryResult<usize> {
+    diesel::update(records::table.find(id))
+        .set(change)
+        .execute(conn)
+}
+
+/// Take the seq counter's lock for this transaction: writers then commit in
+/// seq order, so a reader paging by seq never skips a record.
+pub fn lock_seq(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::update(record_seq::table.find(1))
+        .set(record_seq::value.eq(record_seq::value))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Reserve `n` seq values; returns the first.
+pub fn reserve_seqs(conn: &mut DbConnection, n: i64) -> QueryResult<i64> {
+    diesel::update(record_seq::table.find(1))
+        .set(record_seq::value.eq(record_seq::value + n))
+        .execute(conn)?;
+    let last: i64 = record_seq::table
+        .find(1)
+        .select(record_seq::value)
+        .first(conn)?;
+    Ok(last - n + 1)
+}
+
+pub fn current_seq(conn: &mut DbConnection) -> QueryResult<i64> {
+    record_seq::table
+        .find(1)
+        .select(record_seq::value)
+        .first(conn)
+}
+
+/// Replace a record's reference index.
+pub fn set_refs(
+    conn: &mut DbConnection,
+    record_id: i64,
+    refs: &[(String, String, String)],
+) -> QueryResult<()> {
+    diesel::delete(record_refs::table.filter(record_refs::record_id.eq(record_id)))
+        .execute(conn)?;
+    // One row per statement: batch inserts are not portable across backends.
+    for (field, table, uuid) in refs {
+        diesel::insert_into(record_refs::table)
+            .values((
+                record_refs::record_id.eq(record_id),
+                record_refs::field.eq(field),
+                record_refs::ref_table.eq(table),
+                record_refs::ref_uuid.eq(uuid),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Records whose references point at (table, uuid).
+pub fn referencing(conn: &mut DbConnection, table: &str, uuid: &str) -> QueryResult<Vec<i64>> {
+    record_refs::table
+        .filter(record_refs::ref_table.eq(table))
+        .filter(record_refs::ref_uuid.eq(uuid))
+        .select(record_refs::record_id)
+        .distinct()
+        .load(conn)
+}
+
+/// The (field, table, uuid) references of a record.
+pub fn refs_of(
+    conn: &mut DbConnection,
+    record_id: i64,
+) -> QueryResult<Vec<(String, String, String)>> {
+    record_refs::table
+        .filter(record_refs::record_id.eq(record_id))
+        .order(record_refs::id)
+        .select((
+            record_refs::field,
+            record_refs::ref_table,
+            record_refs::ref_uuid,
+        ))
+        .load(conn)
+}
+
+pub fn count_table(conn: &mut DbConnection, table: &str) -> QueryResult<i64> {
+    records::table
+        .filter(records::table_name.eq(table))
+        .count()
+        .get_result(conn)
+}
+
+pub fn components_of(conn: &mut DbConnection, parent_id: i64) -> QueryResult<Vec<StoredRecord>> {
+    records::table
+        .filter(records::parent_id.eq(parent_id))
+        .order(records::id)
+        .select(StoredRecord::as_select())
+        .load(conn)
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = rejected_items)]
+pub struct NewRejectedItem<'a> {
+    pub run_id: Option<i64>,
+    pub repository_id: Option<i64>,
+    pub table_name: &'a str,
+    pub uuid: Option<&'a str>,
+    pub reason: &'a str,
+    pub raw_element: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_rejected(conn: &mut DbConnection, item: &NewRejectedItem) -> QueryResult<usize> {
+    diesel::insert_into(rejected_items::table)
+        .values(item)
+        .execute(conn)
+}

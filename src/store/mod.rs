@@ -1,0 +1,41 @@
+//! The record store: Eden's import semantics and the exports peers pull.
+//! Protocol rules live here; the SQL they need lives in `model::records`.
+
+pub mod body;
+pub mod import;
+pub mod policy;
+
+pub use import::{ImportOptions, ImportSummary, import};
+
+use crate::db::DbError;
+use crate::s3xml::ReadError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("a stored record body cannot be read: {0}")]
+    Body(String),
+    #[error("{0}")]
+    Filter(String),
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        StoreError::Db(e.into())
+    }
+}
+
+/// Eden table names: `prefix_name`, lower-case letters, digits and `_`.
+pub fn is_valid_table_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() <= 64
+        && name.contains('_')
+        && !name.ends_with('_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}

@@ -1,0 +1,204 @@
+//! Eden's import rules as pure functions: which method an incoming record
+//! gets, whether it conflicts, and whether the update and conflict policies
+//! let it through. See PROTOCOL.md §4; where Eden has a bug we do what it
+//! meant (the deviations are listed on each function and in README.md).
+
+use chrono::NaiveDateTime;
+
+/// Update and conflict policies, as Eden names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Never update: the local copy wins.
+    This,
+    /// Always update: the incoming copy wins.
+    Other,
+    /// Update if the incoming copy is at least as new.
+    Newer,
+    /// Update only with data from the record's originating site.
+    Master,
+}
+
+impl Policy {
+    pub fn parse(text: &str) -> Option<Policy> {
+        match text.to_ascii_uppercase().as_str() {
+            "THIS" => Some(Policy::This),
+            "OTHER" => Some(Policy::Other),
+            "NEWER" => Some(Policy::Newer),
+            "MASTER" => Some(Policy::Master),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::This => "THIS",
+            Policy::Other => "OTHER",
+            Policy::Newer => "NEWER",
+            Policy::Master => "MASTER",
+        }
+    }
+}
+
+/// Import methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Create,
+    Update,
+    Delete,
+    Merge,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Create => "create",
+            Method::Update => "update",
+            Method::Delete => "delete",
+            Method::Merge => "merge",
+        }
+    }
+}
+
+/// Which methods an import may use (a task's strategy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Strategy {
+    pub create: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub merge: bool,
+}
+
+impl Strategy {
+    pub const ALL: Strategy = Strategy {
+        create: true,
+        update: true,
+        delete: true,
+        merge: true,
+    };
+
+    pub fn allows(self, method: Method) -> bool {
+        match method {
+            Method::Create => self.create,
+            Method::Update => self.update,
+            Method::Delete => self.delete,
+            Method::Merge => self.merge,
+        }
+    }
+
+    /// Parse `create,update,delete,merge` (any subset, any order).
+    pub fn parse(text: &str) -> Result<Strategy, String> {
+        let mut strategy = Strategy {
+            create: false,
+            update: false,
+            delete: false,
+            merge: false,
+        };
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.to_ascii_lowercase().as_str() {
+                "create" => strategy.create = true,
+                "update" => strategy.update = true,
+                "delete" => strategy.delete = true,
+                "merge" => strategy.merge = true,
+                other => {
+                    return Err(format!(
+                        "'{other}' is not a method (create, update, delete, merge)"
+                    ));
+                }
+            }
+        }
+        Ok(strategy)
+    }
+
+    pub fn to_text(self) -> String {
+        [
+            Method::Create,
+            Method::Update,
+            Method::Delete,
+            Method::Merge,
+        ]
+        .into_iter()
+        .filter(|m| self.allows(*m))
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+    }
+}
+
+/// The local copy, as far as the rules need it.
+#[derive(Debug, Clone, Copy)]
+pub struct Local {
+    pub modified_on: NaiveDateTime,
+    pub mci: i32,
+    pub deleted: bool,
+    /// The current version came from the peer we are importing from.
+    pub from_this_peer: bool,
+}
+
+/// The incoming copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming {
+    /// `modified_on`, or the import time when the element had none.
+    pub mtime: NaiveDateTime,
+    /// `mci`, or 2 when the element had none (Eden's default).
+    pub mci: i32,
+}
+
+/// Both copies changed since the last sync (Eden: `not (t < last_sync)` on
+/// both sides). Without a last sync time there are no conflicts.
+pub fn is_conflict(local: &Local, incoming: &Incoming, last_sync: Option<NaiveDateTime>) -> bool {
+    match last_sync {
+        Some(last) => local.modified_on >= last && incoming.mtime >= last,
+        None => false,
+    }
+}
+
+/// Whether the conflict policy accepts the incoming copy. `None` (no task
+/// for this peer and table) accepts always, as Eden does.
+///
+/// Deviation: Eden's MASTER rule reads `local.mci == 0 or incoming.mci == 1`
+/// (an operator-precedence slip that accepts remote data when the local copy
+/// is the original). We accept when the incoming copy comes from its origin
+/// and the local copy is not the original.
+pub fn conflict_accepts(policy: Option<Policy>, local: &Local, incoming: &Incoming) -> bool {
+    match policy {
+        None | Some(Policy::Other) => true,
+        Some(Policy::Newer) => local.modified_on <= incoming.mtime,
+        Some(Policy::Master) => incoming.mci == 1 && local.mci != 0,
+        Some(Policy::This) => false,
+    }
+}
+
+/// Whether the update policy lets incoming field values replace local ones.
+pub fn update_accepts(policy: Policy, local: &Local, incoming: &Incoming) -> bool {
+    match policy {
+        Policy::This => false,
+        Policy::Other => true,
+        Policy::Newer => local.modified_on <= incoming.mtime,
+        Policy::Master => local.mci != 0 && incoming.mci == 1,
+    }
+}
+
+/// Whether an update may bring a locally deleted record back (Eden: skipped
+/// when NEWER and the deletion is newer, or MASTER and not from the origin).
+pub fn undelete_accepts(policy: Policy, local: &Local, incoming: &Incoming) -> bool {
+    match policy {
+        Policy::This => false,
+        Policy::Other => true,
+        Policy::Newer => local.modified_on <= incoming.mtime,
+        Policy::Master => local.mci != 0 && incoming.mci == 1,
+    }
+}
+
+/// Whether a delete or merge may be applied to the local copy.
+///
+/// Deviation: deleted stubs carry no `mci`, so in Eden they never pass the
+/// MASTER rule and deletes are never applied under MASTER. We apply a delete
+/// under MASTER when the record's current version came from the same peer.
+pub fn delete_accepts(policy: Policy, local: &Local, incoming: &Incoming) -> bool {
+    match policy {
+        Policy::This => false,
+        Policy::Other => true,
+        Policy::Newer => local.modified_on <= incoming.mtime,
+        Policy::Master => local.from_this_peer || (local.mci != 0 && incoming.mci == 1),
+    }
+}
