@@ -16,7 +16,10 @@ use crate::config::{ConfigError, Settings};
 use crate::db::{self, DbError};
 use crate::model;
 use crate::model::users::Role;
+use crate::s3xml::{self, Limits, Reader};
 use crate::secrets::SecretsError;
+use crate::store::policy::Policy;
+use crate::store::{self, ExportRequest, ImportOptions};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +51,31 @@ enum Command {
     /// Show settings.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Import an S3XML document (a file, or - for standard input) into the store.
+    Import {
+        file: String,
+        /// THIS, OTHER, NEWER or MASTER.
+        #[arg(long, default_value = "NEWER")]
+        update_policy: String,
+        /// THIS, OTHER, NEWER or MASTER.
+        #[arg(long, default_value = "NEWER")]
+        conflict_policy: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a table as S3XML to standard output (the same selection as the sync API).
+    Export {
+        table: String,
+        /// Records modified at or after this time (UTC, e.g. 2026-11-26T06:00:00).
+        #[arg(long)]
+        msince: Option<String>,
+        /// Records with a seq above this one.
+        #[arg(long)]
+        since_seq: Option<i64>,
+        /// A sync filter in Eden's URL syntax, e.g. '~.acronym__like=RO*' (repeatable).
+        #[arg(long)]
+        filter: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -107,6 +135,9 @@ enum CliError {
     Usage(String),
     #[error("{0}")]
     Failed(String),
+    /// Some records were rejected; the rest were stored.
+    #[error("{0}")]
+    Partial(String),
 }
 
 impl From<ConfigError> for CliError {
@@ -133,6 +164,7 @@ impl CliError {
             CliError::Start(StartError::Config(_) | StartError::Secrets(SecretsError::Key(_)))
             | CliError::Usage(_) => 2,
             CliError::Account(AccountError::InvalidEmail(_) | AccountError::WeakPassword(_)) => 2,
+            CliError::Partial(_) => 3,
             _ => 1,
         }
     }
@@ -175,6 +207,28 @@ fn run(command: Command, mut settings: Settings) -> Result<(), CliError> {
         Command::Migrate => migrate(settings),
         Command::User(command) => user(command, app::open(settings)?),
         Command::Config(ConfigCommand::Show { json }) => config_show(app::open(settings)?, json),
+        Command::Import {
+            file,
+            update_policy,
+            conflict_policy,
+            json,
+        } => {
+            let options = ImportOptions {
+                update_policy: parse_policy(&update_policy)?,
+                conflict_policy: Some(parse_policy(&conflict_policy)?),
+                ..ImportOptions::default()
+            };
+            import_file(app::open(settings)?, &file, &options, json)
+        }
+        Command::Export {
+            table,
+            msince,
+            since_seq,
+            filter,
+        } => {
+            let request = export_request(table, msince, since_seq, &filter)?;
+            export_table(app::open(settings)?, &request)
+        }
     }
 }
 
@@ -335,6 +389,126 @@ fn read_password(source: &PasswordSource) -> Result<String, CliError> {
         return Err(CliError::Usage("the two passwords differ".into()));
     }
     Ok(first)
+}
+
+fn parse_policy(text: &str) -> Result<Policy, CliError> {
+    Policy::parse(text).ok_or_else(|| {
+        CliError::Usage(format!(
+            "'{text}' is not a policy (THIS, OTHER, NEWER, MASTER)"
+        ))
+    })
+}
+
+/// Import a document: it is parsed completely first, so a document broken
+/// at its end changes nothing; then imported in batches.
+fn import_file(
+    node: Node,
+    file: &str,
+    options: &ImportOptions,
+    as_json: bool,
+) -> Result<(), CliError> {
+    let spool = if file == "-" {
+        let mut spool = tempfile::NamedTempFile::new()
+            .map_err(|e| CliError::Failed(format!("cannot create a temporary file: {e}")))?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut spool)
+            .map_err(|e| CliError::Failed(format!("cannot read standard input: {e}")))?;
+        Some(spool.into_temp_path())
+    } else {
+        None
+    };
+    let path: &std::path::Path = spool.as_deref().unwrap_or(std::path::Path::new(file));
+    let open = || {
+        std::fs::File::open(path).map_err(|e| CliError::Usage(format!("cannot open {file}: {e}")))
+    };
+    let read_error = |e: s3xml::ReadError| CliError::Failed(format!("{file}: {e}"));
+    let mut check = Reader::new(open()?, Limits::default()).map_err(read_error)?;
+    while check.next_record().map_err(read_error)?.is_some() {}
+    let reader = Reader::new(open()?, Limits::default()).map_err(read_error)?;
+    let mut conn = node.pool.get().map_err(DbError::from)?;
+    let summary =
+        store::import(&mut conn, reader, options).map_err(|e| CliError::Failed(e.to_string()))?;
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{} record(s): {} created, {} updated, {} deleted; {} written, {} unchanged, {} skipped, {} rejected",
+            summary.records,
+            summary.created.len(),
+            summary.updated.len(),
+            summary.deleted.len(),
+            summary.written,
+            summary.unchanged,
+            summary.skipped,
+            summary.rejected.len()
+        );
+        for rejection in &summary.rejected {
+            println!(
+                "rejected {} {}: {}",
+                rejection.table,
+                rejection.uuid.as_deref().unwrap_or("(no uuid)"),
+                rejection.reason
+            );
+        }
+    }
+    if summary.rejected.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Partial(format!(
+            "{} record(s) rejected",
+            summary.rejected.len()
+        )))
+    }
+}
+
+fn export_request(
+    table: String,
+    msince: Option<String>,
+    since_seq: Option<i64>,
+    filters: &[String],
+) -> Result<ExportRequest, CliError> {
+    if !store::is_valid_table_name(&table) {
+        return Err(CliError::Usage(format!(
+            "'{table}' is not a table name (like org_organisation)"
+        )));
+    }
+    let msince = msince
+        .map(|m| {
+            s3xml::time::parse(&m).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--msince '{m}' is not a date and time (2026-11-26T06:00:00)"
+                ))
+            })
+        })
+        .transpose()?;
+    let filters = filters
+        .iter()
+        .map(|f| store::Filter::parse(f).map_err(|e| CliError::Usage(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ExportRequest {
+        table,
+        msince,
+        since_seq,
+        filters,
+        components: true,
+        ..ExportRequest::default()
+    })
+}
+
+fn export_table(node: Node, request: &ExportRequest) -> Result<(), CliError> {
+    let mut conn = node.pool.get().map_err(DbError::from)?;
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let (outcome, _) =
+        store::export(&mut conn, request, out).map_err(|e| CliError::Failed(e.to_string()))?;
+    if outcome.not_exportable > 0 {
+        eprintln!(
+            "edensync: {} record(s) of {} are held only as components (their link to the master is unknown) and were not exported",
+            outcome.not_exportable, request.table
+        );
+    }
+    Ok(())
 }
 
 fn config_show(node: Node, as_json: bool) -> Result<(), CliError> {

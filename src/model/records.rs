@@ -171,6 +171,36 @@ pub fn refs_of(
         .load(conn)
 }
 
+/// Records of a table with seq above `after_seq` (and at most `until_seq`),
+/// optionally only those modified or stored at or after `msince`, in seq order.
+pub fn page_of_table(
+    conn: &mut DbConnection,
+    table: &str,
+    after_seq: i64,
+    msince: Option<NaiveDateTime>,
+    until_seq: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<StoredRecord>> {
+    let mut query = records::table
+        .filter(records::table_name.eq(table))
+        .filter(records::seq.gt(after_seq))
+        .order(records::seq.asc())
+        .limit(limit)
+        .select(StoredRecord::as_select())
+        .into_boxed();
+    if let Some(until) = until_seq {
+        query = query.filter(records::seq.le(until));
+    }
+    if let Some(since) = msince {
+        query = query.filter(
+            records::modified_on
+                .ge(since)
+                .or(records::stored_at.ge(since)),
+        );
+    }
+    query.load(conn)
+}
+
 pub fn count_table(conn: &mut DbConnection, table: &str) -> QueryResult<i64> {
     records::table
         .filter(records::table_name.eq(table))

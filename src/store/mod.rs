@@ -2,9 +2,13 @@
 //! Protocol rules live here; the SQL they need lives in `model::records`.
 
 pub mod body;
+pub mod export;
+pub mod filter;
 pub mod import;
 pub mod policy;
 
+pub use export::{ExportOutcome, ExportRequest, export};
+pub use filter::Filter;
 pub use import::{ImportOptions, ImportSummary, import};
 
 use crate::db::DbError;
@@ -20,6 +24,8 @@ pub enum StoreError {
     Body(String),
     #[error("{0}")]
     Filter(String),
+    #[error("writing the document failed: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl From<diesel::result::Error> for StoreError {

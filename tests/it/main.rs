@@ -6,6 +6,7 @@ mod support;
 mod browser;
 mod config;
 mod database;
+mod export;
 mod first_start;
 mod login;
 mod s3xml;

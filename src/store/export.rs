@@ -1,0 +1,268 @@
+//! Exporting a table as S3XML: masters selected by `msince` or by seq
+//! (`since_seq` + `limit`), sync filters, components nested under their
+//! master, referenced records appended as top-level dependencies. Records
+//! are read page by page and written as they come.
+
+use std::collections::{HashSet, VecDeque};
+use std::io::Write;
+
+use chrono::NaiveDateTime;
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+
+use super::StoreError;
+use super::body::Body;
+use super::filter::Filter;
+use crate::db::DbConnection;
+use crate::model;
+use crate::model::records::StoredRecord;
+use crate::s3xml::{Record, Writer};
+
+/// Records read per query.
+const PAGE: i64 = 500;
+/// How far references are followed (Eden's MAXDEPTH for dependencies).
+const MAX_DEPENDENCY_DEPTH: usize = 10;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExportRequest {
+    pub table: String,
+    /// Masters modified (or stored here) at or after this time.
+    pub msince: Option<NaiveDateTime>,
+    /// Masters with a seq above this one.
+    pub since_seq: Option<i64>,
+    /// At most this many masters (paged exports between edensync nodes).
+    pub limit: Option<u64>,
+    pub filters: Vec<Filter>,
+    /// Nest components under their masters.
+    pub components: bool,
+    /// Root attributes after `results` (`domain`, `url`).
+    pub root_attributes: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExportOutcome {
+    /// Masters written.
+    pub results: u64,
+    pub dependencies: u64,
+    /// The highest seq among the masters written.
+    pub max_seq: Option<i64>,
+    /// The youngest `modified_on` among the masters written.
+    pub youngest_modified_on: Option<NaiveDateTime>,
+    /// More masters are selected than `limit` let through.
+    pub more: bool,
+    /// Records of the table held only as components (no join reference
+    /// known), which cannot be exported as masters.
+    pub not_exportable: u64,
+}
+
+/// Write the export to `out` and report what it held.
+pub fn export<W: Write>(
+    conn: &mut DbConnection,
+    request: &ExportRequest,
+    out: W,
+) -> Result<(ExportOutcome, W), StoreError> {
+    conn.transaction(|conn| {
+        // Both passes must see the same records.
+        if matches!(conn, DbConnection::Pg(_)) {
+            conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
+        }
+        let mut outcome = ExportOutcome::default();
+        let last_seq = count_masters(conn, request, &mut outcome)?;
+        let mut root: Vec<(&str, &str)> = request
+            .root_attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let more = outcome.more.to_string();
+        let next = last_seq.map(|s| s.to_string()).unwrap_or_default();
+        if request.limit.is_some() {
+            root.push(("more", &more));
+            if last_seq.is_some() {
+                root.push(("next_seq", &next));
+            }
+        }
+        if outcome.results == 0 {
+            return Ok((outcome, Writer::empty(out, &root)?));
+        }
+        let mut writer = Writer::start(out, outcome.results, &root)?;
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        let mut pending: VecDeque<(String, String, usize)> = VecDeque::new();
+        for_each_master(conn, request, last_seq, |conn, master| {
+            let record = to_record(conn, &master, request.components, &mut pending)?;
+            seen.insert((master.table_name.clone(), master.uuid.clone()));
+            writer.record(&record)?;
+            Ok(())
+        })?;
+        while let Some((table, uuid, depth)) = pending.pop_front() {
+            if depth > MAX_DEPENDENCY_DEPTH || !seen.insert((table.clone(), uuid.clone())) {
+                continue;
+            }
+            let Some(stored) = model::records::find(conn, &table, &uuid)? else {
+                continue;
+            };
+            if !passes_filters(&request.filters, Some(&table), &stored)? {
+                continue;
+            }
+            let mut refs = VecDeque::new();
+            let record = to_record(conn, &stored, false, &mut refs)?;
+            pending.extend(refs.into_iter().map(|(t, u, _)| (t, u, depth + 1)));
+            writer.record(&record)?;
+            outcome.dependencies += 1;
+        }
+        let out = writer.finish()?;
+        Ok((outcome, out))
+    })
+}
+
+/// First pass: count the masters the export will hold and find the last
+/// seq it reaches (the bound of the second pass).
+fn count_masters(
+    conn: &mut DbConnection,
+    request: &ExportRequest,
+    outcome: &mut ExportOutcome,
+) -> Result<Option<i64>, StoreError> {
+    let mut last_seq = None;
+    let limit = request.limit.unwrap_or(u64::MAX);
+    let mut after = request.since_seq.unwrap_or(0);
+    loop {
+        let page =
+            model::records::page_of_table(conn, &request.table, after, request.msince, None, PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for record in page {
+            if !is_master(conn, &record, outcome)?
+                || !passes_filters(&request.filters, None, &record)?
+            {
+                continue;
+            }
+            if outcome.results == limit {
+                outcome.more = true;
+                return Ok(last_seq);
+            }
+            outcome.results += 1;
+            last_seq = Some(record.seq);
+            outcome.max_seq = Some(record.seq);
+            if let Some(modified_on) = record.modified_on
+                && outcome.youngest_modified_on.is_none_or(|t| modified_on > t)
+            {
+                outcome.youngest_modified_on = Some(modified_on);
+            }
+        }
+    }
+    Ok(last_seq)
+}
+
+/// Second pass: every selected master up to `last_seq`, in seq order.
+fn for_each_master(
+    conn: &mut DbConnection,
+    request: &ExportRequest,
+    last_seq: Option<i64>,
+    mut write: impl FnMut(&mut DbConnection, StoredRecord) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let Some(last_seq) = last_seq else {
+        return Ok(());
+    };
+    let mut after = request.since_seq.unwrap_or(0);
+    let mut ignored = ExportOutcome::default();
+    loop {
+        let page = model::records::page_of_table(
+            conn,
+            &request.table,
+            after,
+            request.msince,
+            Some(last_seq),
+            PAGE,
+        )?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for record in page {
+            if is_master(conn, &record, &mut ignored)?
+                && passes_filters(&request.filters, None, &record)?
+            {
+                write(conn, record)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A record can be a master unless we hold it only as a component: then
+/// its join reference to the parent is unknown.
+fn is_master(
+    conn: &mut DbConnection,
+    record: &StoredRecord,
+    outcome: &mut ExportOutcome,
+) -> Result<bool, StoreError> {
+    let Some(parent_id) = record.parent_id else {
+        return Ok(true);
+    };
+    let Some(parent) = model::records::find_by_id(conn, parent_id)? else {
+        return Ok(true);
+    };
+    let joined = Body::from_json(&record.body)?
+        .references()
+        .iter()
+        .any(|(_, table, uuid)| *table == parent.table_name && *uuid == parent.uuid);
+    if !joined {
+        outcome.not_exportable += 1;
+    }
+    Ok(joined)
+}
+
+/// Filters of `table` (`None`: the master table) applied to a record.
+fn passes_filters(
+    filters: &[Filter],
+    table: Option<&str>,
+    record: &StoredRecord,
+) -> Result<bool, StoreError> {
+    let relevant: Vec<&Filter> = filters
+        .iter()
+        .filter(|f| f.table.as_deref() == table)
+        .collect();
+    if relevant.is_empty() {
+        return Ok(true);
+    }
+    let body = Body::from_json(&record.body)?;
+    Ok(relevant
+        .iter()
+        .all(|f| f.matches(record.deleted, &body.fields)))
+}
+
+/// The S3XML form of a stored record: `mci` + 1 as Eden exports it, its
+/// components nested, and its references queued as dependencies.
+fn to_record(
+    conn: &mut DbConnection,
+    stored: &StoredRecord,
+    with_components: bool,
+    dependencies: &mut VecDeque<(String, String, usize)>,
+) -> Result<Record, StoreError> {
+    let body = Body::from_json(&stored.body)?;
+    if !stored.deleted {
+        dependencies.extend(
+            body.references()
+                .into_iter()
+                .map(|(_, table, uuid)| (table, uuid, 1)),
+        );
+    }
+    let mut record = Record {
+        table: stored.table_name.clone(),
+        alias: stored.alias.clone(),
+        uuid: Some(stored.uuid.clone()),
+        mci: Some(stored.mci + 1),
+        deleted: stored.deleted,
+        replaced_by: stored.replaced_by.clone(),
+        created_on: stored.created_on,
+        modified_on: stored.modified_on,
+        attributes: body.attributes,
+        fields: body.fields,
+        ..Record::default()
+    };
+    if with_components && !stored.deleted {
+        for component in model::records::components_of(conn, stored.id)? {
+            record
+                .components
+                .push(to_record(conn, &component, true, dependencies)?);
+        }
+    }
+    Ok(record)
+}
