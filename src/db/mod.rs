@@ -19,6 +19,19 @@ pub enum DbConnection {
     Pg(PgConnection),
 }
 
+/// Run a statement on the concrete connection of each backend, for what
+/// the multi-backend connection cannot express (`RETURNING`, multi-row
+/// inserts). The body is compiled once per backend.
+macro_rules! on_each_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use on_each_backend;
+
 pub type Pool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 

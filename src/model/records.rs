@@ -1,8 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{record_refs, record_seq, records, rejected_items};
+use crate::db::{DbConnection, on_each_backend};
 
 /// A stored record: identity, Eden's meta fields, the body (fields and
 /// unmodelled attributes as JSON), and where it came from.
@@ -77,16 +77,31 @@ pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Stored
         .optional()
 }
 
-/// Insert a record; returns its id.
+/// Records of one table with any of these uuids.
+pub fn find_many(
+    conn: &mut DbConnection,
+    table: &str,
+    uuids: &[&str],
+) -> QueryResult<Vec<StoredRecord>> {
+    let mut found = Vec::with_capacity(uuids.len());
+    // Stay well below the bind-parameter limits of both backends.
+    for chunk in uuids.chunks(500) {
+        found.extend(on_each_backend!(conn, |c| records::table
+            .filter(records::table_name.eq(table))
+            .filter(records::uuid.eq_any(chunk))
+            .select(StoredRecord::as_select())
+            .load(c)?));
+    }
+    Ok(found)
+}
+
+/// Insert a record; returns its id. `RETURNING` is not portable through the
+/// multi-backend connection, so the statement is written for each backend.
 pub fn insert(conn: &mut DbConnection, new: &NewRecord) -> QueryResult<i64> {
-    diesel::insert_into(records::table)
+    on_each_backend!(conn, |c| diesel::insert_into(records::table)
         .values(new)
-        .execute(conn)?;
-    records::table
-        .filter(records::table_name.eq(new.table_name))
-        .filter(records::uuid.eq(new.uuid))
-        .select(records::id)
-        .first(conn)
+        .returning(records::id)
+        .get_result(c))
 }
 
 pub fn update(conn: &mut DbConnection, id: i64, change: &RecordChange) -> QueryResult<usize> {
@@ -123,25 +138,35 @@ pub fn current_seq(conn: &mut DbConnection) -> QueryResult<i64> {
         .first(conn)
 }
 
-/// Replace a record's reference index.
+/// Replace a record's reference index (`fresh`: the record is new and has
+/// no entries yet).
 pub fn set_refs(
     conn: &mut DbConnection,
     record_id: i64,
     refs: &[(String, String, String)],
+    fresh: bool,
 ) -> QueryResult<()> {
-    diesel::delete(record_refs::table.filter(record_refs::record_id.eq(record_id)))
-        .execute(conn)?;
-    // One row per statement: batch inserts are not portable across backends.
-    for (field, table, uuid) in refs {
-        diesel::insert_into(record_refs::table)
-            .values((
+    if !fresh {
+        diesel::delete(record_refs::table.filter(record_refs::record_id.eq(record_id)))
+            .execute(conn)?;
+    }
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = refs
+        .iter()
+        .map(|(field, table, uuid)| {
+            (
                 record_refs::record_id.eq(record_id),
                 record_refs::field.eq(field),
                 record_refs::ref_table.eq(table),
                 record_refs::ref_uuid.eq(uuid),
-            ))
-            .execute(conn)?;
-    }
+            )
+        })
+        .collect();
+    on_each_backend!(conn, |c| diesel::insert_into(record_refs::table)
+        .values(&rows)
+        .execute(c))?;
     Ok(())
 }
 

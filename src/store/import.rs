@@ -227,14 +227,87 @@ impl Importer<'_> {
         let options = self.options;
         let now = self.now;
         conn.transaction::<_, StoreError, _>(|conn| {
+            // The counter's lock first: importers commit in seq order, and
+            // what we read below cannot change under us.
             model::records::lock_seq(conn)?;
-            for item in &batch {
-                apply(conn, item, options, now, &mut summary)?;
+            let mut state = BatchState::load(conn, &batch)?;
+            for (i, item) in batch.iter().enumerate() {
+                state.remaining = batch.len() - i;
+                apply(conn, item, options, now, &mut summary, &mut state)?;
             }
             Ok(())
         })?;
         self.summary = summary;
         Ok(())
+    }
+}
+
+/// The batch's view of the store: the stored records its items name (read
+/// in one query per table), kept current as the batch writes.
+struct BatchState {
+    known: HashMap<(String, String), StoredRecord>,
+    /// Reserved seq values not yet used: `next..end`.
+    next_seq: i64,
+    end_seq: i64,
+    /// Items left in the batch, including the current one.
+    remaining: usize,
+}
+
+impl BatchState {
+    fn load(conn: &mut DbConnection, batch: &[Item]) -> Result<BatchState, StoreError> {
+        let mut wanted: HashMap<&str, Vec<&str>> = HashMap::new();
+        for item in batch {
+            let record = &item.record;
+            wanted
+                .entry(&record.table)
+                .or_default()
+                .push(record.uuid.as_deref().unwrap_or_default());
+            if let Some((table, uuid)) = &item.parent {
+                wanted.entry(table).or_default().push(uuid);
+            }
+        }
+        let mut known = HashMap::new();
+        for (table, mut uuids) in wanted {
+            uuids.sort_unstable();
+            uuids.dedup();
+            for stored in model::records::find_many(conn, table, &uuids)? {
+                known.insert((stored.table_name.clone(), stored.uuid.clone()), stored);
+            }
+        }
+        Ok(BatchState {
+            known,
+            next_seq: 0,
+            end_seq: 0,
+            remaining: batch.len(),
+        })
+    }
+
+    fn get(&self, table: &str, uuid: &str) -> Option<&StoredRecord> {
+        self.known.get(&(table.to_string(), uuid.to_string()))
+    }
+
+    /// The next seq, reserving a block for the rest of the batch when the
+    /// current one is used up (unused values leave harmless gaps).
+    fn take_seq(
+        &mut self,
+        conn: &mut DbConnection,
+        summary: &mut ImportSummary,
+    ) -> Result<i64, StoreError> {
+        if self.next_seq >= self.end_seq {
+            let want = self.remaining.max(1) as i64;
+            self.next_seq = model::records::reserve_seqs(conn, want)?;
+            self.end_seq = self.next_seq + want;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        summary.written += 1;
+        summary.max_seq = Some(summary.max_seq.map_or(seq, |s| s.max(seq)));
+        Ok(seq)
+    }
+
+    fn remember(&mut self, record: StoredRecord) {
+        self.known
+            .insert((record.table_name.clone(), record.uuid.clone()), record);
     }
 }
 
@@ -252,11 +325,12 @@ fn apply(
     options: &ImportOptions,
     now: NaiveDateTime,
     summary: &mut ImportSummary,
+    state: &mut BatchState,
 ) -> Result<(), StoreError> {
     let record = &item.record;
     let outcome = match check(record) {
         Some(reason) => Outcome::Rejected(reason),
-        None => decide_and_write(conn, item, options, now, summary)?,
+        None => decide_and_write(conn, item, options, now, summary, state)?,
     };
     match outcome {
         Outcome::Written { id, method } | Outcome::Unchanged { id, method } => {
@@ -322,12 +396,13 @@ fn decide_and_write(
     options: &ImportOptions,
     now: NaiveDateTime,
     summary: &mut ImportSummary,
+    state: &mut BatchState,
 ) -> Result<Outcome, StoreError> {
     let record = &item.record;
     let uuid = record.uuid.as_deref().unwrap_or_default();
-    let existing = model::records::find(conn, &record.table, uuid)?;
+    let existing = state.get(&record.table, uuid).cloned();
     let parent_id = match &item.parent {
-        Some((table, parent_uuid)) => model::records::find(conn, table, parent_uuid)?.map(|p| p.id),
+        Some((table, parent_uuid)) => state.get(table, parent_uuid).map(|p| p.id),
         None => existing.as_ref().and_then(|e| e.parent_id),
     };
     let method = match (&existing, record.deleted, &record.replaced_by) {
@@ -358,28 +433,42 @@ fn decide_and_write(
             fields,
         };
         let body_json = body.to_json();
-        let seq = model::records::reserve_seqs(conn, 1)?;
-        let id = model::records::insert(
-            conn,
-            &NewRecord {
-                table_name: &record.table,
-                uuid,
-                mci: incoming.mci,
-                created_on: record.created_on.or(record.modified_on),
-                modified_on: Some(incoming.mtime),
-                deleted: record.deleted,
-                replaced_by: record.replaced_by.as_deref(),
-                parent_id,
-                alias: record.alias.as_deref(),
-                body: &body_json,
-                seq,
-                stored_at: now,
-                origin_repository_id: options.repository_id,
-                changed_by_repository_id: options.repository_id,
-            },
-        )?;
-        model::records::set_refs(conn, id, &body.references())?;
-        note_write(summary, seq);
+        let seq = state.take_seq(conn, summary)?;
+        let new = NewRecord {
+            table_name: &record.table,
+            uuid,
+            mci: incoming.mci,
+            created_on: record.created_on.or(record.modified_on),
+            modified_on: Some(incoming.mtime),
+            deleted: record.deleted,
+            replaced_by: record.replaced_by.as_deref(),
+            parent_id,
+            alias: record.alias.as_deref(),
+            body: &body_json,
+            seq,
+            stored_at: now,
+            origin_repository_id: options.repository_id,
+            changed_by_repository_id: options.repository_id,
+        };
+        let id = model::records::insert(conn, &new)?;
+        model::records::set_refs(conn, id, &body.references(), true)?;
+        state.remember(StoredRecord {
+            id,
+            table_name: record.table.clone(),
+            uuid: uuid.to_string(),
+            mci: new.mci,
+            created_on: new.created_on,
+            modified_on: new.modified_on,
+            deleted: new.deleted,
+            replaced_by: record.replaced_by.clone(),
+            parent_id,
+            alias: record.alias.clone(),
+            body: body_json.clone(),
+            seq,
+            stored_at: now,
+            origin_repository_id: options.repository_id,
+            changed_by_repository_id: options.repository_id,
+        });
         return Ok(Outcome::Written { id, method });
     };
 
@@ -425,7 +514,8 @@ fn decide_and_write(
                 body.attributes = record.attributes.clone();
             }
             let body_json = body.to_json();
-            let seq = model::records::reserve_seqs(conn, 1)?;
+            let seq = state.take_seq(conn, summary)?;
+            let alias = record.alias.clone().or(existing.alias.clone());
             model::records::update(
                 conn,
                 existing.id,
@@ -434,19 +524,28 @@ fn decide_and_write(
                     deleted: false,
                     replaced_by: None,
                     parent_id,
-                    alias: record.alias.as_deref().or(existing.alias.as_deref()),
+                    alias: alias.as_deref(),
                     body: &body_json,
                     seq,
                     stored_at: now,
                     changed_by_repository_id: options.repository_id,
                 },
             )?;
-            model::records::set_refs(conn, existing.id, &body.references())?;
-            note_write(summary, seq);
-            Ok(Outcome::Written {
-                id: existing.id,
-                method,
-            })
+            model::records::set_refs(conn, existing.id, &body.references(), false)?;
+            let id = existing.id;
+            state.remember(StoredRecord {
+                modified_on: Some(incoming.mtime),
+                deleted: false,
+                replaced_by: None,
+                parent_id,
+                alias,
+                body: body_json,
+                seq,
+                stored_at: now,
+                changed_by_repository_id: options.repository_id,
+                ..existing
+            });
+            Ok(Outcome::Written { id, method })
         }
         Method::Delete | Method::Merge => {
             if in_conflict || !policy::delete_accepts(options.update_policy, &local, &incoming) {
@@ -459,7 +558,7 @@ fn decide_and_write(
                     method,
                 });
             }
-            let seq = model::records::reserve_seqs(conn, 1)?;
+            let seq = state.take_seq(conn, summary)?;
             model::records::update(
                 conn,
                 existing.id,
@@ -476,21 +575,22 @@ fn decide_and_write(
                     changed_by_repository_id: options.repository_id,
                 },
             )?;
-            note_write(summary, seq);
             if let Some(survivor) = &record.replaced_by {
-                repoint_references(conn, &existing, survivor, options, now, summary)?;
+                repoint_references(conn, &existing, survivor, options, now, summary, state)?;
             }
-            Ok(Outcome::Written {
-                id: existing.id,
-                method,
-            })
+            let id = existing.id;
+            state.remember(StoredRecord {
+                modified_on: Some(incoming.mtime),
+                deleted: true,
+                replaced_by: record.replaced_by.clone(),
+                seq,
+                stored_at: now,
+                changed_by_repository_id: options.repository_id,
+                ..existing
+            });
+            Ok(Outcome::Written { id, method })
         }
     }
-}
-
-fn note_write(summary: &mut ImportSummary, seq: i64) {
-    summary.written += 1;
-    summary.max_seq = Some(summary.max_seq.map_or(seq, |s| s.max(seq)));
 }
 
 /// After a merge, references to the duplicate point to the survivor. Each
@@ -502,6 +602,7 @@ fn repoint_references(
     options: &ImportOptions,
     now: NaiveDateTime,
     summary: &mut ImportSummary,
+    state: &mut BatchState,
 ) -> Result<(), StoreError> {
     for record_id in model::records::referencing(conn, &duplicate.table_name, &duplicate.uuid)? {
         let Some(referrer) = model::records::find_by_id(conn, record_id)? else {
@@ -512,7 +613,7 @@ fn repoint_references(
             continue;
         }
         let body_json = body.to_json();
-        let seq = model::records::reserve_seqs(conn, 1)?;
+        let seq = state.take_seq(conn, summary)?;
         model::records::update(
             conn,
             referrer.id,
@@ -530,8 +631,15 @@ fn repoint_references(
                     .or(referrer.changed_by_repository_id),
             },
         )?;
-        model::records::set_refs(conn, referrer.id, &body.references())?;
-        note_write(summary, seq);
+        model::records::set_refs(conn, referrer.id, &body.references(), false)?;
+        if state.get(&referrer.table_name, &referrer.uuid).is_some() {
+            state.remember(StoredRecord {
+                body: body_json,
+                seq,
+                stored_at: now,
+                ..referrer
+            });
+        }
     }
     Ok(())
 }

@@ -1,0 +1,48 @@
+//! Import throughput into SQLite (parsing excluded: the records are read
+//! into memory first).
+
+mod common;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use edensync::app;
+use edensync::config::Settings;
+use edensync::s3xml::{Limits, Reader, Record};
+use edensync::store::{ImportOptions, import};
+
+const RECORDS: usize = 5_000;
+
+fn import_sqlite(c: &mut Criterion) {
+    let doc = common::document(RECORDS);
+    let records: Vec<Record> = Reader::new(&doc[..], Limits::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    // Each organisation holds one office: two stored records.
+    let mut group = c.benchmark_group("import into SQLite");
+    group.throughput(Throughput::Elements((RECORDS * 2) as u64));
+    group.sample_size(10);
+    group.bench_function("5k organisations + 5k offices, new", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let node = app::open(Settings::for_data_dir(dir.path())).unwrap();
+                (dir, node)
+            },
+            |(_dir, node)| {
+                let mut conn = node.pool.get().unwrap();
+                let summary = import(
+                    &mut conn,
+                    records.iter().cloned().map(Ok),
+                    &ImportOptions::default(),
+                )
+                .unwrap();
+                assert_eq!(summary.written as usize, RECORDS * 2);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, import_sqlite);
+criterion_main!(benches);
