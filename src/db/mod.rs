@@ -77,9 +77,11 @@ impl ConnectionManager {
                     SqliteConnection::establish(path).map_err(|e| connect_error(e.to_string()))?;
                 // WAL lets readers run while one writer commits; the busy
                 // timeout makes concurrent writers wait instead of failing.
+                // Statement journals and temporary tables stay in memory.
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
+                     PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
+                     PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;"
                 ))
                 .map_err(|e| connect_error(e.to_string()))?;
                 Ok(DbConnection::Sqlite(conn))

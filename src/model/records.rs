@@ -6,7 +6,7 @@ use crate::db::{DbConnection, on_each_backend};
 
 /// A stored record: identity, Eden's meta fields, the body (fields and
 /// unmodelled attributes as JSON), and where it came from.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = records)]
 pub struct StoredRecord {
     pub id: i64,
@@ -26,23 +26,14 @@ pub struct StoredRecord {
     pub changed_by_repository_id: Option<i64>,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = records)]
-pub struct NewRecord<'a> {
-    pub table_name: &'a str,
-    pub uuid: &'a str,
-    pub mci: i32,
-    pub created_on: Option<NaiveDateTime>,
-    pub modified_on: Option<NaiveDateTime>,
-    pub deleted: bool,
-    pub replaced_by: Option<&'a str>,
-    pub parent_id: Option<i64>,
-    pub alias: Option<&'a str>,
-    pub body: &'a str,
-    pub seq: i64,
-    pub stored_at: NaiveDateTime,
-    pub origin_repository_id: Option<i64>,
-    pub changed_by_repository_id: Option<i64>,
+/// One entry of the reference index.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = record_refs)]
+pub struct NewRecordRef {
+    pub record_id: i64,
+    pub field: String,
+    pub ref_table: String,
+    pub ref_uuid: String,
 }
 
 /// The columns an import changes on an existing record.
@@ -95,13 +86,35 @@ pub fn find_many(
     Ok(found)
 }
 
-/// Insert a record; returns its id. `RETURNING` is not portable through the
-/// multi-backend connection, so the statement is written for each backend.
-pub fn insert(conn: &mut DbConnection, new: &NewRecord) -> QueryResult<i64> {
-    on_each_backend!(conn, |c| diesel::insert_into(records::table)
-        .values(new)
-        .returning(records::id)
-        .get_result(c))
+/// The highest record id. New records get their ids from the importer,
+/// which holds the seq lock, so a batch can be inserted in few statements.
+pub fn max_id(conn: &mut DbConnection) -> QueryResult<i64> {
+    records::table
+        .select(diesel::dsl::max(records::id))
+        .first::<Option<i64>>(conn)
+        .map(|id| id.unwrap_or(0))
+}
+
+/// Insert records (with their ids) and reference index entries, many rows
+/// per statement. Multi-row inserts are not portable through the
+/// multi-backend connection, so they are written for each backend.
+pub fn insert_many(
+    conn: &mut DbConnection,
+    rows: &[StoredRecord],
+    refs: &[NewRecordRef],
+) -> QueryResult<()> {
+    // 15 columns a row: stay below SQLite's bind-parameter limit.
+    for chunk in rows.chunks(500) {
+        on_each_backend!(conn, |c| diesel::insert_into(records::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    for chunk in refs.chunks(2000) {
+        on_each_backend!(conn, |c| diesel::insert_into(record_refs::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
 }
 
 pub fn update(conn: &mut DbConnection, id: i64, change: &RecordChange) -> QueryResult<usize> {
@@ -138,36 +151,15 @@ pub fn current_seq(conn: &mut DbConnection) -> QueryResult<i64> {
         .first(conn)
 }
 
-/// Replace a record's reference index (`fresh`: the record is new and has
-/// no entries yet).
-pub fn set_refs(
+/// Replace a record's reference index.
+pub fn replace_refs(
     conn: &mut DbConnection,
     record_id: i64,
-    refs: &[(String, String, String)],
-    fresh: bool,
+    refs: &[NewRecordRef],
 ) -> QueryResult<()> {
-    if !fresh {
-        diesel::delete(record_refs::table.filter(record_refs::record_id.eq(record_id)))
-            .execute(conn)?;
-    }
-    if refs.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<_> = refs
-        .iter()
-        .map(|(field, table, uuid)| {
-            (
-                record_refs::record_id.eq(record_id),
-                record_refs::field.eq(field),
-                record_refs::ref_table.eq(table),
-                record_refs::ref_uuid.eq(uuid),
-            )
-        })
-        .collect();
-    on_each_backend!(conn, |c| diesel::insert_into(record_refs::table)
-        .values(&rows)
-        .execute(c))?;
-    Ok(())
+    diesel::delete(record_refs::table.filter(record_refs::record_id.eq(record_id)))
+        .execute(conn)?;
+    insert_many(conn, &[], refs)
 }
 
 /// Records whose references point at (table, uuid).

@@ -15,7 +15,7 @@ use super::policy::{self, Incoming, Local, Method, Policy, Strategy};
 use super::{StoreError, is_valid_table_name};
 use crate::db::DbConnection;
 use crate::model;
-use crate::model::records::{NewRecord, NewRejectedItem, RecordChange, StoredRecord};
+use crate::model::records::{NewRecordRef, NewRejectedItem, RecordChange, StoredRecord};
 use crate::s3xml::{Field, ReadError, Record, Writer};
 
 /// Eden's default `mci` for an element without one.
@@ -49,7 +49,7 @@ impl Default for ImportOptions {
             repository_id: None,
             run_id: None,
             resource: None,
-            batch_size: 500,
+            batch_size: 2000,
         }
     }
 }
@@ -231,11 +231,12 @@ impl Importer<'_> {
             // what we read below cannot change under us.
             model::records::lock_seq(conn)?;
             let mut state = BatchState::load(conn, &batch)?;
-            for (i, item) in batch.iter().enumerate() {
-                state.remaining = batch.len() - i;
+            let count = batch.len();
+            for (i, item) in batch.into_iter().enumerate() {
+                state.remaining = count - i;
                 apply(conn, item, options, now, &mut summary, &mut state)?;
             }
-            Ok(())
+            state.flush(conn)
         })?;
         self.summary = summary;
         Ok(())
@@ -245,12 +246,19 @@ impl Importer<'_> {
 /// The batch's view of the store: the stored records its items name (read
 /// in one query per table), kept current as the batch writes.
 struct BatchState {
-    known: HashMap<(String, String), StoredRecord>,
+    /// table → uuid → record.
+    known: HashMap<String, HashMap<String, StoredRecord>>,
     /// Reserved seq values not yet used: `next..end`.
     next_seq: i64,
     end_seq: i64,
     /// Items left in the batch, including the current one.
     remaining: usize,
+    /// The id the next new record gets (we hold the seq lock: no other
+    /// writer inserts records meanwhile).
+    next_id: i64,
+    /// New records and their references, inserted together by `flush`.
+    pending: Vec<StoredRecord>,
+    pending_refs: Vec<NewRecordRef>,
 }
 
 impl BatchState {
@@ -266,12 +274,15 @@ impl BatchState {
                 wanted.entry(table).or_default().push(uuid);
             }
         }
-        let mut known = HashMap::new();
+        let mut known: HashMap<String, HashMap<String, StoredRecord>> = HashMap::new();
         for (table, mut uuids) in wanted {
             uuids.sort_unstable();
             uuids.dedup();
             for stored in model::records::find_many(conn, table, &uuids)? {
-                known.insert((stored.table_name.clone(), stored.uuid.clone()), stored);
+                known
+                    .entry(stored.table_name.clone())
+                    .or_insert_with(HashMap::new)
+                    .insert(stored.uuid.clone(), stored);
             }
         }
         Ok(BatchState {
@@ -279,11 +290,25 @@ impl BatchState {
             next_seq: 0,
             end_seq: 0,
             remaining: batch.len(),
+            next_id: model::records::max_id(conn)? + 1,
+            pending: Vec::new(),
+            pending_refs: Vec::new(),
         })
     }
 
+    /// Insert the new records gathered so far (before anything else
+    /// touches the records table, and at the end of the batch).
+    fn flush(&mut self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        if !self.pending.is_empty() || !self.pending_refs.is_empty() {
+            model::records::insert_many(conn, &self.pending, &self.pending_refs)?;
+            self.pending.clear();
+            self.pending_refs.clear();
+        }
+        Ok(())
+    }
+
     fn get(&self, table: &str, uuid: &str) -> Option<&StoredRecord> {
-        self.known.get(&(table.to_string(), uuid.to_string()))
+        self.known.get(table)?.get(uuid)
     }
 
     /// The next seq, reserving a block for the rest of the batch when the
@@ -307,7 +332,9 @@ impl BatchState {
 
     fn remember(&mut self, record: StoredRecord) {
         self.known
-            .insert((record.table_name.clone(), record.uuid.clone()), record);
+            .entry(record.table_name.clone())
+            .or_default()
+            .insert(record.uuid.clone(), record);
     }
 }
 
@@ -321,20 +348,38 @@ enum Outcome {
 
 fn apply(
     conn: &mut DbConnection,
-    item: &Item,
+    item: Item,
     options: &ImportOptions,
     now: NaiveDateTime,
     summary: &mut ImportSummary,
     state: &mut BatchState,
 ) -> Result<(), StoreError> {
-    let record = &item.record;
-    let outcome = match check(record) {
+    let Item {
+        mut record,
+        parent,
+        is_master,
+    } = item;
+    let outcome = match check(&record) {
         Some(reason) => Outcome::Rejected(reason),
-        None => decide_and_write(conn, item, options, now, summary, state)?,
+        None => {
+            let mut fields = std::mem::take(&mut record.fields);
+            fields.retain(|f| !is_dropped_field(&record.table, f));
+            decide_and_write(
+                conn,
+                &record,
+                fields,
+                parent.as_ref(),
+                options,
+                now,
+                summary,
+                state,
+            )?
+        }
     };
+    let record = &record;
     match outcome {
         Outcome::Written { id, method } | Outcome::Unchanged { id, method } => {
-            if item.is_master {
+            if is_master {
                 summary.records += 1;
                 match method {
                     Method::Create => summary.created.push(id),
@@ -390,18 +435,20 @@ fn is_dropped_field(table: &str, field: &Field) -> bool {
     table == "auth_user" && matches!(field, Field::Data(d) if d.field == "password")
 }
 
+#[allow(clippy::too_many_arguments)]
 fn decide_and_write(
     conn: &mut DbConnection,
-    item: &Item,
+    record: &Record,
+    fields: Vec<Field>,
+    parent: Option<&(String, String)>,
     options: &ImportOptions,
     now: NaiveDateTime,
     summary: &mut ImportSummary,
     state: &mut BatchState,
 ) -> Result<Outcome, StoreError> {
-    let record = &item.record;
     let uuid = record.uuid.as_deref().unwrap_or_default();
     let existing = state.get(&record.table, uuid).cloned();
-    let parent_id = match &item.parent {
+    let parent_id = match parent {
         Some((table, parent_uuid)) => state.get(table, parent_uuid).map(|p| p.id),
         None => existing.as_ref().and_then(|e| e.parent_id),
     };
@@ -418,12 +465,6 @@ fn decide_and_write(
         mtime: record.modified_on.unwrap_or(now),
         mci: record.mci.unwrap_or(DEFAULT_MCI),
     };
-    let fields: Vec<Field> = record
-        .fields
-        .iter()
-        .filter(|f| !is_dropped_field(&record.table, f))
-        .cloned()
-        .collect();
 
     let Some(existing) = existing else {
         // A new record; a delete of a record we never had is kept as a
@@ -432,43 +473,29 @@ fn decide_and_write(
             attributes: record.attributes.clone(),
             fields,
         };
-        let body_json = body.to_json();
         let seq = state.take_seq(conn, summary)?;
-        let new = NewRecord {
-            table_name: &record.table,
-            uuid,
+        let id = state.next_id;
+        state.next_id += 1;
+        state.pending_refs.extend(index_entries(id, &body));
+        let stored = StoredRecord {
+            id,
+            table_name: record.table.clone(),
+            uuid: uuid.to_string(),
             mci: incoming.mci,
             created_on: record.created_on.or(record.modified_on),
             modified_on: Some(incoming.mtime),
             deleted: record.deleted,
-            replaced_by: record.replaced_by.as_deref(),
+            replaced_by: record.replaced_by.clone(),
             parent_id,
-            alias: record.alias.as_deref(),
-            body: &body_json,
+            alias: record.alias.clone(),
+            body: body.to_json(),
             seq,
             stored_at: now,
             origin_repository_id: options.repository_id,
             changed_by_repository_id: options.repository_id,
         };
-        let id = model::records::insert(conn, &new)?;
-        model::records::set_refs(conn, id, &body.references(), true)?;
-        state.remember(StoredRecord {
-            id,
-            table_name: record.table.clone(),
-            uuid: uuid.to_string(),
-            mci: new.mci,
-            created_on: new.created_on,
-            modified_on: new.modified_on,
-            deleted: new.deleted,
-            replaced_by: record.replaced_by.clone(),
-            parent_id,
-            alias: record.alias.clone(),
-            body: body_json.clone(),
-            seq,
-            stored_at: now,
-            origin_repository_id: options.repository_id,
-            changed_by_repository_id: options.repository_id,
-        });
+        state.pending.push(stored.clone());
+        state.remember(stored);
         return Ok(Outcome::Written { id, method });
     };
 
@@ -516,6 +543,7 @@ fn decide_and_write(
             let body_json = body.to_json();
             let seq = state.take_seq(conn, summary)?;
             let alias = record.alias.clone().or(existing.alias.clone());
+            state.flush(conn)?;
             model::records::update(
                 conn,
                 existing.id,
@@ -531,7 +559,7 @@ fn decide_and_write(
                     changed_by_repository_id: options.repository_id,
                 },
             )?;
-            model::records::set_refs(conn, existing.id, &body.references(), false)?;
+            model::records::replace_refs(conn, existing.id, &index_entries(existing.id, &body))?;
             let id = existing.id;
             state.remember(StoredRecord {
                 modified_on: Some(incoming.mtime),
@@ -559,6 +587,7 @@ fn decide_and_write(
                 });
             }
             let seq = state.take_seq(conn, summary)?;
+            state.flush(conn)?;
             model::records::update(
                 conn,
                 existing.id,
@@ -591,6 +620,18 @@ fn decide_and_write(
             Ok(Outcome::Written { id, method })
         }
     }
+}
+
+fn index_entries(record_id: i64, body: &Body) -> Vec<NewRecordRef> {
+    body.references()
+        .into_iter()
+        .map(|(field, ref_table, ref_uuid)| NewRecordRef {
+            record_id,
+            field,
+            ref_table,
+            ref_uuid,
+        })
+        .collect()
 }
 
 /// After a merge, references to the duplicate point to the survivor. Each
@@ -631,7 +672,7 @@ fn repoint_references(
                     .or(referrer.changed_by_repository_id),
             },
         )?;
-        model::records::set_refs(conn, referrer.id, &body.references(), false)?;
+        model::records::replace_refs(conn, referrer.id, &index_entries(referrer.id, &body))?;
         if state.get(&referrer.table_name, &referrer.uuid).is_some() {
             state.remember(StoredRecord {
                 body: body_json,

@@ -209,7 +209,6 @@ CREATE TABLE records (
 );
 CREATE INDEX records_table_seq ON records (table_name, seq);
 CREATE INDEX records_table_modified ON records (table_name, modified_on);
-CREATE INDEX records_seq ON records (seq);
 CREATE INDEX records_parent ON records (parent_id);
 
 CREATE TABLE record_refs (

@@ -190,7 +190,7 @@ CREATE TABLE record_seq (
 INSERT INTO record_seq (id, value) VALUES (1, 0);
 
 CREATE TABLE records (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     table_name TEXT NOT NULL,
     uuid TEXT NOT NULL,
     mci INTEGER NOT NULL DEFAULT 0,
@@ -209,11 +209,10 @@ CREATE TABLE records (
 );
 CREATE INDEX records_table_seq ON records (table_name, seq);
 CREATE INDEX records_table_modified ON records (table_name, modified_on);
-CREATE INDEX records_seq ON records (seq);
 CREATE INDEX records_parent ON records (parent_id);
 
 CREATE TABLE record_refs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     record_id BIGINT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
     field TEXT NOT NULL,
     ref_table TEXT NOT NULL,
