@@ -281,7 +281,7 @@ impl BatchState {
             for stored in model::records::find_many(conn, table, &uuids)? {
                 known
                     .entry(stored.table_name.clone())
-                    .or_insert_with(HashMap::new)
+                    .or_default()
                     .insert(stored.uuid.clone(), stored);
             }
         }
