@@ -294,3 +294,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     rejected_items,
     audit_log,
 );
+
+// A temporary table, created per export by `model::export_dependencies`
+// (not a migration): the references still to follow, de-duplicated by the
+// database instead of a set in memory.
+diesel::table! {
+    export_dependencies (ref_table, ref_uuid) {
+        ref_table -> Text,
+        ref_uuid -> Text,
+        depth -> Integer,
+        position -> BigInt,
+        done -> Bool,
+    }
+}

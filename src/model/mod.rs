@@ -2,6 +2,7 @@
 //! Nothing here knows about HTTP or the sync protocol.
 
 pub mod audit_log;
+pub mod export_dependencies;
 pub mod records;
 pub mod repositories;
 pub mod sessions;

@@ -3,7 +3,6 @@
 //! master, referenced records appended as top-level dependencies. Records
 //! are read page by page and written as they come.
 
-use std::collections::{HashSet, VecDeque};
 use std::io::Write;
 
 use chrono::NaiveDateTime;
@@ -85,30 +84,39 @@ pub fn export<W: Write>(
             return Ok((outcome, Writer::empty(out, &root)?));
         }
         let mut writer = Writer::start(out, outcome.results, &root)?;
-        let mut seen: HashSet<(String, String)> = HashSet::new();
-        let mut pending: VecDeque<(String, String, usize)> = VecDeque::new();
+        model::export_dependencies::prepare(conn)?;
+        let mut position = 0;
         for_each_master(conn, request, last_seq, |conn, master| {
-            let record = to_record(conn, &master, request.components, &mut pending)?;
-            seen.insert((master.table_name.clone(), master.uuid.clone()));
+            let mut refs = Vec::new();
+            let record = to_record(conn, &master, request.components, &mut refs)?;
+            model::export_dependencies::queue(conn, &refs, 1, &mut position)?;
             writer.record(&record)?;
             Ok(())
         })?;
-        while let Some((table, uuid, depth)) = pending.pop_front() {
-            if depth > MAX_DEPENDENCY_DEPTH || !seen.insert((table.clone(), uuid.clone())) {
-                continue;
+        loop {
+            let next = model::export_dependencies::take(conn, PAGE)?;
+            if next.is_empty() {
+                break;
             }
-            let Some(stored) = model::records::find(conn, &table, &uuid)? else {
-                continue;
-            };
-            if !passes_filters(&request.filters, Some(&table), &stored)? {
-                continue;
+            for (table, uuid, depth) in next {
+                let Some(stored) = model::records::find(conn, &table, &uuid)? else {
+                    continue;
+                };
+                let written_as_master =
+                    table == request.table && is_selected_master(conn, request, last_seq, &stored)?;
+                if written_as_master || !passes_filters(&request.filters, Some(&table), &stored)? {
+                    continue;
+                }
+                let mut refs = Vec::new();
+                let record = to_record(conn, &stored, false, &mut refs)?;
+                if (depth as usize) < MAX_DEPENDENCY_DEPTH {
+                    model::export_dependencies::queue(conn, &refs, depth + 1, &mut position)?;
+                }
+                writer.record(&record)?;
+                outcome.dependencies += 1;
             }
-            let mut refs = VecDeque::new();
-            let record = to_record(conn, &stored, false, &mut refs)?;
-            pending.extend(refs.into_iter().map(|(t, u, _)| (t, u, depth + 1)));
-            writer.record(&record)?;
-            outcome.dependencies += 1;
         }
+        model::export_dependencies::clear(conn)?;
         let out = writer.finish()?;
         Ok((outcome, out))
     })
@@ -150,6 +158,24 @@ fn count_masters(
         }
     }
     Ok(last_seq)
+}
+
+/// Whether a record is one of the masters this export wrote.
+fn is_selected_master(
+    conn: &mut DbConnection,
+    request: &ExportRequest,
+    last_seq: Option<i64>,
+    record: &StoredRecord,
+) -> Result<bool, StoreError> {
+    let in_range = record.seq > request.since_seq.unwrap_or(0)
+        && last_seq.is_some_and(|last| record.seq <= last);
+    let recent = request.msince.is_none_or(|since| {
+        record.modified_on.is_some_and(|m| m >= since) || record.stored_at >= since
+    });
+    Ok(in_range
+        && recent
+        && is_master(conn, record, &mut ExportOutcome::default())?
+        && passes_filters(&request.filters, None, record)?)
 }
 
 /// Second pass: every selected master up to `last_seq`, in seq order.
@@ -234,14 +260,14 @@ fn to_record(
     conn: &mut DbConnection,
     stored: &StoredRecord,
     with_components: bool,
-    dependencies: &mut VecDeque<(String, String, usize)>,
+    dependencies: &mut Vec<(String, String)>,
 ) -> Result<Record, StoreError> {
     let body = Body::from_json(&stored.body)?;
     if !stored.deleted {
         dependencies.extend(
             body.references()
                 .into_iter()
-                .map(|(_, table, uuid)| (table, uuid, 1)),
+                .map(|(_, table, uuid)| (table, uuid)),
         );
     }
     let mut record = Record {

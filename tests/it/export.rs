@@ -9,7 +9,8 @@ use edensync::store::{ExportRequest, Filter, ImportOptions, export};
 
 use crate::s3xml::fixture;
 use crate::store::Store;
-use crate::support::edensync;
+use crate::on_both_backends;
+use crate::support::{Backend, edensync};
 
 fn export_doc(store: &Store, request: &ExportRequest) -> (edensync::store::ExportOutcome, Vec<u8>) {
     export(&mut store.conn(), request, Vec::new()).unwrap()
@@ -52,8 +53,7 @@ fn as_exported(mut record: Record) -> Record {
     without_passwords(record)
 }
 
-#[test]
-fn every_vector_survives_import_and_export() {
+async fn every_vector_survives_import_and_export(backend: Backend) {
     for name in [
         "02_pull_initial.xml",
         "03_push_initial.xml",
@@ -64,7 +64,7 @@ fn every_vector_survives_import_and_export() {
         "08_pull_pr_person_components_dependencies.xml",
         "11_fixture_component_nesting.xml",
     ] {
-        let store = Store::new();
+        let Some(store) = Store::on(backend) else { return };
         let doc = fixture(name);
         let summary = store.import(&doc, &ImportOptions::default());
         assert!(
@@ -126,15 +126,16 @@ fn normalise_times(expected: &Record, back: &mut Record) {
     }
 }
 
+on_both_backends!(round_trip, every_vector_survives_import_and_export);
+
 fn org(uuid: &str, acronym: &str, modified: &str) -> String {
     format!(
         r#"<resource name="org_organisation" uuid="{uuid}" mci="1" modified_on="{modified}"><data field="name">Org {uuid}</data><data field="acronym" value="&quot;{acronym}&quot;">{acronym}</data></resource>"#
     )
 }
 
-#[test]
-fn selection_by_msince_seq_and_filters() {
-    let store = Store::new();
+async fn selection_by_msince_seq_and_filters(backend: Backend) {
+    let Some(store) = Store::on(backend) else { return };
     let doc = format!(
         "<s3xml>{}{}{}{}</s3xml>",
         org("A", "RO1", "2026-01-01T00:00:00"),
@@ -219,6 +220,8 @@ fn selection_by_msince_seq_and_filters() {
         assert!(message.starts_with(&format!("filter '{bad}'")), "{message}");
     }
 }
+
+on_both_backends!(selection, selection_by_msince_seq_and_filters);
 
 #[test]
 fn components_nest_and_dependencies_follow() {

@@ -20,9 +20,14 @@ pub struct Store {
 
 impl Store {
     pub fn new() -> Store {
+        Store::on(Backend::Sqlite).unwrap()
+    }
+
+    /// A store on the given backend; `None` when it is not available here.
+    pub fn on(backend: Backend) -> Option<Store> {
         let dir = tempfile::tempdir().unwrap();
-        let node = app::open(settings_for(dir.path(), Backend::Sqlite).unwrap()).unwrap();
-        Store { node, _dir: dir }
+        let node = app::open(settings_for(dir.path(), backend)?).unwrap();
+        Some(Store { node, _dir: dir })
     }
 
     pub fn conn(&self) -> edensync::db::PooledConnection {
