@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, SubsecRound};
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 
@@ -52,6 +52,61 @@ pub struct ExportOutcome {
     /// Records of the table held only as components (no join reference
     /// known), which cannot be exported as masters.
     pub not_exportable: u64,
+    /// The node's seq when the export was read: everything up to it was
+    /// considered.
+    pub snapshot_seq: i64,
+    /// The answer was selected exactly, by seq, from an earlier answer.
+    pub exact: bool,
+}
+
+/// Export a pull answer for a peer, the way DESIGN.md describes: when the
+/// peer's `msince` is the one an earlier answer to it implies (its youngest
+/// `modified_on` plus Eden's extra second), select by seq after that
+/// answer, exactly and independent of clocks; otherwise fall back to
+/// `msince`. Every answer is remembered for the next request.
+pub fn serve_pull<W: Write>(
+    conn: &mut DbConnection,
+    request: &ExportRequest,
+    peer: Option<i64>,
+    out: W,
+) -> Result<(ExportOutcome, W), StoreError> {
+    let mut request = request.clone();
+    let mut exact = false;
+    if let (Some(peer), Some(msince)) = (peer, request.msince)
+        && let Some(seen) = model::served_watermarks::find(conn, peer, &request.table, msince)?
+    {
+        request.msince = None;
+        request.since_seq = Some(seen.max(request.since_seq.unwrap_or(0)));
+        exact = true;
+    }
+    let asked_msince = request.msince;
+    let (mut outcome, out) = export(conn, &request, out)?;
+    outcome.exact = exact;
+    if let Some(peer) = peer {
+        // What Eden will send next: the youngest modified_on it received,
+        // to the second, plus one second; unchanged if it received nothing.
+        let implied = match outcome.youngest_modified_on {
+            Some(youngest) => Some(youngest.trunc_subsecs(0) + chrono::Duration::seconds(1)),
+            None if exact => None,
+            None => asked_msince,
+        };
+        let covered = if outcome.more {
+            outcome.max_seq
+        } else {
+            Some(outcome.snapshot_seq)
+        };
+        if let (Some(implied), Some(covered)) = (implied, covered) {
+            model::served_watermarks::record(
+                conn,
+                peer,
+                &request.table,
+                implied,
+                covered,
+                model::now(),
+            )?;
+        }
+    }
+    Ok((outcome, out))
 }
 
 /// Write the export to `out` and report what it held.
@@ -65,7 +120,10 @@ pub fn export<W: Write>(
         if matches!(conn, DbConnection::Pg(_)) {
             conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
         }
-        let mut outcome = ExportOutcome::default();
+        let mut outcome = ExportOutcome {
+            snapshot_seq: model::records::current_seq(conn)?,
+            ..ExportOutcome::default()
+        };
         let last_seq = count_masters(conn, request, &mut outcome)?;
         let mut root: Vec<(&str, &str)> = request
             .root_attributes

@@ -7,7 +7,7 @@ pub mod filter;
 pub mod import;
 pub mod policy;
 
-pub use export::{ExportOutcome, ExportRequest, export};
+pub use export::{ExportOutcome, ExportRequest, export, serve_pull};
 pub use filter::Filter;
 pub use import::{ImportOptions, ImportSummary, import};
 

@@ -7,9 +7,9 @@ use edensync::s3xml::reader::read_all;
 use edensync::s3xml::{Field, Record};
 use edensync::store::{ExportRequest, Filter, ImportOptions, export};
 
+use crate::on_both_backends;
 use crate::s3xml::fixture;
 use crate::store::Store;
-use crate::on_both_backends;
 use crate::support::{Backend, edensync};
 
 fn export_doc(store: &Store, request: &ExportRequest) -> (edensync::store::ExportOutcome, Vec<u8>) {
@@ -64,7 +64,9 @@ async fn every_vector_survives_import_and_export(backend: Backend) {
         "08_pull_pr_person_components_dependencies.xml",
         "11_fixture_component_nesting.xml",
     ] {
-        let Some(store) = Store::on(backend) else { return };
+        let Some(store) = Store::on(backend) else {
+            return;
+        };
         let doc = fixture(name);
         let summary = store.import(&doc, &ImportOptions::default());
         assert!(
@@ -135,7 +137,9 @@ fn org(uuid: &str, acronym: &str, modified: &str) -> String {
 }
 
 async fn selection_by_msince_seq_and_filters(backend: Backend) {
-    let Some(store) = Store::on(backend) else { return };
+    let Some(store) = Store::on(backend) else {
+        return;
+    };
     let doc = format!(
         "<s3xml>{}{}{}{}</s3xml>",
         org("A", "RO1", "2026-01-01T00:00:00"),
@@ -328,3 +332,66 @@ fn import_and_export_from_the_command_line() {
     );
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Eden's next `msince` is the youngest `modified_on` it received plus one
+/// second: an answer served with that msince is selected exactly by seq.
+async fn pulls_by_a_known_msince_are_exact(backend: Backend) {
+    use edensync::store::serve_pull;
+    let Some(store) = Store::on(backend) else {
+        return;
+    };
+    {
+        use diesel::connection::SimpleConnection;
+        store
+            .conn()
+            .batch_execute("INSERT INTO repositories (name, created_at, updated_at) VALUES ('eden', '2026-01-01 00:00:00', '2026-01-01 00:00:00')")
+            .unwrap();
+    }
+    let peer = {
+        use diesel::prelude::*;
+        use edensync::db::schema::repositories::dsl::*;
+        repositories
+            .select(id)
+            .first::<i64>(&mut *store.conn())
+            .unwrap()
+    };
+    let doc = format!(
+        "<s3xml>{}{}</s3xml>",
+        org("A", "A", "2026-01-01T10:00:00"),
+        org("B", "B", "2026-01-01T11:00:00")
+    );
+    store.import(doc.as_bytes(), &ImportOptions::default());
+    let uuids = |bytes: &[u8]| -> Vec<String> {
+        read_all(bytes)
+            .unwrap()
+            .1
+            .into_iter()
+            .map(|r| r.uuid.unwrap())
+            .collect()
+    };
+    let pull = |msince: Option<&str>| {
+        let mut request = request("org_organisation");
+        request.msince = msince.map(|m| edensync::s3xml::time::parse_strict(m).unwrap());
+        let (outcome, bytes) =
+            serve_pull(&mut store.conn(), &request, Some(peer), Vec::new()).unwrap();
+        (outcome.exact, uuids(&bytes))
+    };
+
+    assert_eq!(pull(None), (false, vec!["A".to_string(), "B".to_string()]));
+    // A record relayed with an old timestamp after that answer.
+    let relayed = format!("<s3xml>{}</s3xml>", org("C", "C", "2025-06-01T00:00:00"));
+    store.import(relayed.as_bytes(), &ImportOptions::default());
+    // Eden asks with msince = 11:00:00 + 1 s: only C, found by seq.
+    assert_eq!(
+        pull(Some("2026-01-01T11:00:01")),
+        (true, vec!["C".to_string()])
+    );
+    // Nothing new: an empty answer, and the same question stays exact.
+    assert_eq!(pull(Some("2025-06-01T00:00:01")), (true, vec![]));
+    assert_eq!(pull(Some("2025-06-01T00:00:01")), (true, vec![]));
+    // An msince we never implied falls back to times (stored here since).
+    let (exact, sent) = pull(Some("2026-01-01T00:00:00"));
+    assert!(!exact);
+    assert_eq!(sent, ["A", "B", "C"]);
+}
+on_both_backends!(exact_pulls, pulls_by_a_known_msince_are_exact);
