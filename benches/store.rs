@@ -11,6 +11,15 @@ use edensync::store::{ImportOptions, import};
 
 const RECORDS: usize = 5_000;
 
+/// Where the benchmark databases live: `EDENSYNC_BENCH_DIR` (for example
+/// /dev/shm, to take the disk out of the measurement), else the temp dir.
+fn bench_dir() -> tempfile::TempDir {
+    match std::env::var("EDENSYNC_BENCH_DIR") {
+        Ok(base) => tempfile::tempdir_in(base).unwrap(),
+        Err(_) => tempfile::tempdir().unwrap(),
+    }
+}
+
 fn import_sqlite(c: &mut Criterion) {
     let doc = common::document(RECORDS);
     let records: Vec<Record> = Reader::new(&doc[..], Limits::default())
@@ -24,7 +33,7 @@ fn import_sqlite(c: &mut Criterion) {
     group.bench_function("5k organisations + 5k offices, new", |b| {
         b.iter_batched(
             || {
-                let dir = tempfile::tempdir().unwrap();
+                let dir = bench_dir();
                 let node = app::open(Settings::for_data_dir(dir.path())).unwrap();
                 (dir, node)
             },

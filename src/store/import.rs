@@ -247,7 +247,7 @@ impl Importer<'_> {
 /// in one query per table), kept current as the batch writes.
 struct BatchState {
     /// table → uuid → record.
-    known: HashMap<String, HashMap<String, StoredRecord>>,
+    known: HashMap<String, HashMap<String, Slot>>,
     /// Reserved seq values not yet used: `next..end`.
     next_seq: i64,
     end_seq: i64,
@@ -274,7 +274,7 @@ impl BatchState {
                 wanted.entry(table).or_default().push(uuid);
             }
         }
-        let mut known: HashMap<String, HashMap<String, StoredRecord>> = HashMap::new();
+        let mut known: HashMap<String, HashMap<String, Slot>> = HashMap::new();
         for (table, mut uuids) in wanted {
             uuids.sort_unstable();
             uuids.dedup();
@@ -282,7 +282,7 @@ impl BatchState {
                 known
                     .entry(stored.table_name.clone())
                     .or_default()
-                    .insert(stored.uuid.clone(), stored);
+                    .insert(stored.uuid.clone(), Slot::Stored(stored));
             }
         }
         Ok(BatchState {
@@ -301,14 +301,35 @@ impl BatchState {
     fn flush(&mut self, conn: &mut DbConnection) -> Result<(), StoreError> {
         if !self.pending.is_empty() || !self.pending_refs.is_empty() {
             model::records::insert_many(conn, &self.pending, &self.pending_refs)?;
-            self.pending.clear();
             self.pending_refs.clear();
+            for record in std::mem::take(&mut self.pending) {
+                if let Some(slot) = self
+                    .known
+                    .get_mut(&record.table_name)
+                    .and_then(|m| m.get_mut(&record.uuid))
+                {
+                    *slot = Slot::Stored(record);
+                }
+            }
         }
         Ok(())
     }
 
     fn get(&self, table: &str, uuid: &str) -> Option<&StoredRecord> {
-        self.known.get(table)?.get(uuid)
+        match self.known.get(table)?.get(uuid)? {
+            Slot::Stored(record) => Some(record),
+            Slot::Pending(index) => self.pending.get(*index),
+        }
+    }
+
+    /// A new record, inserted at the next `flush`.
+    fn add(&mut self, record: StoredRecord) {
+        let slot = Slot::Pending(self.pending.len());
+        self.known
+            .entry(record.table_name.clone())
+            .or_default()
+            .insert(record.uuid.clone(), slot);
+        self.pending.push(record);
     }
 
     /// The next seq, reserving a block for the rest of the batch when the
@@ -334,8 +355,15 @@ impl BatchState {
         self.known
             .entry(record.table_name.clone())
             .or_default()
-            .insert(record.uuid.clone(), record);
+            .insert(record.uuid.clone(), Slot::Stored(record));
     }
+}
+
+/// Where the batch keeps a record it knows: as stored, or new and waiting
+/// in `pending` (so a new record is not copied twice).
+enum Slot {
+    Stored(StoredRecord),
+    Pending(usize),
 }
 
 /// What one item does to the store.
@@ -494,8 +522,7 @@ fn decide_and_write(
             origin_repository_id: options.repository_id,
             changed_by_repository_id: options.repository_id,
         };
-        state.pending.push(stored.clone());
-        state.remember(stored);
+        state.add(stored);
         return Ok(Outcome::Written { id, method });
     };
 

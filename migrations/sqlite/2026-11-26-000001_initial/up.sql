@@ -216,9 +216,10 @@ CREATE TABLE record_refs (
     record_id BIGINT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
     field TEXT NOT NULL,
     ref_table TEXT NOT NULL,
-    ref_uuid TEXT NOT NULL,
-    UNIQUE (record_id, field, ref_table, ref_uuid)
+    ref_uuid TEXT NOT NULL
 );
+-- Entries are de-duplicated by the writer (store::body::Body::references).
+CREATE INDEX record_refs_record ON record_refs (record_id);
 CREATE INDEX record_refs_target ON record_refs (ref_table, ref_uuid);
 
 CREATE TABLE served_watermarks (
