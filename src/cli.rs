@@ -421,9 +421,14 @@ fn import_file(
         std::fs::File::open(path).map_err(|e| CliError::Usage(format!("cannot open {file}: {e}")))
     };
     let read_error = |e: s3xml::ReadError| CliError::Failed(format!("{file}: {e}"));
-    let mut check = Reader::new(open()?, Limits::default()).map_err(read_error)?;
+    // A local document is the operator's own: no limit on its size.
+    let limits = Limits {
+        max_document_bytes: u64::MAX,
+        ..Limits::default()
+    };
+    let mut check = Reader::new(open()?, limits).map_err(read_error)?;
     while check.next_record().map_err(read_error)?.is_some() {}
-    let reader = Reader::new(open()?, Limits::default()).map_err(read_error)?;
+    let reader = Reader::new(open()?, limits).map_err(read_error)?;
     let mut conn = node.pool.get().map_err(DbError::from)?;
     let summary =
         store::import(&mut conn, reader, options).map_err(|e| CliError::Failed(e.to_string()))?;

@@ -26,6 +26,7 @@ Line two &amp;lt;b&amp;gt;&amp;amp;amp;&amp;lt;/b&amp;gt; {i}</data><reference f
     s
 }
 
+#[allow(dead_code)]
 pub fn document(records: usize) -> Vec<u8> {
     let mut doc = format!(
         "<?xml version='1.0' encoding='utf-8'?>\n<s3xml success=\"true\" results=\"{records}\" domain=\"vm\" url=\"http://127.0.0.1:8765/eden\">"

@@ -48,7 +48,7 @@ pub fn queue(
 
 /// The next references to follow, shallowest first; they are marked done.
 pub fn take(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<(String, String, i32)>> {
-    let next: Vec<(String, String, i32)> = export_dependencies::table
+    let next: Vec<(String, String, i32, i64)> = export_dependencies::table
         .filter(export_dependencies::done.eq(false))
         .order((export_dependencies::depth, export_dependencies::position))
         .limit(limit)
@@ -56,14 +56,29 @@ pub fn take(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<(String, Str
             export_dependencies::ref_table,
             export_dependencies::ref_uuid,
             export_dependencies::depth,
+            export_dependencies::position,
         ))
         .load(conn)?;
-    for (table, uuid, _) in &next {
-        diesel::update(export_dependencies::table.find((table, uuid)))
-            .set(export_dependencies::done.eq(true))
-            .execute(conn)?;
+    // The page is a prefix in (depth, position) order: one statement marks it.
+    if let Some((_, _, depth, position)) = next.last() {
+        diesel::update(
+            export_dependencies::table
+                .filter(export_dependencies::done.eq(false))
+                .filter(
+                    export_dependencies::depth
+                        .lt(depth)
+                        .or(export_dependencies::depth
+                            .eq(depth)
+                            .and(export_dependencies::position.le(position))),
+                ),
+        )
+        .set(export_dependencies::done.eq(true))
+        .execute(conn)?;
     }
-    Ok(next)
+    Ok(next
+        .into_iter()
+        .map(|(table, uuid, depth, _)| (table, uuid, depth))
+        .collect())
 }
 
 /// Empty the queue (SQLite keeps temporary tables for the connection).

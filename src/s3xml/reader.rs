@@ -70,6 +70,7 @@ struct Limited<R> {
     inner: R,
     read: u64,
     max: u64,
+    exceeded: bool,
 }
 
 impl<R: Read> Read for Limited<R> {
@@ -77,10 +78,8 @@ impl<R: Read> Read for Limited<R> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
         if self.read > self.max {
-            return Err(std::io::Error::other(format!(
-                "document larger than the limit of {} bytes",
-                self.max
-            )));
+            self.exceeded = true;
+            return Err(std::io::Error::other("document too large"));
         }
         Ok(n)
     }
@@ -119,6 +118,7 @@ impl<R: Read> Reader<R> {
             inner: BufReader::with_capacity(64 * 1024, source),
             read: 0,
             max: limits.max_document_bytes,
+            exceeded: false,
         };
         let mut reader = Reader {
             events: config.create_reader(source),
@@ -200,6 +200,10 @@ impl<R: Read> Reader<R> {
                 Err(self.error("DOCTYPE declarations are not allowed in S3XML"))
             }
             Ok(event) => Ok(event),
+            Err(_) if self.events.source().exceeded => Err(self.error(format!(
+                "document larger than the limit of {} bytes",
+                self.limits.max_document_bytes
+            ))),
             Err(e) => {
                 let pos = e.position();
                 Err(ReadError {

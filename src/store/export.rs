@@ -322,9 +322,11 @@ fn to_record(
 ) -> Result<Record, StoreError> {
     let body = Body::from_json(&stored.body)?;
     if !stored.deleted {
+        // A record referring to itself (a root organisation) is no dependency.
         dependencies.extend(
             body.references()
                 .into_iter()
+                .filter(|(_, table, uuid)| *table != stored.table_name || *uuid != stored.uuid)
                 .map(|(_, table, uuid)| (table, uuid)),
         );
     }

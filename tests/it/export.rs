@@ -395,3 +395,19 @@ async fn pulls_by_a_known_msince_are_exact(backend: Backend) {
     assert_eq!(sent, ["A", "B", "C"]);
 }
 on_both_backends!(exact_pulls, pulls_by_a_known_msince_are_exact);
+
+#[test]
+fn dependencies_are_followed_through_several_levels_once() {
+    let store = Store::new();
+    let doc = br#"<s3xml>
+        <resource name="t_a" uuid="A1" modified_on="2026-01-01T00:00:00"><reference field="b_id" resource="t_b" uuid="B1">b</reference></resource>
+        <resource name="t_a" uuid="A2" modified_on="2026-01-01T00:00:00"><reference field="b_id" resource="t_b" uuid="B1">b</reference><reference field="a_id" resource="t_a" uuid="A1">a</reference></resource>
+        <resource name="t_b" uuid="B1" modified_on="2026-01-01T00:00:00"><reference field="c_id" resource="t_c" uuid="C1">c</reference></resource>
+        <resource name="t_c" uuid="C1" modified_on="2026-01-01T00:00:00"><reference field="a_id" resource="t_a" uuid="A1">loop</reference></resource>
+    </s3xml>"#;
+    store.import(doc, &ImportOptions::default());
+    let (outcome, bytes) = export_doc(&store, &request("t_a"));
+    assert_eq!((outcome.results, outcome.dependencies), (2, 2));
+    let order: Vec<String> = read_all(&bytes[..]).unwrap().1.into_iter().map(|r| r.uuid.unwrap()).collect();
+    assert_eq!(order, ["A1", "A2", "B1", "C1"], "each record once, masters not repeated, cycles end");
+}
