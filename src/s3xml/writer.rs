@@ -91,6 +91,10 @@ fn write_resource(out: &mut impl Write, record: &Record) -> io::Result<()> {
     if let Some(modified_on) = &record.modified_on {
         write_attribute(out, "modified_on", &time::format(modified_on))?;
     }
+    // Eden sends replaced_by only on deleted stubs; anything received is kept.
+    if let Some(replaced_by) = &record.replaced_by {
+        write_attribute(out, "replaced_by", replaced_by)?;
+    }
     for (name, value) in &record.attributes {
         write_attribute(out, name, value)?;
     }

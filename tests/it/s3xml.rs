@@ -527,3 +527,14 @@ fn hostile_and_broken_documents_are_refused_with_a_position() {
     );
     assert!(read_error(b"<s3xml></s3xml><s3xml></s3xml>", limits).starts_with("XML error"));
 }
+
+/// Found by fuzzing: a `replaced_by` on a record that is not deleted was
+/// lost by the writer.
+#[test]
+fn replaced_by_survives_on_any_record() {
+    let doc = br#"<s3xml><resource name="org_organisation" replaced_by="X" uui="True"/></s3xml>"#;
+    let (_, records) = read_all(&doc[..]).unwrap();
+    assert_eq!(records[0].replaced_by.as_deref(), Some("X"));
+    assert_eq!(records[0].attributes, [("uui".to_string(), "True".to_string())]);
+    assert_eq!(read_all(&write(1, &records)[..]).unwrap().1, records);
+}
