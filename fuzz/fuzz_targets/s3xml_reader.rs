@@ -16,6 +16,24 @@ fn clean(record: &Record) -> bool {
         })
 }
 
+/// What the writer keeps of a record: everything, except that times are
+/// written to the second and a deleted record travels as a stub (identity,
+/// deletion, time, survivor), as Eden writes them.
+fn as_written(mut record: Record) -> Record {
+    use chrono::SubsecRound;
+    record.created_on = record.created_on.map(|t| t.trunc_subsecs(0));
+    record.modified_on = record.modified_on.map(|t| t.trunc_subsecs(0));
+    if record.deleted {
+        record.mci = None;
+        record.created_on = None;
+        record.attributes.clear();
+        record.fields.clear();
+        record.components.clear();
+    }
+    record.components = record.components.into_iter().map(as_written).collect();
+    record
+}
+
 fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_depth: 32,
@@ -44,5 +62,6 @@ fuzz_target!(|data: &[u8]| {
         .expect("our own output parses")
         .collect::<Result<_, _>>()
         .expect("our own output parses");
-    assert_eq!(again, records, "a record changed through the writer");
+    let expected: Vec<Record> = records.into_iter().map(as_written).collect();
+    assert_eq!(again, expected, "a record changed through the writer");
 });

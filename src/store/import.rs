@@ -282,7 +282,7 @@ impl BatchState {
                 known
                     .entry(stored.table_name.clone())
                     .or_default()
-                    .insert(stored.uuid.clone(), Slot::Stored(stored));
+                    .insert(stored.uuid.clone(), Slot::Stored(Box::new(stored)));
             }
         }
         Ok(BatchState {
@@ -308,7 +308,7 @@ impl BatchState {
                     .get_mut(&record.table_name)
                     .and_then(|m| m.get_mut(&record.uuid))
                 {
-                    *slot = Slot::Stored(record);
+                    *slot = Slot::Stored(Box::new(record));
                 }
             }
         }
@@ -317,7 +317,7 @@ impl BatchState {
 
     fn get(&self, table: &str, uuid: &str) -> Option<&StoredRecord> {
         match self.known.get(table)?.get(uuid)? {
-            Slot::Stored(record) => Some(record),
+            Slot::Stored(record) => Some(record.as_ref()),
             Slot::Pending(index) => self.pending.get(*index),
         }
     }
@@ -355,14 +355,14 @@ impl BatchState {
         self.known
             .entry(record.table_name.clone())
             .or_default()
-            .insert(record.uuid.clone(), Slot::Stored(record));
+            .insert(record.uuid.clone(), Slot::Stored(Box::new(record)));
     }
 }
 
 /// Where the batch keeps a record it knows: as stored, or new and waiting
 /// in `pending` (so a new record is not copied twice).
 enum Slot {
-    Stored(StoredRecord),
+    Stored(Box<StoredRecord>),
     Pending(usize),
 }
 

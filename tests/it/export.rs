@@ -408,6 +408,15 @@ fn dependencies_are_followed_through_several_levels_once() {
     store.import(doc, &ImportOptions::default());
     let (outcome, bytes) = export_doc(&store, &request("t_a"));
     assert_eq!((outcome.results, outcome.dependencies), (2, 2));
-    let order: Vec<String> = read_all(&bytes[..]).unwrap().1.into_iter().map(|r| r.uuid.unwrap()).collect();
-    assert_eq!(order, ["A1", "A2", "B1", "C1"], "each record once, masters not repeated, cycles end");
+    let order: Vec<String> = read_all(&bytes[..])
+        .unwrap()
+        .1
+        .into_iter()
+        .map(|r| r.uuid.unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["A1", "A2", "B1", "C1"],
+        "each record once, masters not repeated, cycles end"
+    );
 }

@@ -535,6 +535,9 @@ fn replaced_by_survives_on_any_record() {
     let doc = br#"<s3xml><resource name="org_organisation" replaced_by="X" uui="True"/></s3xml>"#;
     let (_, records) = read_all(&doc[..]).unwrap();
     assert_eq!(records[0].replaced_by.as_deref(), Some("X"));
-    assert_eq!(records[0].attributes, [("uui".to_string(), "True".to_string())]);
+    assert_eq!(
+        records[0].attributes,
+        [("uui".to_string(), "True".to_string())]
+    );
     assert_eq!(read_all(&write(1, &records)[..]).unwrap().1, records);
 }

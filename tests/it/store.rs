@@ -534,7 +534,13 @@ fn absent_fields_keep_their_value_and_deleted_records_come_back_when_newer() {
     assert_eq!(record.modified_on, Some(t("2026-01-02T00:00:00")));
 
     store.import(br#"<s3xml><resource name="org_organisation" uuid="K" deleted="True" modified_on="2026-01-03T00:00:00"/></s3xml>"#, &ImportOptions::default());
-    assert!(store.record("org_organisation", "K").deleted);
+    let deleted = store.record("org_organisation", "K");
+    assert!(deleted.deleted);
+    assert_eq!(
+        deleted.modified_on,
+        Some(t("2026-01-03T00:00:00")),
+        "the deleting site's time is kept"
+    );
     // A stale copy does not bring it back under NEWER...
     store.import(br#"<s3xml><resource name="org_organisation" uuid="K" modified_on="2026-01-02T12:00:00"><data field="name">stale</data></resource></s3xml>"#, &ImportOptions::default());
     assert!(store.record("org_organisation", "K").deleted);
