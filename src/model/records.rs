@@ -218,13 +218,6 @@ pub fn page_of_table(
     query.load(conn)
 }
 
-pub fn count_table(conn: &mut DbConnection, table: &str) -> QueryResult<i64> {
-    records::table
-        .filter(records::table_name.eq(table))
-        .count()
-        .get_result(conn)
-}
-
 pub fn components_of(conn: &mut DbConnection, parent_id: i64) -> QueryResult<Vec<StoredRecord>> {
     records::table
         .filter(records::parent_id.eq(parent_id))

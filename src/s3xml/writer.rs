@@ -52,11 +52,6 @@ impl<W: Write> Writer<W> {
         self.out.flush()?;
         Ok(self.out)
     }
-
-    /// The underlying output (to measure what was written so far, say).
-    pub fn get_ref(&self) -> &W {
-        &self.out
-    }
 }
 
 fn write_resource(out: &mut impl Write, record: &Record) -> io::Result<()> {

@@ -537,17 +537,22 @@ fn decide_and_write(
         && !policy::conflict_accepts(options.conflict_policy, &local, &incoming);
 
     match method {
-        Method::Create => unreachable!("an existing record is updated, not created"),
-        Method::Update => {
+        // (`Create` only ever comes with no existing record, handled above.)
+        Method::Create | Method::Update => {
+            let method = Method::Update;
             if in_conflict {
+                // Kept local, but listed as updated, as Eden does.
+                summary.skipped += 1;
                 return Ok(Outcome::Unchanged {
                     id: existing.id,
                     method,
                 });
             }
+            // Bringing a deleted record back follows the update policy too.
             let undelete =
-                local.deleted && policy::undelete_accepts(options.update_policy, &local, &incoming);
+                local.deleted && policy::update_accepts(options.update_policy, &local, &incoming);
             if local.deleted && !undelete {
+                summary.unchanged += 1;
                 return Ok(Outcome::Unchanged {
                     id: existing.id,
                     method,

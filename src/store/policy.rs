@@ -168,19 +168,9 @@ pub fn conflict_accepts(policy: Option<Policy>, local: &Local, incoming: &Incomi
     }
 }
 
-/// Whether the update policy lets incoming field values replace local ones.
+/// Whether the update policy lets incoming field values replace local ones
+/// (and bring a locally deleted record back).
 pub fn update_accepts(policy: Policy, local: &Local, incoming: &Incoming) -> bool {
-    match policy {
-        Policy::This => false,
-        Policy::Other => true,
-        Policy::Newer => local.modified_on <= incoming.mtime,
-        Policy::Master => local.mci != 0 && incoming.mci == 1,
-    }
-}
-
-/// Whether an update may bring a locally deleted record back (Eden: skipped
-/// when NEWER and the deletion is newer, or MASTER and not from the origin).
-pub fn undelete_accepts(policy: Policy, local: &Local, incoming: &Incoming) -> bool {
     match policy {
         Policy::This => false,
         Policy::Other => true,
