@@ -36,12 +36,6 @@ pub fn issue_token(conn: &mut DbConnection) -> Result<Option<String>, AccountErr
     })
 }
 
-/// Whether the link can still be used (for showing the form).
-pub fn token_is_valid(conn: &mut DbConnection, token: &str) -> Result<bool, AccountError> {
-    Ok(!model::users::admin_exists(conn)?
-        && model::setup_tokens::is_valid(conn, &hash_token(token), model::now())?)
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error(
@@ -52,6 +46,20 @@ pub enum SetupError {
     AlreadyDone,
     #[error(transparent)]
     Account(#[from] AccountError),
+}
+
+/// Why the link cannot be used (for showing the form), if it cannot.
+pub fn check_token(
+    conn: &mut DbConnection,
+    token: &str,
+) -> Result<Option<SetupError>, AccountError> {
+    if model::users::admin_exists(conn)? {
+        Ok(Some(SetupError::AlreadyDone))
+    } else if model::setup_tokens::is_valid(conn, &hash_token(token), model::now())? {
+        Ok(None)
+    } else {
+        Ok(Some(SetupError::BadToken))
+    }
 }
 
 impl From<diesel::result::Error> for SetupError {

@@ -35,6 +35,13 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
 /// Only local paths are followed after login (no open redirect).
 fn safe_next(next: Option<&str>) -> String {
     match next {
@@ -127,11 +134,7 @@ pub async fn login(
     }
 
     let ip_text = ip.map(|ip| ip.to_string());
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let user_agent = user_agent(&req);
     let old_session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
     let (email, password) = (form.email.clone(), form.password);
     let outcome = db(&state.pool, move |conn| {
@@ -230,15 +233,13 @@ pub async fn setup_form(
 ) -> Result<HttpResponse, WebError> {
     let token = query.into_inner().token;
     let check = token.clone();
-    let valid = db(&state.pool, move |conn| setup::token_is_valid(conn, &check)).await?;
-    let (unusable, status) = if valid {
-        (None, StatusCode::OK)
+    let problem = db(&state.pool, move |conn| setup::check_token(conn, &check)).await?;
+    let status = if problem.is_some() {
+        StatusCode::FORBIDDEN
     } else {
-        (
-            Some(SetupError::BadToken.to_string()),
-            StatusCode::FORBIDDEN,
-        )
+        StatusCode::OK
     };
+    let unusable = problem.map(|p| p.to_string());
     let page = SetupPage {
         layout: Layout::public(&req, "Set up edensync"),
         token,
@@ -272,11 +273,7 @@ pub async fn setup(
         errors.confirm = Some("The two passwords differ.".into());
     }
     let ip = client_ip(&req).map(|ip| ip.to_string());
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let user_agent = user_agent(&req);
 
     let mut unusable = None;
     if errors.confirm.is_none() {

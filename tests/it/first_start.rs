@@ -180,7 +180,9 @@ async fn setup_link_works_exactly_once(backend: Backend) {
 
     // The token is spent: neither the page nor another post works.
     let other = app.client();
-    assert_eq!(other.get(&path).await.status(), 403);
+    let page = other.get(&path).await;
+    assert_eq!(page.status(), 403);
+    assert!(page.text().await.unwrap().contains("Setup is complete"));
     let again = other
         .post_form(
             "/setup",
