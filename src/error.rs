@@ -133,3 +133,103 @@ impl ResponseError for WebError {
 pub fn url_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+/// The sync API's errors, answered the way Eden answers them: JSON
+/// `{"status": "failed", "statuscode": "<code>", "message": …}`, except a
+/// missing or wrong login, which is Eden's plain 401 with a Basic challenge.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Authentication Required")]
+    Unauthorized,
+    #[error("{message}")]
+    Failed { status: StatusCode, message: String },
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// Details go to the server log, not to the peer.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn failed(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError::Failed {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// Eden's JSON message: status, statuscode as a string, then the rest.
+pub fn eden_json(
+    success: bool,
+    status: StatusCode,
+    message: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::Map::new();
+    body.insert(
+        "status".into(),
+        (if success { "success" } else { "failed" }).into(),
+    );
+    body.insert("statuscode".into(), status.as_u16().to_string().into());
+    body.insert("message".into(), message.into());
+    body
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Failed { status, .. } => *status,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        match self {
+            ApiError::Unauthorized => HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"edensync\""))
+                .content_type(ContentType::plaintext())
+                .body("Authentication Required"),
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "sync request failed");
+                HttpResponse::build(status).json(eden_json(
+                    false,
+                    status,
+                    "Internal error; the server logged it",
+                ))
+            }
+            ApiError::Throttled {
+                message,
+                retry_after_secs,
+            } => HttpResponse::build(status)
+                .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
+                .json(eden_json(false, status, message)),
+            ApiError::Failed { message, .. } => {
+                HttpResponse::build(status).json(eden_json(false, status, message))
+            }
+        }
+    }
+}

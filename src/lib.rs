@@ -15,6 +15,7 @@ pub mod model;
 pub mod s3xml;
 pub mod secrets;
 pub mod store;
+pub mod sync;
 pub mod web;
 
 /// The version peers and operators see (`User-Agent`, `/healthz`, `server`).

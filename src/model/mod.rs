@@ -9,6 +9,7 @@ pub mod served_watermarks;
 pub mod sessions;
 pub mod setup_tokens;
 pub mod sync_config;
+pub mod sync_log;
 pub mod users;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -1,7 +1,8 @@
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{repositories, sync_config};
+use crate::db::schema::{repositories, repository_accounts, sync_config};
 
 /// How many stored passwords are encrypted under the node's secret key
 /// (peer passwords, proxy passwords): a key may only be replaced when none is.
@@ -19,4 +20,122 @@ pub fn count_encrypted_secrets(conn: &mut DbConnection) -> QueryResult<i64> {
         .count()
         .get_result(conn)?;
     Ok(peer + peer_proxy + default_proxy)
+}
+
+/// A peer: an Eden or edensync instance we sync with, or that calls us.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = repositories)]
+pub struct Repository {
+    pub id: i64,
+    pub name: String,
+    pub url: Option<String>,
+    pub peer_uuid: Option<String>,
+    pub api_type: String,
+    pub username: Option<String>,
+    pub password_enc: Option<String>,
+    pub proxy_url: Option<String>,
+    pub proxy_username: Option<String>,
+    pub proxy_password_enc: Option<String>,
+    pub tls_ca_pem: Option<String>,
+    pub tls_accept_invalid: bool,
+    pub enabled: bool,
+    pub accept_push: bool,
+    pub allowed_tables: Option<String>,
+    pub peer_kind: Option<String>,
+    pub last_connected_at: Option<NaiveDateTime>,
+    pub last_success_at: Option<NaiveDateTime>,
+    pub last_status: Option<String>,
+    pub consecutive_failures: i32,
+    pub next_retry_at: Option<NaiveDateTime>,
+    pub lease_holder: Option<String>,
+    pub lease_expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn find_by_peer_uuid(
+    conn: &mut DbConnection,
+    peer_uuid: &str,
+) -> QueryResult<Option<Repository>> {
+    repositories::table
+        .filter(repositories::peer_uuid.eq(peer_uuid))
+        .select(Repository::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn name_taken(conn: &mut DbConnection, name: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        repositories::table.filter(repositories::name.eq(name)),
+    ))
+    .get_result(conn)
+}
+
+/// A repository created by a peer registering itself: no URL (it calls us).
+pub fn insert_registered(
+    conn: &mut DbConnection,
+    name: &str,
+    peer_uuid: &str,
+    api_type: &str,
+    accept_push: bool,
+    now: NaiveDateTime,
+) -> QueryResult<Repository> {
+    diesel::insert_into(repositories::table)
+        .values((
+            repositories::name.eq(name),
+            repositories::peer_uuid.eq(peer_uuid),
+            repositories::api_type.eq(api_type),
+            repositories::accept_push.eq(accept_push),
+            repositories::last_connected_at.eq(Some(now)),
+            repositories::created_at.eq(now),
+            repositories::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    repositories::table
+        .filter(repositories::peer_uuid.eq(peer_uuid))
+        .select(Repository::as_select())
+        .first(conn)
+}
+
+/// A known peer registering again: its api type may change; we note the contact.
+pub fn update_registered(
+    conn: &mut DbConnection,
+    id: i64,
+    api_type: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(repositories::table.find(id))
+        .set((
+            repositories::api_type.eq(api_type),
+            repositories::last_connected_at.eq(Some(now)),
+            repositories::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+pub fn bind_account(conn: &mut DbConnection, repository_id: i64, user_id: i64) -> QueryResult<()> {
+    let bound: bool = diesel::select(diesel::dsl::exists(
+        repository_accounts::table
+            .filter(repository_accounts::repository_id.eq(repository_id))
+            .filter(repository_accounts::user_id.eq(user_id)),
+    ))
+    .get_result(conn)?;
+    if !bound {
+        diesel::insert_into(repository_accounts::table)
+            .values((
+                repository_accounts::repository_id.eq(repository_id),
+                repository_accounts::user_id.eq(user_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn is_bound(conn: &mut DbConnection, repository_id: i64, user_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        repository_accounts::table
+            .filter(repository_accounts::repository_id.eq(repository_id))
+            .filter(repository_accounts::user_id.eq(user_id)),
+    ))
+    .get_result(conn)
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     /// Cookies carry `Secure` when the public URL is https.
     pub secure_cookies: bool,
     pub login_throttle: LoginThrottle,
+    /// Basic authentication of peers on the sync API.
+    pub peer_auth: crate::sync::peer_auth::PeerAuth,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             key: node.key,
             site_uuid: node.site_uuid,
             login_throttle: LoginThrottle::default(),
+            peer_auth: Default::default(),
         }
     }
 }
@@ -75,7 +78,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(users::revoke_session),
         )
         .route("/audit", web::get().to(users::audit))
+        // The sync API, with and without an application name in front.
+        .route(
+            "/sync/repository/{file}",
+            web::route().to(crate::sync::server::repository),
+        )
+        .route(
+            "/{app}/sync/repository/{file}",
+            web::route().to(sync_repository_under_app),
+        )
         .default_service(web::to(not_found));
+}
+
+/// `/{app}/sync/repository/{file}`: the same as without the application name.
+async fn sync_repository_under_app(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, crate::error::ApiError> {
+    let (_, file) = path.into_inner();
+    crate::sync::server::repository(req, state, web::Path::from(file), body).await
 }
 
 async fn not_found() -> Result<HttpResponse, WebError> {

@@ -11,4 +11,5 @@ mod first_start;
 mod login;
 mod s3xml;
 mod store;
+mod sync_register;
 mod users;

@@ -1,0 +1,125 @@
+//! HTTP Basic authentication of peers on the sync API. Any enabled account
+//! may authenticate (`admin` or `sync`). A verified password is remembered
+//! for a few minutes, because argon2 costs tens of milliseconds per check and
+//! a peer sends many requests; the memory is tied to the account's current
+//! password hash, so a password change ends it at once. Failures are
+//! throttled per client address only: a peer with a stale password must not
+//! lock the account out of the console.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+
+use crate::accounts::password;
+use crate::accounts::throttle::LoginThrottle;
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::model;
+use crate::model::users::User;
+
+/// How long a verified password is trusted without running argon2 again.
+const REMEMBER_FOR: Duration = Duration::from_secs(300);
+
+struct Verified {
+    /// SHA-256 of the password that was verified (never the password).
+    secret: [u8; 32],
+    /// The account's hash at the time: a new password invalidates this.
+    password_hash: String,
+    at: Instant,
+}
+
+pub struct PeerAuth {
+    verified: Mutex<HashMap<String, Verified>>,
+    throttle: LoginThrottle,
+}
+
+impl Default for PeerAuth {
+    fn default() -> Self {
+        PeerAuth {
+            verified: Mutex::new(HashMap::new()),
+            throttle: LoginThrottle::default(),
+        }
+    }
+}
+
+/// The e-mail and password of an `Authorization: Basic …` header.
+pub fn parse_basic(header: &str) -> Option<(String, String)> {
+    let encoded = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (email, password) = decoded.split_once(':')?;
+    Some((email.trim().to_lowercase(), password.to_string()))
+}
+
+impl PeerAuth {
+    /// The account a request authenticates as, or 401 (429 when this
+    /// address failed too often).
+    pub fn authenticate(
+        &self,
+        conn: &mut DbConnection,
+        authorization: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Result<User, ApiError> {
+        if let Some(ip) = ip
+            && let Err(wait) = self.throttle.check(ip)
+        {
+            return Err(ApiError::Throttled {
+                message: format!(
+                    "Too many failed logins from your address; try again in {} minute(s)",
+                    wait.as_secs().div_ceil(60).max(1)
+                ),
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let Some((email, secret)) = authorization.and_then(parse_basic) else {
+            return Err(ApiError::Unauthorized);
+        };
+        let user = model::users::find_by_email(conn, &email)?;
+        let fail = || {
+            if let Some(ip) = ip {
+                self.throttle.record_failure(ip);
+            }
+            ApiError::Unauthorized
+        };
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            password::verify_dummy(&secret);
+            return Err(fail());
+        };
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        if self.remembered(&user, &digest) {
+            return Ok(user);
+        }
+        if !password::verify(&secret, &user.password_hash) {
+            return Err(fail());
+        }
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        verified.retain(|_, v| v.at.elapsed() < REMEMBER_FOR);
+        verified.insert(
+            user.email.clone(),
+            Verified {
+                secret: digest,
+                password_hash: user.password_hash.clone(),
+                at: Instant::now(),
+            },
+        );
+        Ok(user)
+    }
+
+    fn remembered(&self, user: &User, digest: &[u8; 32]) -> bool {
+        let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        verified.get(&user.email).is_some_and(|v| {
+            v.at.elapsed() < REMEMBER_FOR
+                && v.password_hash == user.password_hash
+                && crate::accounts::sessions::tokens_equal(
+                    &hex::encode(v.secret),
+                    &hex::encode(digest),
+                )
+        })
+    }
+}

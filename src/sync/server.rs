@@ -1,0 +1,109 @@
+//! The Eden-compatible endpoints, answered at `/sync/…` and under any one
+//! leading path segment (`/eden/sync/…`), so a URL entered with or without
+//! an application name works. Handlers stay thin: authenticate, parse, call
+//! the protocol functions, answer as Eden does.
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+
+use super::registration::{self, Registration};
+use crate::error::{ApiError, eden_json};
+use crate::model::users::User;
+use crate::web::{AppState, client_ip};
+
+/// Registration bodies are small JSON objects.
+const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
+
+/// What edensync peers learn at registration (Eden ignores extra keys).
+const CAPABILITIES: &[&str] = &[];
+
+/// Authenticate the request's Basic credentials against our accounts.
+async fn peer(req: &HttpRequest, state: &web::Data<AppState>) -> Result<User, ApiError> {
+    let authorization = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let ip = client_ip(req);
+    let state = state.clone();
+    web::block(move || {
+        let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
+        state
+            .peer_auth
+            .authenticate(&mut conn, authorization.as_deref(), ip)
+    })
+    .await?
+}
+
+/// `/sync/repository/{file}`: only `register.json` is served.
+pub async fn repository(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    file: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let account = peer(&req, &state).await?;
+    let file = file.into_inner();
+    let (name, extension) = file.rsplit_once('.').unwrap_or((file.as_str(), ""));
+    if name != "register" {
+        return Err(ApiError::failed(StatusCode::NOT_FOUND, "Not found"));
+    }
+    if extension != "json" {
+        return Err(ApiError::failed(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported data format!",
+        ));
+    }
+    if req.method() != Method::POST && req.method() != Method::PUT {
+        return Err(ApiError::failed(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Unsupported method!",
+        ));
+    }
+    if body.len() > MAX_REGISTRATION_BYTES {
+        return Err(ApiError::failed(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Registration body too large",
+        ));
+    }
+    // The body is JSON whatever the Content-Type says (Eden sends it as
+    // application/x-www-form-urlencoded).
+    let parsed: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::failed(StatusCode::BAD_REQUEST, format!("Invalid parameters: {e}"))
+    })?;
+    let text = |key: &str| parsed.get(key).and_then(Value::as_str).map(str::to_string);
+    let site_uuid = state.site_uuid.clone();
+    let Some(peer_uuid) = text("uuid").filter(|u| !u.trim().is_empty()) else {
+        // Eden answers this with HTTP 200 and a failure inside.
+        let mut answer = eden_json(
+            false,
+            StatusCode::BAD_REQUEST,
+            "No repository identifier specified",
+        );
+        answer.insert("sender".into(), site_uuid.into());
+        return Ok(HttpResponse::Ok().json(answer));
+    };
+    let (name, api_type) = (text("name"), text("apitype"));
+    let outcome = web::block({
+        let state = state.clone();
+        move || {
+            let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
+            let request = Registration {
+                peer_uuid: &peer_uuid,
+                name: name.as_deref(),
+                api_type: api_type.as_deref(),
+            };
+            registration::register(&mut conn, &account, &request)
+        }
+    })
+    .await??;
+    let mut answer = eden_json(true, StatusCode::OK, outcome.message());
+    answer.insert("sender".into(), site_uuid.into());
+    answer.insert(
+        "server".into(),
+        format!("edensync/{}", crate::VERSION).into(),
+    );
+    answer.insert("capabilities".into(), CAPABILITIES.to_vec().into());
+    Ok(HttpResponse::Ok().json(answer))
+}

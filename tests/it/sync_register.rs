@@ -1,0 +1,335 @@
+//! `register.json`: a peer announces itself, as a real Eden does it.
+
+use edensync::model;
+use edensync::model::users::Role;
+
+use crate::s3xml::fixture;
+use crate::support::{Backend, TestApp};
+
+/// The account in the recorded traffic: admin@example.com / testing. Its
+/// password is shorter than we allow for new accounts, so it is stored
+/// directly.
+fn add_recorded_admin(app: &TestApp) {
+    let hash = edensync::accounts::password::hash("testing");
+    model::users::insert(
+        &mut app.conn(),
+        "admin@example.com",
+        &hash,
+        Role::Admin,
+        model::now(),
+    )
+    .unwrap();
+}
+
+/// The recorded request's headers and body, sent as Eden sent them.
+fn recorded_request(name: &str) -> (Vec<(String, String)>, Vec<u8>) {
+    let raw = fixture(name);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(k, _)| {
+            !["host", "content-length", "connection"].contains(&k.to_lowercase().as_str())
+        })
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (headers, raw[split + 4..].to_vec())
+}
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    content_type: &str,
+    body: &str,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(app.url(path))
+        .header("Content-Type", content_type)
+        .body(body.to_string());
+    if let Some((user, password)) = auth {
+        request = request.basic_auth(user, Some(password));
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eden_registers_as_it_does_with_eden() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    add_recorded_admin(&app);
+    let (headers, body) = recorded_request("01_register_request.http");
+    let mut request = reqwest::Client::new()
+        .post(app.url("/edenb/sync/repository/register.json"))
+        .body(body.clone());
+    for (k, v) in &headers {
+        request = request.header(k, v);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["status"], "success");
+    assert_eq!(answer["statuscode"], "200");
+    assert_eq!(answer["message"], "Registration successful");
+    assert_eq!(answer["sender"], app.node.site_uuid.as_str());
+    assert_eq!(answer["server"], format!("edensync/{}", edensync::VERSION));
+
+    let repository = model::repositories::find_by_peer_uuid(
+        &mut app.conn(),
+        "urn:uuid:5513e238-de56-4c16-ab02-54b2b8ba64cb",
+    )
+    .unwrap()
+    .expect("the peer's repository exists");
+    assert_eq!(
+        (repository.name.as_str(), repository.api_type.as_str()),
+        ("127.0.0.1:8765", "eden")
+    );
+    assert!(repository.url.is_none(), "a peer that calls us has no URL");
+    assert!(!repository.accept_push, "pushes wait for an administrator");
+    let log = model::sync_log::recent(&mut app.conn(), 1).unwrap();
+    assert_eq!(
+        (
+            log[0].mode.as_str(),
+            log[0].action.as_str(),
+            log[0].result.as_str()
+        ),
+        ("register/incoming", "none", "success")
+    );
+    assert_eq!(log[0].repository_id, Some(repository.id));
+
+    // Registering again updates, as Eden says; without the application name too.
+    let again = post(&app, "/sync/repository/register.json", Some(("admin@example.com", "testing")), "application/json",
+        r#"{"uuid": "urn:uuid:5513e238-de56-4c16-ab02-54b2b8ba64cb", "name": "renamed", "apitype": "eden"}"#).await;
+    let answer: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(answer["message"], "Registration update successful");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_errors_are_answered_as_eden_answers_them() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    add_recorded_admin(&app);
+    let auth = Some(("admin@example.com", "testing"));
+    let path = "/edenb/sync/repository/register.json";
+
+    // Missing uuid: HTTP 200 with a failure inside (vector 09).
+    let response = post(&app, path, auth, "application/json", r#"{"name":"x"}"#).await;
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (answer["status"].as_str(), answer["statuscode"].as_str()),
+        (Some("failed"), Some("400"))
+    );
+    assert_eq!(answer["message"], "No repository identifier specified");
+    assert_eq!(answer["sender"], app.node.site_uuid.as_str());
+
+    let response = post(
+        &app,
+        path,
+        auth,
+        "application/x-www-form-urlencoded",
+        "{uuid",
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid parameters: "),
+        "{answer}"
+    );
+
+    let response = reqwest::Client::new()
+        .get(app.url(path))
+        .basic_auth("admin@example.com", Some("testing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"status": "failed", "statuscode": "405", "message": "Unsupported method!"})
+    );
+
+    let response = post(
+        &app,
+        "/edenb/sync/repository/register.xml",
+        auth,
+        "application/x-www-form-urlencoded",
+        r#"{"uuid":"urn:uuid:x"}"#,
+    )
+    .await;
+    assert_eq!(response.status(), 415);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["message"], "Unsupported data format!");
+
+    // Without or with wrong credentials: Eden's 401 with a Basic challenge.
+    let response = post(
+        &app,
+        path,
+        None,
+        "application/json",
+        r#"{"uuid":"urn:uuid:y"}"#,
+    )
+    .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Basic realm=\"edensync\""
+    );
+    assert_eq!(response.text().await.unwrap(), "Authentication Required");
+    let response = post(
+        &app,
+        path,
+        Some(("admin@example.com", "WRONG")),
+        "application/json",
+        r#"{"uuid":"urn:uuid:y"}"#,
+    )
+    .await;
+    assert_eq!(response.status(), 401);
+    assert!(
+        model::repositories::find_by_peer_uuid(&mut app.conn(), "urn:uuid:y")
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_accounts_act_only_as_their_own_repositories() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_user("field@example.org", "field site password", Role::Sync);
+    app.add_user("other@example.org", "other site password", Role::Sync);
+    let path = "/sync/repository/register.json";
+    let body = r#"{"uuid": "urn:uuid:field-site", "name": "field.example.org"}"#;
+
+    let response = post(
+        &app,
+        path,
+        Some(("field@example.org", "field site password")),
+        "application/json",
+        body,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let repository = model::repositories::find_by_peer_uuid(&mut app.conn(), "urn:uuid:field-site")
+        .unwrap()
+        .unwrap();
+    let field = model::users::find_by_email(&mut app.conn(), "field@example.org")
+        .unwrap()
+        .unwrap();
+    assert!(model::repositories::is_bound(&mut app.conn(), repository.id, field.id).unwrap());
+
+    let response = post(
+        &app,
+        path,
+        Some(("other@example.org", "other site password")),
+        "application/json",
+        body,
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("may not act as the repository urn:uuid:field-site")
+    );
+
+    // A password change ends the remembered login at once.
+    edensync::accounts::set_password(
+        &mut app.conn(),
+        &edensync::audit::Actor::system(),
+        &field,
+        "a brand new password",
+        None,
+    )
+    .unwrap();
+    let response = post(
+        &app,
+        path,
+        Some(("field@example.org", "field site password")),
+        "application/json",
+        body,
+    )
+    .await;
+    assert_eq!(response.status(), 401);
+    let response = post(
+        &app,
+        path,
+        Some(("field@example.org", "a brand new password")),
+        "application/json",
+        body,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+
+    // With "accept pushes from newly registered peers" on, new peers may push.
+    {
+        use diesel::prelude::*;
+        use edensync::db::schema::sync_config::dsl::*;
+        diesel::update(sync_config)
+            .set(accept_push_from_new_peers.eq(true))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let response = post(
+        &app,
+        path,
+        Some(("other@example.org", "other site password")),
+        "application/json",
+        r#"{"uuid": "urn:uuid:second"}"#,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let second = model::repositories::find_by_peer_uuid(&mut app.conn(), "urn:uuid:second")
+        .unwrap()
+        .unwrap();
+    assert!(second.accept_push);
+    assert_eq!(
+        second.name, "urn:uuid:second",
+        "named by its uuid when it gives no name"
+    );
+}
+
+/// A peer with a stale password is throttled by address; it never locks
+/// the account out of the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_peer_logins_are_throttled_without_locking_the_account() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    add_recorded_admin(&app);
+    let path = "/sync/repository/register.json";
+    for _ in 0..20 {
+        let response = post(
+            &app,
+            path,
+            Some(("admin@example.com", "stale")),
+            "application/json",
+            "{}",
+        )
+        .await;
+        assert_eq!(response.status(), 401);
+    }
+    let response = post(
+        &app,
+        path,
+        Some(("admin@example.com", "testing")),
+        "application/json",
+        "{}",
+    )
+    .await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let user = model::users::find_by_email(&mut app.conn(), "admin@example.com")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (user.failed_logins, user.locked_until),
+        (0, None),
+        "the account is not locked"
+    );
+}
