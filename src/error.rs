@@ -233,3 +233,23 @@ impl ResponseError for ApiError {
         }
     }
 }
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Filter(message) => {
+                ApiError::failed(StatusCode::BAD_REQUEST, message)
+            }
+            crate::store::StoreError::Read(e) => {
+                ApiError::failed(StatusCode::BAD_REQUEST, format!("XML Parse error: {e}"))
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::Internal(format!("spool file: {e}"))
+    }
+}

@@ -139,3 +139,9 @@ pub fn is_bound(conn: &mut DbConnection, repository_id: i64, user_id: i64) -> Qu
     ))
     .get_result(conn)
 }
+
+pub fn touch_connected(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(repositories::table.find(id))
+        .set(repositories::last_connected_at.eq(Some(now)))
+        .execute(conn)
+}

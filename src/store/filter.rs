@@ -29,21 +29,41 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Parse `[table].field[__op]=value`, e.g. `~.acronym__like=RO*`. The
-    /// table may also be given separately (`--filter org_office:~.name=x`).
+    /// Parse a filter as written in a task or on the command line:
+    /// `~.acronym__like=RO*`, `[org_office]~.name=x`, `org_office.name=x`.
     pub fn parse(text: &str) -> Result<Filter, StoreError> {
-        let bad = |why: &str| StoreError::Filter(format!("filter '{text}': {why}"));
-        let (key, value) = text
-            .split_once('=')
-            .ok_or_else(|| bad("expected FIELD=VALUE, e.g. ~.acronym__like=RO*"))?;
-        let key = key.trim().trim_start_matches('[').replace(']', "");
-        let (table, selector) = key
+        let (key, value) = text.split_once('=').ok_or_else(|| {
+            StoreError::Filter(format!(
+                "filter '{text}': expected FIELD=VALUE, e.g. ~.acronym__like=RO*"
+            ))
+        })?;
+        Filter::from_query(key, value)
+            .map_err(|e| StoreError::Filter(format!("filter '{text}': {e}")))
+    }
+
+    /// A filter from one URL query pair, as Eden sends them:
+    /// `[~]~.acronym__like` = `RO*` (key and value already decoded).
+    pub fn from_query(key: &str, value: &str) -> Result<Filter, String> {
+        let key = key.trim();
+        // An optional `[table]` prefix names the table; `~` or nothing is the master.
+        let (prefix, var) = match key.strip_prefix('[') {
+            Some(rest) => {
+                let (prefix, var) = rest.split_once(']').ok_or("an opening [ without ]")?;
+                (Some(prefix), var)
+            }
+            None => (None, key),
+        };
+        let (var_table, selector) = var
             .split_once('.')
-            .ok_or_else(|| bad("the field must be written ~.field"))?;
-        let table = match table {
+            .ok_or("the field must be written ~.field")?;
+        let named = match prefix {
+            Some(p) if !p.is_empty() && p != "~" => p,
+            _ => var_table,
+        };
+        let table = match named {
             "" | "~" => None,
             t if super::is_valid_table_name(t) => Some(t.to_string()),
-            _ => return Err(bad("the table before '.' must be ~ or a table name")),
+            _ => return Err("the table before '.' must be ~ or a table name".into()),
         };
         let (field, op) = match selector.rsplit_once("__") {
             Some((field, op)) => {
@@ -56,9 +76,9 @@ impl Filter {
                     "ge" => Op::Ge,
                     "eq" => Op::Eq,
                     other => {
-                        return Err(bad(&format!(
+                        return Err(format!(
                             "unknown operator __{other} (like, ne, lt, le, gt, ge)"
-                        )));
+                        ));
                     }
                 };
                 (field, op)
@@ -70,7 +90,7 @@ impl Filter {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
         {
-            return Err(bad("the field name is not valid"));
+            return Err("the field name is not valid".into());
         }
         let values = value.split(',').map(|v| v.trim().to_string()).collect();
         Ok(Filter {

@@ -3,5 +3,6 @@
 //! peers' Basic credentials; `registration.rs` the registration rules.
 
 pub mod peer_auth;
+pub mod pull;
 pub mod registration;
 pub mod server;

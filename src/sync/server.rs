@@ -7,9 +7,13 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
+use std::io::{Seek, Write};
+
+use super::pull::{self, PullQuery};
 use super::registration::{self, Registration};
 use crate::error::{ApiError, eden_json};
 use crate::model::users::User;
+use crate::store;
 use crate::web::{AppState, client_ip};
 
 /// Registration bodies are small JSON objects.
@@ -106,4 +110,70 @@ pub async fn repository(
     );
     answer.insert("capabilities".into(), CAPABILITIES.to_vec().into());
     Ok(HttpResponse::Ok().json(answer))
+}
+
+/// `GET sync.xml`: a peer pulls a table. The answer is written to a
+/// temporary file first, so a slow peer on a poor link never holds a
+/// database snapshot open, and errors still get a proper status.
+pub async fn pull(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    app: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let account = peer(&req, &state).await?;
+    let query = PullQuery::parse(req.query_string());
+    if matches!(query.resource.as_deref(), None | Some("mixed")) {
+        // Eden answers this with HTTP 200 and a failure inside.
+        let answer = eden_json(
+            false,
+            StatusCode::BAD_REQUEST,
+            "Mixed resource synchronization not supported",
+        );
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(Value::Object(answer).to_string()));
+    }
+    let root = root_attributes(&req, state.public_url.as_deref(), app.as_deref());
+    let spool = web::block({
+        let state = state.clone();
+        move || {
+            let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
+            let mut plan = pull::plan(&mut conn, &account, &query)?;
+            plan.request.root_attributes = root;
+            let peer = plan.repository.as_ref().map(|r| r.id);
+            let out = std::io::BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
+            let (outcome, out) = store::serve_pull(&mut conn, &plan.request, peer, out)?;
+            let mut file = out.into_inner().map_err(|e| e.into_error())?;
+            file.flush()?;
+            file.rewind()?;
+            pull::log_pull(&mut conn, &plan, &outcome)?;
+            Ok::<_, ApiError>(file)
+        }
+    })
+    .await??;
+    let body = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(spool));
+    Ok(HttpResponse::Ok().content_type("text/xml").streaming(body))
+}
+
+/// Eden's root attributes: `domain` (the host name) and `url` (the base URL
+/// peers reach us at, with the application name they used).
+fn root_attributes(
+    req: &HttpRequest,
+    public_url: Option<&str>,
+    app: Option<&str>,
+) -> Vec<(String, String)> {
+    let info = req.connection_info();
+    let host = info.host().to_string();
+    let domain = host
+        .rsplit_once(':')
+        .map_or(host.as_str(), |(h, _)| h)
+        .to_string();
+    let base = public_url
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("{}://{host}", info.scheme()));
+    let url = match app {
+        Some(app) => format!("{base}/{app}"),
+        None => base,
+    };
+    vec![("domain".into(), domain), ("url".into(), url)]
 }

@@ -33,12 +33,15 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     /// Basic authentication of peers on the sync API.
     pub peer_auth: crate::sync::peer_auth::PeerAuth,
+    /// `EDENSYNC_PUBLIC_URL`, for the `url` of exported documents.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
     pub fn new(node: Node) -> Self {
         AppState {
             secure_cookies: node.settings.secure_cookies(),
+            public_url: node.settings.public_url.as_ref().map(|u| u.to_string()),
             pool: node.pool,
             key: node.key,
             site_uuid: node.site_uuid,
@@ -87,6 +90,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/{app}/sync/repository/{file}",
             web::route().to(sync_repository_under_app),
         )
+        .route("/sync/sync.xml", web::get().to(sync_pull))
+        .route("/{app}/sync/sync.xml", web::get().to(sync_pull_under_app))
         .default_service(web::to(not_found));
 }
 
@@ -99,6 +104,21 @@ async fn sync_repository_under_app(
 ) -> Result<HttpResponse, crate::error::ApiError> {
     let (_, file) = path.into_inner();
     crate::sync::server::repository(req, state, web::Path::from(file), body).await
+}
+
+async fn sync_pull(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, crate::error::ApiError> {
+    crate::sync::server::pull(req, state, None).await
+}
+
+async fn sync_pull_under_app(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    app: web::Path<String>,
+) -> Result<HttpResponse, crate::error::ApiError> {
+    crate::sync::server::pull(req, state, Some(app.into_inner())).await
 }
 
 async fn not_found() -> Result<HttpResponse, WebError> {

@@ -11,5 +11,6 @@ mod first_start;
 mod login;
 mod s3xml;
 mod store;
+mod sync_pull;
 mod sync_register;
 mod users;

@@ -9,7 +9,7 @@ use crate::support::{Backend, TestApp};
 /// The account in the recorded traffic: admin@example.com / testing. Its
 /// password is shorter than we allow for new accounts, so it is stored
 /// directly.
-fn add_recorded_admin(app: &TestApp) {
+pub fn add_recorded_admin(app: &TestApp) {
     let hash = edensync::accounts::password::hash("testing");
     model::users::insert(
         &mut app.conn(),
@@ -21,8 +21,8 @@ fn add_recorded_admin(app: &TestApp) {
     .unwrap();
 }
 
-/// The recorded request's headers and body, sent as Eden sent them.
-fn recorded_request(name: &str) -> (Vec<(String, String)>, Vec<u8>) {
+/// A recorded request: its request line, headers and body.
+pub fn recorded_request(name: &str) -> (String, Vec<(String, String)>, Vec<u8>) {
     let raw = fixture(name);
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8(raw[..split].to_vec()).unwrap();
@@ -35,7 +35,8 @@ fn recorded_request(name: &str) -> (Vec<(String, String)>, Vec<u8>) {
         })
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    (headers, raw[split + 4..].to_vec())
+    let request_line = head.lines().next().unwrap_or_default().to_string();
+    (request_line, headers, raw[split + 4..].to_vec())
 }
 
 async fn post(
@@ -59,7 +60,7 @@ async fn post(
 async fn eden_registers_as_it_does_with_eden() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     add_recorded_admin(&app);
-    let (headers, body) = recorded_request("01_register_request.http");
+    let (_, headers, body) = recorded_request("01_register_request.http");
     let mut request = reqwest::Client::new()
         .post(app.url("/edenb/sync/repository/register.json"))
         .body(body.clone());
