@@ -89,6 +89,8 @@ pub struct Settings {
     pub log: String,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
+    /// The largest push body accepted from a peer, in bytes (413 beyond).
+    pub max_push_bytes: u64,
 }
 
 /// The TOML file; every key is optional and unknown keys are an error, so a
@@ -102,11 +104,13 @@ struct FileSettings {
     public_url: Option<String>,
     secret_key: Option<String>,
     log: Option<String>,
+    max_push_bytes: Option<u64>,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_LOG: &str = "info";
+pub const DEFAULT_MAX_PUSH_BYTES: u64 = 512 << 20;
 
 impl Settings {
     /// Load from the process environment and the optional file named by
@@ -162,6 +166,15 @@ impl Settings {
             )
         })?;
 
+        let max_push_bytes = match env.get("EDENSYNC_MAX_PUSH_BYTES").filter(|v| !v.is_empty()) {
+            Some(text) => text.trim().parse().map_err(|_| {
+                ConfigError::new(
+                    "max_push_bytes (EDENSYNC_MAX_PUSH_BYTES)",
+                    format!("'{text}' is not a number of bytes"),
+                )
+            })?,
+            None => file.max_push_bytes.unwrap_or(DEFAULT_MAX_PUSH_BYTES),
+        };
         let admin_email = env.get("EDENSYNC_ADMIN_EMAIL").cloned();
         let admin_password = env.get("EDENSYNC_ADMIN_PASSWORD").cloned();
         if admin_email.is_some() != admin_password.is_some() {
@@ -180,6 +193,7 @@ impl Settings {
             log,
             admin_email,
             admin_password,
+            max_push_bytes,
         })
     }
 
@@ -194,6 +208,7 @@ impl Settings {
             log: DEFAULT_LOG.into(),
             admin_email: None,
             admin_password: None,
+            max_push_bytes: DEFAULT_MAX_PUSH_BYTES,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod sessions;
 pub mod setup_tokens;
 pub mod sync_config;
 pub mod sync_log;
+pub mod tasks;
 pub mod users;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -4,5 +4,6 @@
 
 pub mod peer_auth;
 pub mod pull;
+pub mod push;
 pub mod registration;
 pub mod server;

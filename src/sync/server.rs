@@ -9,7 +9,11 @@ use serde_json::Value;
 
 use std::io::{Seek, Write};
 
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
 use super::pull::{self, PullQuery};
+use super::push;
 use super::registration::{self, Registration};
 use crate::error::{ApiError, eden_json};
 use crate::model::users::User;
@@ -110,6 +114,93 @@ pub async fn repository(
     );
     answer.insert("capabilities".into(), CAPABILITIES.to_vec().into());
     Ok(HttpResponse::Ok().json(answer))
+}
+
+/// `sync.xml`: GET pulls, POST and PUT push; nothing else is allowed (an
+/// Eden server would soft-delete the whole table on DELETE).
+pub async fn sync_xml(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    app: Option<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    match *req.method() {
+        Method::GET => pull(req, state, app).await,
+        Method::POST | Method::PUT => push(req, state, payload).await,
+        _ => Err(ApiError::failed(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Unsupported method!",
+        )),
+    }
+}
+
+/// `POST|PUT sync.xml`: a peer pushes a table. The body is read whatever its
+/// Content-Type says, spooled to a temporary file as it arrives, parsed
+/// completely and only then imported: a document broken at its end changes
+/// nothing.
+async fn push(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let account = peer(&req, &state).await?;
+    let query = PullQuery::parse(req.query_string());
+    let limit = state.max_push_bytes;
+    let too_large = || {
+        ApiError::failed(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The document is larger than the limit of {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    // Who may push is settled before the body is read.
+    let (repository, table) = web::block({
+        let state = state.clone();
+        let query = PullQuery::parse(req.query_string());
+        move || {
+            let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
+            push::authorize(&mut conn, &account, &query)
+        }
+    })
+    .await??;
+
+    let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
+    let mut received: u64 = 0;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::failed(
+                StatusCode::BAD_REQUEST,
+                format!("The body could not be read: {e}"),
+            )
+        })?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(too_large());
+        }
+        spool.write_all(&chunk).await?;
+    }
+    spool.flush().await?;
+    let body = spool.into_std().await;
+
+    let summary = web::block({
+        let state = state.clone();
+        move || {
+            let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
+            let options = push::options(&mut conn, &repository, &table, query.msince.as_deref())?;
+            let summary = push::receive(&mut conn, body, limit, &options)?;
+            push::log_push(&mut conn, &repository, &table, &summary)?;
+            Ok::<_, ApiError>(summary)
+        }
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(push::answer(&summary)))
 }
 
 /// `GET sync.xml`: a peer pulls a table. The answer is written to a

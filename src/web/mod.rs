@@ -35,6 +35,8 @@ pub struct AppState {
     pub peer_auth: crate::sync::peer_auth::PeerAuth,
     /// `EDENSYNC_PUBLIC_URL`, for the `url` of exported documents.
     pub public_url: Option<String>,
+    /// The largest push body accepted (413 beyond).
+    pub max_push_bytes: u64,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
         AppState {
             secure_cookies: node.settings.secure_cookies(),
             public_url: node.settings.public_url.as_ref().map(|u| u.to_string()),
+            max_push_bytes: node.settings.max_push_bytes,
             pool: node.pool,
             key: node.key,
             site_uuid: node.site_uuid,
@@ -90,8 +93,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/{app}/sync/repository/{file}",
             web::route().to(sync_repository_under_app),
         )
-        .route("/sync/sync.xml", web::get().to(sync_pull))
-        .route("/{app}/sync/sync.xml", web::get().to(sync_pull_under_app))
+        .route("/sync/sync.xml", web::route().to(sync_xml))
+        .route("/{app}/sync/sync.xml", web::route().to(sync_xml_under_app))
         .default_service(web::to(not_found));
 }
 
@@ -106,19 +109,21 @@ async fn sync_repository_under_app(
     crate::sync::server::repository(req, state, web::Path::from(file), body).await
 }
 
-async fn sync_pull(
+async fn sync_xml(
     req: HttpRequest,
     state: web::Data<AppState>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, crate::error::ApiError> {
-    crate::sync::server::pull(req, state, None).await
+    crate::sync::server::sync_xml(req, state, None, payload).await
 }
 
-async fn sync_pull_under_app(
+async fn sync_xml_under_app(
     req: HttpRequest,
     state: web::Data<AppState>,
     app: web::Path<String>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, crate::error::ApiError> {
-    crate::sync::server::pull(req, state, Some(app.into_inner())).await
+    crate::sync::server::sync_xml(req, state, Some(app.into_inner()), payload).await
 }
 
 async fn not_found() -> Result<HttpResponse, WebError> {

@@ -12,5 +12,6 @@ mod login;
 mod s3xml;
 mod store;
 mod sync_pull;
+mod sync_push;
 mod sync_register;
 mod users;

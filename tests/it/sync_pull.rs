@@ -12,7 +12,7 @@ use crate::sync_register::{add_recorded_admin, recorded_request};
 const EDEN_A: &str = "urn:uuid:5513e238-de56-4c16-ab02-54b2b8ba64cb";
 
 /// Send a recorded request (its path and headers) to the app.
-async fn replay(app: &TestApp, name: &str) -> reqwest::Response {
+pub async fn replay(app: &TestApp, name: &str) -> reqwest::Response {
     let (request_line, headers, body) = recorded_request(name);
     let path = request_line.split(' ').nth(1).unwrap().to_string();
     let method = request_line.split(' ').next().unwrap();
@@ -25,7 +25,7 @@ async fn replay(app: &TestApp, name: &str) -> reqwest::Response {
     request.send().await.unwrap()
 }
 
-fn import_doc(app: &TestApp, name: &str) {
+pub fn import_doc(app: &TestApp, name: &str) {
     let doc = fixture(name);
     let reader = edensync::s3xml::Reader::new(&doc[..], Default::default()).unwrap();
     import(&mut app.conn(), reader, &ImportOptions::default()).unwrap();

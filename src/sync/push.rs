@@ -1,0 +1,224 @@
+//! A peer pushing a table (`POST|PUT sync.xml`): who may push, which
+//! policies apply, the import, the answer Eden gives, and the log row.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+
+use actix_web::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::pull::{PullQuery, table_allowed};
+use crate::db::DbConnection;
+use crate::error::{ApiError, eden_json};
+use crate::model;
+use crate::model::repositories::Repository;
+use crate::model::sync_log::NewLogEntry;
+use crate::model::users::{Role, User};
+use crate::s3xml::{Limits, Reader, time};
+use crate::store::policy::{Policy, Strategy};
+use crate::store::{self, ImportOptions, ImportSummary};
+
+/// The repository a push comes from, once it may push this table.
+pub fn authorize(
+    conn: &mut DbConnection,
+    account: &User,
+    query: &PullQuery,
+) -> Result<(Repository, String), ApiError> {
+    let table = match query.resource.as_deref() {
+        None | Some("mixed") => {
+            return Err(ApiError::failed(
+                StatusCode::BAD_REQUEST,
+                "Mixed resource synchronization not supported",
+            ));
+        }
+        Some(t) if !store::is_valid_table_name(t) => {
+            return Err(ApiError::failed(
+                StatusCode::BAD_REQUEST,
+                format!("Invalid resource name '{t}'"),
+            ));
+        }
+        Some(t) => t.to_string(),
+    };
+    let repository = match query.repository.as_deref() {
+        Some(uuid) => model::repositories::find_by_peer_uuid(conn, uuid)?,
+        None => None,
+    }
+    .ok_or_else(|| ApiError::failed(StatusCode::FORBIDDEN, "Registration required"))?;
+    if account.role() == Some(Role::Sync)
+        && !model::repositories::is_bound(conn, repository.id, account.id)?
+    {
+        return Err(ApiError::failed(
+            StatusCode::FORBIDDEN,
+            format!(
+                "The account {} may not act as the repository {}",
+                account.email, repository.name
+            ),
+        ));
+    }
+    if !repository.accept_push {
+        return Err(ApiError::failed(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Pushes from the repository {} are not accepted yet: an administrator must allow them",
+                repository.name
+            ),
+        ));
+    }
+    if !table_allowed(&repository, &table) {
+        return Err(ApiError::failed(
+            StatusCode::FORBIDDEN,
+            format!(
+                "The repository {} may not sync the table {table}",
+                repository.name
+            ),
+        ));
+    }
+    Ok((repository, table))
+}
+
+/// The receiver's policies: our task for this peer and table if there is
+/// one (its policies; last sync = its last pull), else what Eden effectively
+/// does (update NEWER, conflicts accepted, all methods, last sync = msince).
+pub fn options(
+    conn: &mut DbConnection,
+    repository: &Repository,
+    table: &str,
+    msince: Option<&str>,
+) -> Result<ImportOptions, ApiError> {
+    let base = ImportOptions {
+        repository_id: Some(repository.id),
+        resource: Some(table.to_string()),
+        ..ImportOptions::default()
+    };
+    Ok(match model::tasks::find(conn, repository.id, table)? {
+        Some(task) => {
+            let update_policy = Policy::parse(&task.update_policy).unwrap_or(Policy::Newer);
+            ImportOptions {
+                strategy: Strategy::parse(&task.strategy).unwrap_or(Strategy::ALL),
+                update_policy,
+                conflict_policy: Some(
+                    Policy::parse(&task.conflict_policy).unwrap_or(Policy::Master),
+                ),
+                last_sync: task
+                    .last_pull
+                    .filter(|_| !matches!(update_policy, Policy::This | Policy::Other)),
+                ..base
+            }
+        }
+        None => ImportOptions {
+            strategy: Strategy::ALL,
+            update_policy: Policy::Newer,
+            conflict_policy: None,
+            last_sync: msince.and_then(time::parse_strict),
+            ..base
+        },
+    })
+}
+
+/// Parse the whole spooled document (nothing is written if it is broken
+/// anywhere), then import it.
+pub fn receive(
+    conn: &mut DbConnection,
+    mut body: File,
+    limit: u64,
+    options: &ImportOptions,
+) -> Result<ImportSummary, ApiError> {
+    let limits = Limits {
+        max_document_bytes: limit,
+        ..Limits::default()
+    };
+    let parse_error = |e: crate::s3xml::ReadError| {
+        ApiError::failed(StatusCode::BAD_REQUEST, format!("XML Parse error: {e}"))
+    };
+    body.seek(SeekFrom::Start(0))?;
+    {
+        let mut check = Reader::new(&mut body, limits).map_err(parse_error)?;
+        while check.next_record().map_err(parse_error)?.is_some() {}
+    }
+    body.seek(SeekFrom::Start(0))?;
+    let reader = Reader::new(body, limits).map_err(parse_error)?;
+    Ok(store::import(conn, reader, options)?)
+}
+
+/// Eden's answer: `records`, `created`, `updated`, `deleted` (omitted when
+/// empty) and, for rejected records, a `message` and an error `tree`.
+pub fn answer(summary: &ImportSummary) -> Map<String, Value> {
+    let mut body = eden_json(true, StatusCode::OK, "");
+    body.remove("message");
+    body.insert("records".into(), summary.records.into());
+    for (key, ids) in [
+        ("created", &summary.created),
+        ("updated", &summary.updated),
+        ("deleted", &summary.deleted),
+    ] {
+        if !ids.is_empty() {
+            body.insert(key.into(), ids.clone().into());
+        }
+    }
+    if !summary.rejected.is_empty() {
+        body.insert(
+            "message".into(),
+            format!("{} - invalid items ignored", rejection_text(summary)).into(),
+        );
+        let mut tree = Map::new();
+        for rejection in &summary.rejected {
+            let entry = json!({"@uuid": rejection.uuid, "@error": rejection.reason});
+            if let Some(items) = tree
+                .entry(format!("$_{}", rejection.table))
+                .or_insert_with(|| Value::Array(Vec::new()))
+                .as_array_mut()
+            {
+                items.push(entry);
+            }
+        }
+        body.insert("tree".into(), Value::Object(tree));
+    }
+    body
+}
+
+fn rejection_text(summary: &ImportSummary) -> String {
+    summary
+        .rejected
+        .iter()
+        .map(|r| {
+            format!(
+                "(UID: {}) {}: {}",
+                r.uuid.as_deref().unwrap_or("-"),
+                r.table,
+                r.reason
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Note the push in Eden's log and the repository's last contact.
+pub fn log_push(
+    conn: &mut DbConnection,
+    repository: &Repository,
+    table: &str,
+    summary: &ImportSummary,
+) -> Result<(), ApiError> {
+    let now = model::now();
+    model::repositories::touch_connected(conn, repository.id, now)?;
+    let (result, message) = if summary.rejected.is_empty() {
+        ("success", "Data received from peer".to_string())
+    } else {
+        ("warning", rejection_text(summary))
+    };
+    model::sync_log::insert(
+        conn,
+        &NewLogEntry {
+            logged_at: now,
+            repository_id: Some(repository.id),
+            run_id: None,
+            resource_name: Some(table),
+            mode: "push/incoming",
+            action: "receive",
+            result,
+            remote: !summary.rejected.is_empty(),
+            message: &message,
+        },
+    )?;
+    Ok(())
+}
