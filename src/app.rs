@@ -133,6 +133,9 @@ pub fn start(node: Node) -> Result<Running, StartError> {
             .app_data(state.clone())
             .app_data(web::form_config())
             .wrap(web::security_headers())
+            // Compressed only when the client asks (edensync peers, browsers);
+            // Eden sends `Accept-Encoding: identity` and gets plain bytes.
+            .wrap(middleware::Compress::default())
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("edensync::http"))
             .configure(web::routes)
     })

@@ -23,8 +23,9 @@ use crate::web::{AppState, client_ip};
 /// Registration bodies are small JSON objects.
 const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
 
-/// What edensync peers learn at registration (Eden ignores extra keys).
-const CAPABILITIES: &[&str] = &[];
+/// What edensync peers learn at registration (Eden ignores extra keys):
+/// pulls page by `since_seq` + `limit`, answers are gzip-compressed on request.
+const CAPABILITIES: &[&str] = &["since_seq", "limit", "gzip"];
 
 /// Authenticate the request's Basic credentials against our accounts.
 async fn peer(req: &HttpRequest, state: &web::Data<AppState>) -> Result<User, ApiError> {

@@ -172,3 +172,39 @@ async fn pull_edge_cases_are_answered_as_eden_answers_them() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+/// edensync peers page by seq and ask for gzip; Eden asks for identity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edensync_peers_page_by_seq_and_get_gzip() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    add_recorded_admin(&app);
+    import_doc(&app, "02_pull_initial.xml");
+    let client = reqwest::Client::builder().gzip(false).build().unwrap();
+    let get = |query: String, encoding: &'static str| {
+        let request = client
+            .get(app.url(&format!(
+                "/sync/sync.xml?resource=org_organisation&repository={EDEN_A}{query}"
+            )))
+            .basic_auth("admin@example.com", Some("testing"))
+            .header("Accept-Encoding", encoding);
+        async move { request.send().await.unwrap() }
+    };
+    let response = get("&limit=2".into(), "identity").await;
+    assert!(response.headers().get("content-encoding").is_none());
+    let bytes = response.bytes().await.unwrap();
+    let (root, records) = read_all(&bytes[..]).unwrap();
+    assert_eq!((records.len(), root.attribute("more")), (2, Some("true")));
+    let next = root.attribute("next_seq").unwrap().to_string();
+
+    let response = get(format!("&limit=2&since_seq={next}"), "gzip").await;
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let compressed = response.bytes().await.unwrap();
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut plain,
+    )
+    .unwrap();
+    let (root, records) = read_all(&plain[..]).unwrap();
+    assert_eq!((records.len(), root.attribute("more")), (1, Some("false")));
+}

@@ -76,6 +76,10 @@ async fn eden_registers_as_it_does_with_eden() {
     assert_eq!(answer["message"], "Registration successful");
     assert_eq!(answer["sender"], app.node.site_uuid.as_str());
     assert_eq!(answer["server"], format!("edensync/{}", edensync::VERSION));
+    assert_eq!(
+        answer["capabilities"],
+        serde_json::json!(["since_seq", "limit", "gzip"])
+    );
 
     let repository = model::repositories::find_by_peer_uuid(
         &mut app.conn(),
