@@ -203,3 +203,82 @@ async fn oversized_pushes_are_refused_with_413() {
         "The document is larger than the limit of 1000 bytes"
     );
 }
+
+/// A sync account acts only as its own repository, and a repository's
+/// allowed tables limit what it may pull and push.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_and_allowed_tables_limit_pulls_and_pushes() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    for (email, uuid) in [
+        ("one@example.org", "urn:uuid:one"),
+        ("two@example.org", "urn:uuid:two"),
+    ] {
+        app.add_user(
+            email,
+            "peer password 12345",
+            edensync::model::users::Role::Sync,
+        );
+        let response = reqwest::Client::new()
+            .post(app.url("/sync/repository/register.json"))
+            .basic_auth(email, Some("peer password 12345"))
+            .body(format!(r#"{{"uuid": "{uuid}"}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    {
+        use diesel::prelude::*;
+        use edensync::db::schema::repositories::dsl::*;
+        diesel::update(repositories)
+            .set((
+                accept_push.eq(true),
+                allowed_tables.eq(Some("org_organisation,org_office")),
+            ))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let send = |method: reqwest::Method, email: &'static str, query: &'static str| {
+        let request = reqwest::Client::new()
+            .request(method, app.url(&format!("/sync/sync.xml?{query}")))
+            .basic_auth(email, Some("peer password 12345"))
+            .body(r#"<s3xml><resource name="org_organisation" uuid="X1"/></s3xml>"#);
+        async move { request.send().await.unwrap() }
+    };
+    use reqwest::Method;
+    let own = "resource=org_organisation&repository=urn:uuid:one";
+    assert_eq!(
+        send(Method::GET, "one@example.org", own).await.status(),
+        200
+    );
+    assert_eq!(
+        send(Method::POST, "one@example.org", own).await.status(),
+        200
+    );
+    // Acting as another peer's repository.
+    assert_eq!(
+        send(Method::GET, "two@example.org", own).await.status(),
+        403
+    );
+    assert_eq!(
+        send(Method::POST, "two@example.org", own).await.status(),
+        403
+    );
+    // A table the repository may not sync.
+    let other_table = "resource=pr_person&repository=urn:uuid:one";
+    let response = send(Method::GET, "one@example.org", other_table).await;
+    assert_eq!(response.status(), 403);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("may not sync the table pr_person")
+    );
+    assert_eq!(
+        send(Method::POST, "one@example.org", other_table)
+            .await
+            .status(),
+        403
+    );
+}
