@@ -13,8 +13,8 @@ use crate::model::users::{Role, User};
 use crate::s3xml::time;
 use crate::store::{self, ExportOutcome, ExportRequest, Filter};
 
-/// A pull as the query string asks for it.
-#[derive(Debug, Default)]
+/// A pull (or push) as the query string asks for it.
+#[derive(Debug, Clone, Default)]
 pub struct PullQuery {
     pub resource: Option<String>,
     pub repository: Option<String>,

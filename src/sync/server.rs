@@ -3,18 +3,18 @@
 //! an application name works. Handlers stay thin: authenticate, parse, call
 //! the protocol functions, answer as Eden does.
 
-use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::Value;
-
 use std::io::{Seek, Write};
 
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use super::pull::{self, PullQuery};
 use super::push;
 use super::registration::{self, Registration};
+use crate::db::DbConnection;
 use crate::error::{ApiError, eden_json};
 use crate::model::users::User;
 use crate::store;
@@ -27,6 +27,20 @@ const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
 /// pulls page by `since_seq` + `limit`, answers are gzip-compressed on request.
 const CAPABILITIES: &[&str] = &["since_seq", "limit", "gzip"];
 
+/// Run protocol work on the blocking pool with a pooled connection.
+async fn with_conn<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection, &AppState) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let state = state.clone();
+    web::block(move || {
+        let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
+        work(&mut conn, &state)
+    })
+    .await?
+}
+
 /// Authenticate the request's Basic credentials against our accounts.
 async fn peer(req: &HttpRequest, state: &web::Data<AppState>) -> Result<User, ApiError> {
     let authorization = req
@@ -35,14 +49,12 @@ async fn peer(req: &HttpRequest, state: &web::Data<AppState>) -> Result<User, Ap
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let ip = client_ip(req);
-    let state = state.clone();
-    web::block(move || {
-        let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
+    with_conn(state, move |conn, state| {
         state
             .peer_auth
-            .authenticate(&mut conn, authorization.as_deref(), ip)
+            .authenticate(conn, authorization.as_deref(), ip)
     })
-    .await?
+    .await
 }
 
 /// `/sync/repository/{file}`: only `register.json` is served.
@@ -94,19 +106,15 @@ pub async fn repository(
         return Ok(HttpResponse::Ok().json(answer));
     };
     let (name, api_type) = (text("name"), text("apitype"));
-    let outcome = web::block({
-        let state = state.clone();
-        move || {
-            let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
-            let request = Registration {
-                peer_uuid: &peer_uuid,
-                name: name.as_deref(),
-                api_type: api_type.as_deref(),
-            };
-            registration::register(&mut conn, &account, &request)
-        }
+    let outcome = with_conn(&state, move |conn, _| {
+        let request = Registration {
+            peer_uuid: &peer_uuid,
+            name: name.as_deref(),
+            api_type: api_type.as_deref(),
+        };
+        registration::register(conn, &account, &request)
     })
-    .await??;
+    .await?;
     let mut answer = eden_json(true, StatusCode::OK, outcome.message());
     answer.insert("sender".into(), site_uuid.into());
     answer.insert(
@@ -162,15 +170,13 @@ async fn push(
         return Err(too_large());
     }
     // Who may push is settled before the body is read.
-    let (repository, table) = web::block({
-        let state = state.clone();
-        let query = PullQuery::parse(req.query_string());
-        move || {
-            let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
-            push::authorize(&mut conn, &account, &query)
-        }
-    })
-    .await??;
+    let (repository, table) = {
+        let query = query.clone();
+        with_conn(&state, move |conn, _| {
+            push::authorize(conn, &account, &query)
+        })
+        .await?
+    };
 
     let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
     let mut received: u64 = 0;
@@ -190,17 +196,13 @@ async fn push(
     spool.flush().await?;
     let body = spool.into_std().await;
 
-    let summary = web::block({
-        let state = state.clone();
-        move || {
-            let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
-            let options = push::options(&mut conn, &repository, &table, query.msince.as_deref())?;
-            let summary = push::receive(&mut conn, body, limit, &options)?;
-            push::log_push(&mut conn, &repository, &table, &summary)?;
-            Ok::<_, ApiError>(summary)
-        }
+    let summary = with_conn(&state, move |conn, _| {
+        let options = push::options(conn, &repository, &table, query.msince.as_deref())?;
+        let summary = push::receive(conn, body, limit, &options)?;
+        push::log_push(conn, &repository, &table, &summary)?;
+        Ok(summary)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(push::answer(&summary)))
 }
 
@@ -226,23 +228,19 @@ pub async fn pull(
             .body(Value::Object(answer).to_string()));
     }
     let root = root_attributes(&req, state.public_url.as_deref(), app.as_deref());
-    let spool = web::block({
-        let state = state.clone();
-        move || {
-            let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
-            let mut plan = pull::plan(&mut conn, &account, &query)?;
-            plan.request.root_attributes = root;
-            let peer = plan.repository.as_ref().map(|r| r.id);
-            let out = std::io::BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
-            let (outcome, out) = store::serve_pull(&mut conn, &plan.request, peer, out)?;
-            let mut file = out.into_inner().map_err(|e| e.into_error())?;
-            file.flush()?;
-            file.rewind()?;
-            pull::log_pull(&mut conn, &plan, &outcome)?;
-            Ok::<_, ApiError>(file)
-        }
+    let spool = with_conn(&state, move |conn, _| {
+        let mut plan = pull::plan(conn, &account, &query)?;
+        plan.request.root_attributes = root;
+        let peer = plan.repository.as_ref().map(|r| r.id);
+        let out = std::io::BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
+        let (outcome, out) = store::serve_pull(conn, &plan.request, peer, out)?;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.flush()?;
+        file.rewind()?;
+        pull::log_pull(conn, &plan, &outcome)?;
+        Ok(file)
     })
-    .await??;
+    .await?;
     let body = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(spool));
     Ok(HttpResponse::Ok().content_type("text/xml").streaming(body))
 }
