@@ -2,6 +2,7 @@
 //! Eden-compatible endpoints (the passive side); `peer_auth.rs` checks the
 //! peers' Basic credentials; `registration.rs` the registration rules.
 
+pub mod access;
 pub mod peer_auth;
 pub mod pull;
 pub mod push;

@@ -4,14 +4,15 @@
 use actix_web::http::StatusCode;
 use chrono::NaiveDateTime;
 
+use super::access;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::sync_log::NewLogEntry;
-use crate::model::users::{Role, User};
+use crate::model::users::User;
 use crate::s3xml::time;
-use crate::store::{self, ExportOutcome, ExportRequest, Filter};
+use crate::store::{ExportOutcome, ExportRequest, Filter};
 
 /// A pull (or push) as the query string asks for it.
 #[derive(Debug, Clone, Default)]
@@ -61,48 +62,16 @@ pub fn plan(
     account: &User,
     query: &PullQuery,
 ) -> Result<PullPlan, ApiError> {
-    let table = match query.resource.as_deref() {
-        None | Some("mixed") => {
-            return Err(ApiError::failed(
-                StatusCode::BAD_REQUEST,
-                "Mixed resource synchronization not supported",
-            ));
-        }
-        Some(t) if !store::is_valid_table_name(t) => {
-            return Err(ApiError::failed(
-                StatusCode::BAD_REQUEST,
-                format!("Invalid resource name '{t}'"),
-            ));
-        }
-        Some(t) => t.to_string(),
-    };
-    let repository = match query.repository.as_deref() {
-        Some(uuid) => model::repositories::find_by_peer_uuid(conn, uuid)?,
-        None => None,
-    };
-    if account.role() == Some(Role::Sync) {
-        let bound = match &repository {
-            Some(r) => model::repositories::is_bound(conn, r.id, account.id)?,
-            None => false,
-        };
-        if !bound {
-            return Err(ApiError::failed(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "The account {} may not act as the repository {}",
-                    account.email,
-                    query.repository.as_deref().unwrap_or("(none given)")
-                ),
-            ));
-        }
-    }
-    if let Some(r) = &repository
-        && !table_allowed(r, &table)
-    {
-        return Err(ApiError::failed(
-            StatusCode::FORBIDDEN,
-            format!("The repository {} may not sync the table {table}", r.name),
-        ));
+    let table = access::table(query.resource.as_deref())?;
+    let repository = access::repository(conn, query.repository.as_deref())?;
+    access::ensure_acts_as(
+        conn,
+        account,
+        repository.as_ref(),
+        query.repository.as_deref(),
+    )?;
+    if let Some(r) = &repository {
+        access::ensure_table_allowed(r, &table)?;
     }
     let filters = query
         .filters
@@ -128,14 +97,6 @@ pub fn plan(
         repository,
         ignored_msince,
     })
-}
-
-/// A repository's allowed tables: all, or a comma-separated list.
-pub fn table_allowed(repository: &Repository, table: &str) -> bool {
-    match repository.allowed_tables.as_deref().map(str::trim) {
-        None | Some("") => true,
-        Some(list) => list.split(',').any(|t| t.trim() == table),
-    }
 }
 
 /// Note the pull in Eden's log and the repository's last contact.

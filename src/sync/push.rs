@@ -7,13 +7,14 @@ use std::io::{Seek, SeekFrom};
 use actix_web::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::pull::{PullQuery, table_allowed};
+use super::access;
+use super::pull::PullQuery;
 use crate::db::DbConnection;
 use crate::error::{ApiError, eden_json};
 use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::sync_log::NewLogEntry;
-use crate::model::users::{Role, User};
+use crate::model::users::User;
 use crate::s3xml::{Limits, Reader, time};
 use crate::store::policy::{Policy, Strategy};
 use crate::store::{self, ImportOptions, ImportSummary};
@@ -24,37 +25,15 @@ pub fn authorize(
     account: &User,
     query: &PullQuery,
 ) -> Result<(Repository, String), ApiError> {
-    let table = match query.resource.as_deref() {
-        None | Some("mixed") => {
-            return Err(ApiError::failed(
-                StatusCode::BAD_REQUEST,
-                "Mixed resource synchronization not supported",
-            ));
-        }
-        Some(t) if !store::is_valid_table_name(t) => {
-            return Err(ApiError::failed(
-                StatusCode::BAD_REQUEST,
-                format!("Invalid resource name '{t}'"),
-            ));
-        }
-        Some(t) => t.to_string(),
-    };
-    let repository = match query.repository.as_deref() {
-        Some(uuid) => model::repositories::find_by_peer_uuid(conn, uuid)?,
-        None => None,
-    }
-    .ok_or_else(|| ApiError::failed(StatusCode::FORBIDDEN, "Registration required"))?;
-    if account.role() == Some(Role::Sync)
-        && !model::repositories::is_bound(conn, repository.id, account.id)?
-    {
-        return Err(ApiError::failed(
-            StatusCode::FORBIDDEN,
-            format!(
-                "The account {} may not act as the repository {}",
-                account.email, repository.name
-            ),
-        ));
-    }
+    let table = access::table(query.resource.as_deref())?;
+    let repository = access::repository(conn, query.repository.as_deref())?
+        .ok_or_else(|| ApiError::failed(StatusCode::FORBIDDEN, "Registration required"))?;
+    access::ensure_acts_as(
+        conn,
+        account,
+        Some(&repository),
+        query.repository.as_deref(),
+    )?;
     if !repository.accept_push {
         return Err(ApiError::failed(
             StatusCode::FORBIDDEN,
@@ -64,15 +43,7 @@ pub fn authorize(
             ),
         ));
     }
-    if !table_allowed(&repository, &table) {
-        return Err(ApiError::failed(
-            StatusCode::FORBIDDEN,
-            format!(
-                "The repository {} may not sync the table {table}",
-                repository.name
-            ),
-        ));
-    }
+    access::ensure_table_allowed(&repository, &table)?;
     Ok((repository, table))
 }
 

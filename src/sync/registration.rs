@@ -6,6 +6,7 @@
 
 use diesel::Connection;
 
+use super::access;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::model;
@@ -44,17 +45,12 @@ pub fn register(
         let (repository_id, outcome) =
             match model::repositories::find_by_peer_uuid(conn, request.peer_uuid)? {
                 Some(existing) => {
-                    if account.role() == Some(Role::Sync)
-                        && !model::repositories::is_bound(conn, existing.id, account.id)?
-                    {
-                        return Err(ApiError::failed(
-                            actix_web::http::StatusCode::FORBIDDEN,
-                            format!(
-                                "The account {} may not act as the repository {}",
-                                account.email, request.peer_uuid
-                            ),
-                        ));
-                    }
+                    access::ensure_acts_as(
+                        conn,
+                        account,
+                        Some(&existing),
+                        Some(request.peer_uuid),
+                    )?;
                     model::repositories::update_registered(conn, existing.id, api_type, now)?;
                     (existing.id, Registered::Updated)
                 }

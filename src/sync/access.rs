@@ -1,0 +1,87 @@
+//! Who may do what on the sync API (DESIGN.md, "Who may do what"), in one
+//! place: the table a request names, the repository it acts as, a sync
+//! account's binding, a repository's allowed tables.
+
+use actix_web::http::StatusCode;
+
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::model;
+use crate::model::repositories::Repository;
+use crate::model::users::{Role, User};
+use crate::store;
+
+/// The table a pull or push names; Eden's answers for a missing, mixed or
+/// invalid one.
+pub fn table(resource: Option<&str>) -> Result<String, ApiError> {
+    match resource {
+        None | Some("mixed") => Err(ApiError::failed(
+            StatusCode::BAD_REQUEST,
+            "Mixed resource synchronization not supported",
+        )),
+        Some(t) if !store::is_valid_table_name(t) => Err(ApiError::failed(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid resource name '{t}'"),
+        )),
+        Some(t) => Ok(t.to_string()),
+    }
+}
+
+/// The repository a request names by its peer uuid, if we know it.
+pub fn repository(
+    conn: &mut DbConnection,
+    peer_uuid: Option<&str>,
+) -> Result<Option<Repository>, ApiError> {
+    Ok(match peer_uuid {
+        Some(uuid) => model::repositories::find_by_peer_uuid(conn, uuid)?,
+        None => None,
+    })
+}
+
+/// A `sync` account acts only as the repositories bound to it;
+/// administrators act as any.
+pub fn ensure_acts_as(
+    conn: &mut DbConnection,
+    account: &User,
+    repository: Option<&Repository>,
+    named: Option<&str>,
+) -> Result<(), ApiError> {
+    if account.role() != Some(Role::Sync) {
+        return Ok(());
+    }
+    let bound = match repository {
+        Some(r) => model::repositories::is_bound(conn, r.id, account.id)?,
+        None => false,
+    };
+    if bound {
+        return Ok(());
+    }
+    Err(ApiError::failed(
+        StatusCode::FORBIDDEN,
+        format!(
+            "The account {} may not act as the repository {}",
+            account.email,
+            named.unwrap_or("(none given)")
+        ),
+    ))
+}
+
+/// A repository's allowed tables (all, or a comma-separated list) limit
+/// what it may pull and push.
+pub fn ensure_table_allowed(repository: &Repository, table: &str) -> Result<(), ApiError> {
+    let allowed = match repository.allowed_tables.as_deref().map(str::trim) {
+        None | Some("") => true,
+        Some(list) => list.split(',').any(|t| t.trim() == table),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::failed(
+            StatusCode::FORBIDDEN,
+            format!(
+                "The repository {} may not sync the table {table}",
+                repository.name
+            ),
+        ))
+    }
+}
