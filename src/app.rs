@@ -140,6 +140,10 @@ pub fn start(node: Node) -> Result<Running, StartError> {
             .configure(web::routes)
     })
     .workers(worker_count())
+    // Peers on poor links: allow 30 s for a request's head, and keep idle
+    // connections longer than clients usually wait before reusing them.
+    .client_request_timeout(Duration::from_secs(30))
+    .keep_alive(Duration::from_secs(75))
     .shutdown_timeout(10)
     .listen(listener)
     .map_err(|e| {

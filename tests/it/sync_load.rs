@@ -60,7 +60,8 @@ async fn many_peers_push_and_pull_at_once(backend: Backend) {
     for (client, email) in emails.into_iter().enumerate() {
         let (app, pushed) = (app.clone(), pushed.clone());
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            // Idle connections are dropped well before the server would close them.
+            let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30)).build().unwrap();
             let query = format!("resource=org_organisation&repository=urn:uuid:peer-{client}");
             let mut round = 0;
             while Instant::now() < deadline {
@@ -76,7 +77,7 @@ async fn many_peers_push_and_pull_at_once(backend: Backend) {
                     .body(format!("<s3xml>{records}</s3xml>"))
                     .send()
                     .await
-                    .unwrap();
+                    .unwrap_or_else(|e| panic!("push of client {client}: {e:?}"));
                 assert_eq!(push.status(), 200, "push: {}", push.text().await.unwrap_or_default());
                 let answer: serde_json::Value = push.json().await.unwrap();
                 assert_eq!(answer["records"], 5);
@@ -86,7 +87,7 @@ async fn many_peers_push_and_pull_at_once(backend: Backend) {
                     .basic_auth(&email, Some("peer password 12345"))
                     .send()
                     .await
-                    .unwrap();
+                    .unwrap_or_else(|e| panic!("pull of client {client}: {e:?}"));
                 assert_eq!(pull.status(), 200);
                 assert!(pull.text().await.unwrap().contains("<s3xml success="));
                 round += 1;
