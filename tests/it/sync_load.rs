@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use edensync::model;
-use edensync::model::users::Role;
 
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
+use crate::sync_register::{PEER_PASSWORD, accept_pushes, register_sync_peer};
 
 const CLIENTS: usize = 8;
 
@@ -24,24 +24,9 @@ fn duration() -> Duration {
 
 async fn register(app: &TestApp, client: usize) -> String {
     let email = format!("peer{client}@example.org");
-    app.add_user(&email, "peer password 12345", Role::Sync);
     let uuid = format!("urn:uuid:peer-{client}");
-    let response = reqwest::Client::new()
-        .post(app.url("/sync/repository/register.json"))
-        .basic_auth(&email, Some("peer password 12345"))
-        .body(format!(r#"{{"uuid": "{uuid}", "name": "peer {client}"}}"#))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    {
-        use diesel::prelude::*;
-        use edensync::db::schema::repositories::dsl::*;
-        diesel::update(repositories.filter(peer_uuid.eq(&uuid)))
-            .set(accept_push.eq(true))
-            .execute(&mut *app.conn())
-            .unwrap();
-    }
+    register_sync_peer(app, &email, &uuid).await;
+    accept_pushes(app, &uuid);
     email
 }
 
@@ -72,7 +57,7 @@ async fn many_peers_push_and_pull_at_once(backend: Backend) {
                     .collect();
                 let push = http
                     .post(app.url(&format!("/sync/sync.xml?{query}")))
-                    .basic_auth(&email, Some("peer password 12345"))
+                    .basic_auth(&email, Some(PEER_PASSWORD))
                     .header("Content-Type", "application/x-www-form-urlencoded")
                     .body(format!("<s3xml>{records}</s3xml>"))
                     .send()
@@ -84,7 +69,7 @@ async fn many_peers_push_and_pull_at_once(backend: Backend) {
                 pushed.fetch_add(5, Ordering::SeqCst);
                 let pull = http
                     .get(app.url(&format!("/sync/sync.xml?{query}&limit=50")))
-                    .basic_auth(&email, Some("peer password 12345"))
+                    .basic_auth(&email, Some(PEER_PASSWORD))
                     .send()
                     .await
                     .unwrap_or_else(|e| panic!("pull of client {client}: {e:?}"));

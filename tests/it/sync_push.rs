@@ -6,18 +6,9 @@ use edensync::model;
 use crate::s3xml::fixture;
 use crate::support::{Backend, TestApp};
 use crate::sync_pull::{import_doc, replay};
-use crate::sync_register::add_recorded_admin;
+use crate::sync_register::{PEER_PASSWORD, accept_pushes, add_recorded_admin, register_sync_peer};
 
 const EDEN_A: &str = "urn:uuid:5513e238-de56-4c16-ab02-54b2b8ba64cb";
-
-fn accept_pushes(app: &TestApp) {
-    use diesel::prelude::*;
-    use edensync::db::schema::repositories::dsl::*;
-    diesel::update(repositories.filter(peer_uuid.eq(EDEN_A)))
-        .set(accept_push.eq(true))
-        .execute(&mut *app.conn())
-        .unwrap();
-}
 
 async fn push(
     app: &TestApp,
@@ -60,7 +51,7 @@ async fn eden_pushes_as_it_does_to_eden() {
             .contains("not accepted yet")
     );
 
-    accept_pushes(&app);
+    accept_pushes(&app, EDEN_A);
     import_doc(&app, "02_pull_initial.xml");
     let response = replay(&app, "03_push_initial_request.http").await;
     assert_eq!(response.status(), 200);
@@ -114,7 +105,7 @@ async fn pushes_are_read_whatever_the_content_type_and_all_or_nothing() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     add_recorded_admin(&app);
     assert_eq!(replay(&app, "01_register_request.http").await.status(), 200);
-    accept_pushes(&app);
+    accept_pushes(&app, EDEN_A);
     let query = format!("resource=org_organisation&repository={EDEN_A}");
     let doc = |uuid: &str| {
         format!(r#"<s3xml><resource name="org_organisation" uuid="{uuid}" mci="1" modified_on="2026-11-26T06:00:00"><data field="name">{uuid}</data></resource></s3xml>"#).into_bytes()
@@ -188,7 +179,7 @@ async fn oversized_pushes_are_refused_with_413() {
         .unwrap();
     add_recorded_admin(&app);
     assert_eq!(replay(&app, "01_register_request.http").await.status(), 200);
-    accept_pushes(&app);
+    accept_pushes(&app, EDEN_A);
     let response = push(
         &app,
         &format!("resource=org_organisation&repository={EDEN_A}"),
@@ -209,24 +200,8 @@ async fn oversized_pushes_are_refused_with_413() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_and_allowed_tables_limit_pulls_and_pushes() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    for (email, uuid) in [
-        ("one@example.org", "urn:uuid:one"),
-        ("two@example.org", "urn:uuid:two"),
-    ] {
-        app.add_user(
-            email,
-            "peer password 12345",
-            edensync::model::users::Role::Sync,
-        );
-        let response = reqwest::Client::new()
-            .post(app.url("/sync/repository/register.json"))
-            .basic_auth(email, Some("peer password 12345"))
-            .body(format!(r#"{{"uuid": "{uuid}"}}"#))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-    }
+    register_sync_peer(&app, "one@example.org", "urn:uuid:one").await;
+    register_sync_peer(&app, "two@example.org", "urn:uuid:two").await;
     {
         use diesel::prelude::*;
         use edensync::db::schema::repositories::dsl::*;
@@ -241,7 +216,7 @@ async fn accounts_and_allowed_tables_limit_pulls_and_pushes() {
     let send = |method: reqwest::Method, email: &'static str, query: &'static str| {
         let request = reqwest::Client::new()
             .request(method, app.url(&format!("/sync/sync.xml?{query}")))
-            .basic_auth(email, Some("peer password 12345"))
+            .basic_auth(email, Some(PEER_PASSWORD))
             .body(r#"<s3xml><resource name="org_organisation" uuid="X1"/></s3xml>"#);
         async move { request.send().await.unwrap() }
     };

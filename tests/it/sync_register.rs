@@ -21,6 +21,32 @@ pub fn add_recorded_admin(app: &TestApp) {
     .unwrap();
 }
 
+/// The password of the sync accounts the tests create for peers.
+pub const PEER_PASSWORD: &str = "peer password 12345";
+
+/// Add a sync account and let it register the peer `uuid`, as a peer would.
+pub async fn register_sync_peer(app: &TestApp, email: &str, uuid: &str) {
+    app.add_user(email, PEER_PASSWORD, Role::Sync);
+    let response = reqwest::Client::new()
+        .post(app.url("/sync/repository/register.json"))
+        .basic_auth(email, Some(PEER_PASSWORD))
+        .body(format!(r#"{{"uuid": "{uuid}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+/// An administrator accepts the pushes of the peer `uuid`.
+pub fn accept_pushes(app: &TestApp, uuid: &str) {
+    use diesel::prelude::*;
+    use edensync::db::schema::repositories::dsl::*;
+    diesel::update(repositories.filter(peer_uuid.eq(uuid)))
+        .set(accept_push.eq(true))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
 /// A recorded request: its request line, headers and body.
 pub fn recorded_request(name: &str) -> (String, Vec<(String, String)>, Vec<u8>) {
     let raw = fixture(name);
