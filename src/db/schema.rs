@@ -58,6 +58,8 @@ diesel::table! {
         metrics_token_hash -> Nullable<Text>,
         key_check -> Nullable<Text>,
         updated_at -> Timestamp,
+        read_timeout_secs -> Integer,
+        clock_skew_warn_secs -> Integer,
     }
 }
 
@@ -88,6 +90,8 @@ diesel::table! {
         lease_expires_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        clock_skew_secs -> Nullable<BigInt>,
     }
 }
 
@@ -171,6 +175,8 @@ diesel::table! {
         bytes_in -> BigInt,
         bytes_out -> BigInt,
         error -> Nullable<Text>,
+        current_step -> Nullable<Text>,
+        holder -> Nullable<Text>,
     }
 }
 

@@ -51,6 +51,9 @@ pub struct Repository {
     pub lease_expires_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    /// Seconds the peer's clock was ahead of ours at the last contact.
+    pub clock_skew_secs: Option<i64>,
 }
 
 pub fn find_by_peer_uuid(

@@ -24,6 +24,8 @@ pub struct SyncConfig {
     pub metrics_token_hash: Option<String>,
     pub key_check: Option<String>,
     pub updated_at: NaiveDateTime,
+    pub read_timeout_secs: i32,
+    pub clock_skew_warn_secs: i32,
 }
 
 const ROW_ID: i32 = 1;
