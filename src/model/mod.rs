@@ -5,6 +5,7 @@ pub mod audit_log;
 pub mod export_dependencies;
 pub mod records;
 pub mod repositories;
+pub mod runs;
 pub mod served_watermarks;
 pub mod sessions;
 pub mod setup_tokens;

@@ -189,13 +189,15 @@ pub fn refs_of(
 }
 
 /// Records of a table with seq above `after_seq` (and at most `until_seq`),
-/// optionally only those modified or stored at or after `msince`, in seq order.
+/// optionally only those modified or stored at or after `msince` and those
+/// whose current version did not come from `not_changed_by`, in seq order.
 pub fn page_of_table(
     conn: &mut DbConnection,
     table: &str,
     after_seq: i64,
     msince: Option<NaiveDateTime>,
     until_seq: Option<i64>,
+    not_changed_by: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<StoredRecord>> {
     let mut query = records::table
@@ -207,6 +209,13 @@ pub fn page_of_table(
         .into_boxed();
     if let Some(until) = until_seq {
         query = query.filter(records::seq.le(until));
+    }
+    if let Some(peer) = not_changed_by {
+        query = query.filter(
+            records::changed_by_repository_id
+                .is_null()
+                .or(records::changed_by_repository_id.ne(peer)),
+        );
     }
     if let Some(since) = msince {
         query = query.filter(

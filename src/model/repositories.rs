@@ -148,3 +148,173 @@ pub fn touch_connected(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> 
         .set(repositories::last_connected_at.eq(Some(now)))
         .execute(conn)
 }
+
+// ---- The active side: lease, outcome of runs, what registration learned.
+
+pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Repository>> {
+    repositories::table
+        .find(id)
+        .select(Repository::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Take the repository's lease if nobody holds it or the holder's lease
+/// expired (its process died): true when this `holder` got it. One
+/// conditional UPDATE, so two processes can never both succeed.
+pub fn take_lease(
+    conn: &mut DbConnection,
+    id: i64,
+    holder: &str,
+    now: NaiveDateTime,
+    expires: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        repositories::table.find(id).filter(
+            repositories::lease_holder
+                .is_null()
+                .or(repositories::lease_expires_at.is_null())
+                .or(repositories::lease_expires_at.lt(now)),
+        ),
+    )
+    .set((
+        repositories::lease_holder.eq(Some(holder)),
+        repositories::lease_expires_at.eq(Some(expires)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Extend the lease; false when it is no longer ours.
+pub fn renew_lease(
+    conn: &mut DbConnection,
+    id: i64,
+    holder: &str,
+    expires: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        repositories::table
+            .find(id)
+            .filter(repositories::lease_holder.eq(holder)),
+    )
+    .set(repositories::lease_expires_at.eq(Some(expires)))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn release_lease(conn: &mut DbConnection, id: i64, holder: &str) -> QueryResult<usize> {
+    diesel::update(
+        repositories::table
+            .find(id)
+            .filter(repositories::lease_holder.eq(holder)),
+    )
+    .set((
+        repositories::lease_holder.eq(None::<String>),
+        repositories::lease_expires_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+}
+
+/// How a run ended, for the dashboard and the retry logic.
+pub struct RunOutcome<'a> {
+    /// succeeded, partial, failed, retrying, blocked.
+    pub status: &'a str,
+    pub succeeded: bool,
+    pub error: Option<&'a str>,
+    pub next_retry_at: Option<NaiveDateTime>,
+    pub contacted: bool,
+}
+
+pub fn record_outcome(
+    conn: &mut DbConnection,
+    id: i64,
+    outcome: &RunOutcome,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(repositories::table.find(id))
+        .set((
+            repositories::last_status.eq(Some(outcome.status)),
+            repositories::last_error.eq(outcome.error),
+            repositories::next_retry_at.eq(outcome.next_retry_at),
+        ))
+        .execute(conn)?;
+    if outcome.succeeded {
+        diesel::update(repositories::table.find(id))
+            .set(repositories::consecutive_failures.eq(0))
+            .execute(conn)?;
+    } else {
+        diesel::update(repositories::table.find(id))
+            .set(repositories::consecutive_failures.eq(repositories::consecutive_failures + 1))
+            .execute(conn)?;
+    }
+    if outcome.succeeded {
+        diesel::update(repositories::table.find(id))
+            .set(repositories::last_success_at.eq(Some(now)))
+            .execute(conn)?;
+    }
+    if outcome.contacted {
+        touch_connected(conn, id, now)?;
+    }
+    Ok(1)
+}
+
+/// "Retry now": forget the backoff and a permanent failure's block.
+pub fn clear_retry(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    diesel::update(repositories::table.find(id))
+        .set((
+            repositories::next_retry_at.eq(None::<NaiveDateTime>),
+            repositories::last_status.eq(None::<String>),
+        ))
+        .execute(conn)
+}
+
+/// Repositories whose transient failure's backoff has run out.
+pub fn due_for_retry(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    repositories::table
+        .filter(repositories::enabled.eq(true))
+        .filter(repositories::next_retry_at.le(now))
+        .filter(repositories::last_status.eq("retrying"))
+        .select(repositories::id)
+        .load(conn)
+}
+
+/// Claim a due retry: only the process whose UPDATE changed the row runs it.
+pub fn claim_retry(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        repositories::table
+            .find(id)
+            .filter(repositories::next_retry_at.le(now))
+            .filter(repositories::last_status.eq("retrying")),
+    )
+    .set(repositories::next_retry_at.eq(None::<NaiveDateTime>))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// What the peer said at registration: its uuid and whether it is Eden or
+/// edensync.
+pub fn set_registered(
+    conn: &mut DbConnection,
+    id: i64,
+    peer_uuid: Option<&str>,
+    peer_kind: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    if let Some(peer_uuid) = peer_uuid {
+        diesel::update(repositories::table.find(id))
+            .set(repositories::peer_uuid.eq(Some(peer_uuid)))
+            .execute(conn)?;
+    }
+    diesel::update(repositories::table.find(id))
+        .set((
+            repositories::peer_kind.eq(Some(peer_kind)),
+            repositories::last_connected_at.eq(Some(now)),
+        ))
+        .execute(conn)
+}
+
+pub fn set_clock_skew(conn: &mut DbConnection, id: i64, skew: Option<i64>) -> QueryResult<usize> {
+    diesel::update(repositories::table.find(id))
+        .set(repositories::clock_skew_secs.eq(skew))
+        .execute(conn)
+}

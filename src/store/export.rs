@@ -32,6 +32,9 @@ pub struct ExportRequest {
     /// At most this many masters (paged exports between edensync nodes).
     pub limit: Option<u64>,
     pub filters: Vec<Filter>,
+    /// Leave out masters whose current version came from this repository
+    /// (a push never sends a peer its own changes back).
+    pub exclude_changed_by: Option<i64>,
     /// Nest components under their masters.
     pub components: bool,
     /// Root attributes after `results` (`domain`, `url`).
@@ -131,12 +134,17 @@ pub fn export<W: Write>(
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let more = outcome.more.to_string();
-        let next = last_seq.map(|s| s.to_string()).unwrap_or_default();
+        // Where the next page starts: after the last master sent, or, when
+        // this page is the last, after everything this export considered.
+        let next = if outcome.more {
+            last_seq.unwrap_or(outcome.snapshot_seq)
+        } else {
+            outcome.snapshot_seq
+        }
+        .to_string();
         if request.limit.is_some() {
             root.push(("more", &more));
-            if last_seq.is_some() {
-                root.push(("next_seq", &next));
-            }
+            root.push(("next_seq", &next));
         }
         if outcome.results == 0 {
             return Ok((outcome, Writer::empty(out, &root)?));
@@ -191,8 +199,15 @@ fn count_masters(
     let limit = request.limit.unwrap_or(u64::MAX);
     let mut after = request.since_seq.unwrap_or(0);
     loop {
-        let page =
-            model::records::page_of_table(conn, &request.table, after, request.msince, None, PAGE)?;
+        let page = model::records::page_of_table(
+            conn,
+            &request.table,
+            after,
+            request.msince,
+            None,
+            request.exclude_changed_by,
+            PAGE,
+        )?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for record in page {
@@ -226,7 +241,10 @@ fn is_selected_master(
     record: &StoredRecord,
 ) -> Result<bool, StoreError> {
     let in_range = record.seq > request.since_seq.unwrap_or(0)
-        && last_seq.is_some_and(|last| record.seq <= last);
+        && last_seq.is_some_and(|last| record.seq <= last)
+        && request
+            .exclude_changed_by
+            .is_none_or(|peer| record.changed_by_repository_id != Some(peer));
     let recent = request.msince.is_none_or(|since| {
         record.modified_on.is_some_and(|m| m >= since) || record.stored_at >= since
     });
@@ -255,6 +273,7 @@ fn for_each_master(
             after,
             request.msince,
             Some(last_seq),
+            request.exclude_changed_by,
             PAGE,
         )?;
         let Some(last) = page.last() else { break };

@@ -91,6 +91,9 @@ pub fn plan(
             since_seq: query.since_seq,
             limit: query.limit,
             filters,
+            // An edensync peer (paging by seq) never gets its own changes
+            // back; Eden peers get what Eden would send them.
+            exclude_changed_by: query.since_seq.and(repository.as_ref().map(|r| r.id)),
             components: true,
             root_attributes: Vec::new(),
         },

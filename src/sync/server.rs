@@ -150,7 +150,7 @@ pub async fn sync_xml(
 async fn push(
     req: HttpRequest,
     state: web::Data<AppState>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let account = peer(&req, &state).await?;
     let query = PullQuery::parse(req.query_string());
@@ -178,9 +178,11 @@ async fn push(
         .await?
     };
 
+    // edensync peers send gzip; the limit counts the decompressed bytes.
+    let mut body = actix_web::dev::Decompress::from_headers(payload, req.headers());
     let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
     let mut received: u64 = 0;
-    while let Some(chunk) = payload.next().await {
+    while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
             ApiError::failed(
                 StatusCode::BAD_REQUEST,

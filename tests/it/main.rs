@@ -11,6 +11,7 @@ mod first_start;
 mod login;
 mod s3xml;
 mod store;
+mod sync_engine;
 mod sync_load;
 mod sync_pull;
 mod sync_push;

@@ -2,6 +2,7 @@
 //! database (SQLite in a temp dir, or a fresh PostgreSQL database).
 
 pub mod browser;
+pub mod peers;
 pub mod postgres;
 
 use std::collections::HashMap;

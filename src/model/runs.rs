@@ -1,0 +1,165 @@
+//! One row per run of a repository: trigger, status, live progress, counts.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::runs;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = runs)]
+pub struct Run {
+    pub id: i64,
+    pub repository_id: i64,
+    pub job_id: Option<i64>,
+    pub trigger_kind: String,
+    pub status: String,
+    pub started_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub heartbeat_at: Option<NaiveDateTime>,
+    pub pulled_created: i64,
+    pub pulled_updated: i64,
+    pub pulled_deleted: i64,
+    pub pulled_skipped: i64,
+    pub pulled_rejected: i64,
+    pub pushed_created: i64,
+    pub pushed_updated: i64,
+    pub pushed_deleted: i64,
+    pub pushed_skipped: i64,
+    pub pushed_rejected: i64,
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+    pub error: Option<String>,
+    pub current_step: Option<String>,
+    pub holder: Option<String>,
+}
+
+/// The counters a run keeps up to date while it works.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub pulled_created: i64,
+    pub pulled_updated: i64,
+    pub pulled_deleted: i64,
+    pub pulled_skipped: i64,
+    pub pulled_rejected: i64,
+    pub pushed_created: i64,
+    pub pushed_updated: i64,
+    pub pushed_deleted: i64,
+    pub pushed_skipped: i64,
+    pub pushed_rejected: i64,
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+}
+
+/// Start a run row; `holder` is unique per run and finds the row again
+/// (portable: no RETURNING).
+pub fn insert(
+    conn: &mut DbConnection,
+    repository_id: i64,
+    job_id: Option<i64>,
+    trigger: &str,
+    status: &str,
+    holder: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    let finished = (status != "running").then_some(now);
+    diesel::insert_into(runs::table)
+        .values((
+            runs::repository_id.eq(repository_id),
+            runs::job_id.eq(job_id),
+            runs::trigger_kind.eq(trigger),
+            runs::status.eq(status),
+            runs::started_at.eq(now),
+            runs::finished_at.eq(finished),
+            runs::heartbeat_at.eq(Some(now)),
+            runs::holder.eq(Some(holder)),
+        ))
+        .execute(conn)?;
+    runs::table
+        .filter(runs::holder.eq(holder))
+        .select(runs::id)
+        .first(conn)
+}
+
+/// Live progress, written by the run's heartbeat.
+pub fn update_progress(
+    conn: &mut DbConnection,
+    id: i64,
+    counts: &RunCounts,
+    step: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(runs::table.find(id))
+        .set((
+            runs::heartbeat_at.eq(Some(now)),
+            runs::current_step.eq(step),
+            runs::pulled_created.eq(counts.pulled_created),
+            runs::pulled_updated.eq(counts.pulled_updated),
+            runs::pulled_deleted.eq(counts.pulled_deleted),
+            runs::pulled_skipped.eq(counts.pulled_skipped),
+            runs::pulled_rejected.eq(counts.pulled_rejected),
+            runs::pushed_created.eq(counts.pushed_created),
+            runs::pushed_updated.eq(counts.pushed_updated),
+            runs::pushed_deleted.eq(counts.pushed_deleted),
+            runs::pushed_skipped.eq(counts.pushed_skipped),
+            runs::pushed_rejected.eq(counts.pushed_rejected),
+            runs::bytes_in.eq(counts.bytes_in),
+            runs::bytes_out.eq(counts.bytes_out),
+        ))
+        .execute(conn)
+}
+
+pub fn finish(
+    conn: &mut DbConnection,
+    id: i64,
+    status: &str,
+    counts: &RunCounts,
+    error: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    update_progress(conn, id, counts, None, now)?;
+    diesel::update(runs::table.find(id))
+        .set((
+            runs::status.eq(status),
+            runs::finished_at.eq(Some(now)),
+            runs::error.eq(error),
+        ))
+        .execute(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Run>> {
+    runs::table
+        .find(id)
+        .select(Run::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A repository's runs, newest first.
+pub fn for_repository(
+    conn: &mut DbConnection,
+    repository_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<Run>> {
+    runs::table
+        .filter(runs::repository_id.eq(repository_id))
+        .order(runs::id.desc())
+        .limit(limit)
+        .select(Run::as_select())
+        .load(conn)
+}
+
+/// Runs left `running` by a process that died: no heartbeat since `before`.
+pub fn mark_abandoned(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        runs::table
+            .filter(runs::status.eq("running"))
+            .filter(runs::heartbeat_at.lt(before)),
+    )
+    .set((
+        runs::status.eq("failed"),
+        runs::finished_at.eq(runs::heartbeat_at),
+        runs::error.eq("the process running it stopped (no heartbeat)"),
+    ))
+    .execute(conn)
+}

@@ -1,0 +1,88 @@
+//! Why a step of an active run failed, and whether waiting helps.
+
+use crate::db::DbError;
+use crate::store::StoreError;
+
+/// Transient failures (the peer is down, slow, cut the connection, answered
+/// 5xx) are retried later with backoff. Permanent ones (credentials refused,
+/// bad URL, bad configuration) fail at once and wait for an administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    Transient,
+    Permanent,
+    /// The run was cancelled (timeout or shutdown) between two steps.
+    Cancelled,
+}
+
+/// A failure with a message written for the administrator: which peer, what
+/// it said, what to check. Never contains a password.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SyncError {
+    pub kind: FailureKind,
+    pub message: String,
+    /// The peer sent the message (Eden's `remote` flag in the log).
+    pub remote: bool,
+}
+
+impl SyncError {
+    pub fn transient(message: impl Into<String>) -> SyncError {
+        SyncError {
+            kind: FailureKind::Transient,
+            message: message.into(),
+            remote: false,
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> SyncError {
+        SyncError {
+            kind: FailureKind::Permanent,
+            message: message.into(),
+            remote: false,
+        }
+    }
+
+    pub fn cancelled(message: impl Into<String>) -> SyncError {
+        SyncError {
+            kind: FailureKind::Cancelled,
+            message: message.into(),
+            remote: false,
+        }
+    }
+
+    pub fn from_peer(mut self) -> SyncError {
+        self.remote = true;
+        self
+    }
+}
+
+impl From<DbError> for SyncError {
+    fn from(e: DbError) -> Self {
+        // A busy or unreachable database is worth another try.
+        SyncError::transient(format!("database error: {e}"))
+    }
+}
+
+impl From<diesel::result::Error> for SyncError {
+    fn from(e: diesel::result::Error) -> Self {
+        SyncError::from(DbError::from(e))
+    }
+}
+
+impl From<StoreError> for SyncError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Read(read) => {
+                SyncError::transient(format!("the peer's document could not be read: {read}"))
+                    .from_peer()
+            }
+            other => SyncError::transient(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for SyncError {
+    fn from(e: std::io::Error) -> Self {
+        SyncError::transient(format!("local file error: {e}"))
+    }
+}

@@ -1,0 +1,191 @@
+//! Two real nodes linked for sync: A (active) has a repository pointing at
+//! B (passive), registered through the real endpoint; records are written
+//! on either side as local S3XML imports.
+
+use diesel::prelude::*;
+use edensync::db::schema::{repositories, task_filters, tasks};
+use edensync::model;
+use edensync::model::records::StoredRecord;
+use edensync::model::users::Role;
+use edensync::s3xml::{Limits, Reader};
+use edensync::store::{self, ImportOptions, ImportSummary};
+use edensync::sync::engine::{Engine, RunReport, RunRequest, Stop, Trigger};
+
+use super::TestApp;
+
+pub const PEER_EMAIL: &str = "peer-a@example.org";
+pub const PEER_PASSWORD: &str = "peer password 12345";
+
+pub fn engine(app: &TestApp) -> Engine {
+    Engine::new(
+        app.node.pool.clone(),
+        app.node.key.clone(),
+        app.node.site_uuid.clone(),
+        Some(app.url.clone()),
+    )
+}
+
+/// Add a repository on `app` for the peer at `url`, with a password stored
+/// encrypted as the console would; returns its id.
+pub fn add_repository(app: &TestApp, name: &str, url: &str, username: &str, password: &str) -> i64 {
+    let now = model::now();
+    let mut conn = app.conn();
+    diesel::insert_into(repositories::table)
+        .values((
+            repositories::name.eq(name),
+            repositories::url.eq(Some(url)),
+            repositories::username.eq(Some(username)),
+            repositories::password_enc.eq(Some(app.node.key.encrypt(password))),
+            repositories::created_at.eq(now),
+            repositories::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+    repositories::table
+        .filter(repositories::name.eq(name))
+        .select(repositories::id)
+        .first(&mut *conn)
+        .unwrap()
+}
+
+/// A on `a` syncs with `b`: a sync account on B, a repository on A,
+/// registration through B's endpoint, and B accepting A's pushes.
+pub async fn link(a: &TestApp, b: &TestApp) -> i64 {
+    b.add_user(PEER_EMAIL, PEER_PASSWORD, Role::Sync);
+    let id = add_repository(a, "B", &b.url, PEER_EMAIL, PEER_PASSWORD);
+    let said = engine(a).register(id).await.expect("registration at B");
+    assert!(said.contains("edensync"), "{said}");
+    super::super::sync_register::accept_pushes(b, &a.node.site_uuid);
+    id
+}
+
+pub struct TaskSpec<'a> {
+    pub table: &'a str,
+    pub mode: &'a str,
+    pub update_policy: &'a str,
+    pub conflict_policy: &'a str,
+    pub components: bool,
+    pub filters: &'a [(&'a str, &'a str)],
+}
+
+impl Default for TaskSpec<'_> {
+    fn default() -> Self {
+        TaskSpec {
+            table: "org_organisation",
+            mode: "both",
+            update_policy: "NEWER",
+            conflict_policy: "NEWER",
+            components: false,
+            filters: &[],
+        }
+    }
+}
+
+pub fn add_task(app: &TestApp, repository_id: i64, spec: TaskSpec) -> i64 {
+    let now = model::now();
+    let mut conn = app.conn();
+    let position: i64 = tasks::table
+        .filter(tasks::repository_id.eq(repository_id))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    diesel::insert_into(tasks::table)
+        .values((
+            tasks::repository_id.eq(repository_id),
+            tasks::position.eq(position as i32 + 1),
+            tasks::resource_name.eq(spec.table),
+            tasks::mode.eq(spec.mode),
+            tasks::update_policy.eq(spec.update_policy),
+            tasks::conflict_policy.eq(spec.conflict_policy),
+            tasks::components.eq(spec.components),
+            tasks::created_at.eq(now),
+            tasks::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+    let id: i64 = tasks::table
+        .filter(tasks::repository_id.eq(repository_id))
+        .filter(tasks::resource_name.eq(spec.table))
+        .select(tasks::id)
+        .first(&mut *conn)
+        .unwrap();
+    for (table, filter) in spec.filters {
+        diesel::insert_into(task_filters::table)
+            .values((
+                task_filters::task_id.eq(id),
+                task_filters::table_name.eq(*table),
+                task_filters::filter_string.eq(*filter),
+            ))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    id
+}
+
+/// Write records on a node as its own local changes.
+pub fn write_local(app: &TestApp, xml: &str) -> ImportSummary {
+    let reader = Reader::new(xml.as_bytes(), Limits::default()).unwrap();
+    store::import(&mut app.conn(), reader, &ImportOptions::default()).unwrap()
+}
+
+/// A document of `<resource>` elements.
+pub fn doc(resources: &[String]) -> String {
+    format!(
+        "<?xml version='1.0' encoding='utf-8'?><s3xml success=\"true\" results=\"{}\">{}</s3xml>",
+        resources.len(),
+        resources.concat()
+    )
+}
+
+/// An organisation created here (mci 0) with a name, acronym and time.
+pub fn org(uuid: &str, name: &str, acronym: &str, modified: &str) -> String {
+    format!(
+        "<resource name=\"org_organisation\" uuid=\"{uuid}\" mci=\"0\" created_on=\"2026-11-01T00:00:00\" modified_on=\"{modified}\"><data field=\"name\">{name}</data><data field=\"acronym\" value=\"&quot;{acronym}&quot;\">{acronym}</data></resource>"
+    )
+}
+
+pub fn deleted(table: &str, uuid: &str, modified: &str, replaced_by: Option<&str>) -> String {
+    let replaced = replaced_by
+        .map(|r| format!(" replaced_by=\"{r}\""))
+        .unwrap_or_default();
+    format!(
+        "<resource name=\"{table}\" uuid=\"{uuid}\" deleted=\"True\"{replaced} modified_on=\"{modified}\"/>"
+    )
+}
+
+pub fn record(app: &TestApp, table: &str, uuid: &str) -> Option<StoredRecord> {
+    model::records::find(&mut app.conn(), table, uuid).unwrap()
+}
+
+/// The text of a record's field as stored.
+pub fn field(app: &TestApp, table: &str, uuid: &str, name: &str) -> Option<String> {
+    let stored = record(app, table, uuid)?;
+    let body = edensync::store::body::Body::from_json(&stored.body).unwrap();
+    body.fields.iter().find_map(|f| match f {
+        edensync::s3xml::Field::Data(d) if d.field == name => Some(d.text.clone()),
+        _ => None,
+    })
+}
+
+pub fn count(app: &TestApp, table: &str) -> i64 {
+    use edensync::db::schema::records;
+    records::table
+        .filter(records::table_name.eq(table))
+        .count()
+        .get_result(&mut *app.conn())
+        .unwrap()
+}
+
+pub async fn run(app: &TestApp, repository_id: i64) -> RunReport {
+    engine(app)
+        .run(RunRequest {
+            repository_id,
+            trigger: Trigger::Manual,
+            job_id: None,
+            only_table: None,
+            stop: Stop::never(),
+            progress: None,
+        })
+        .await
+        .expect("the run is recorded")
+}
