@@ -504,6 +504,8 @@ pub fn transport_error(name: &str, base: &str, e: &reqwest::Error) -> SyncError 
         "cannot be reached"
     } else if e.is_body() || e.is_decode() {
         "cut the connection during the transfer"
+    } else if e.is_request() {
+        "closed the connection before the exchange was complete"
     } else {
         "is unavailable"
     };

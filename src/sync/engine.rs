@@ -189,6 +189,8 @@ pub struct Engine {
     pub clients: Clients,
     /// Identifies this process in lease holders (`host:pid`).
     pub process: String,
+    /// Masters per page between edensync nodes.
+    pub page_size: u64,
 }
 
 impl Engine {
@@ -208,6 +210,7 @@ impl Engine {
             public_url,
             clients: Clients::default(),
             process: format!("{host}:{}", std::process::id()),
+            page_size: PAGE_SIZE,
         }
     }
 
@@ -241,7 +244,17 @@ impl Engine {
     pub async fn register(&self, repository_id: i64) -> Result<String, SyncError> {
         let (repository, config) = self.load(repository_id).await?;
         let peer = self.peer(&repository, &config)?;
-        let result = peer.register(&self.own_name()).await;
+        let expected = repository.peer_uuid.clone();
+        let result = peer.register(&self.own_name()).await.and_then(|r| {
+            // A URL that now leads to another site must not receive its data.
+            match (&expected, &r.peer_uuid) {
+                (Some(expected), Some(got)) if expected != got => Err(SyncError::permanent(format!(
+                    "{} answered as the site {got}, but this repository is the site {expected}: check the URL, or clear the peer uuid if the peer was reinstalled",
+                    repository.name
+                ))),
+                _ => Ok(r),
+            }
+        });
         let logged = match &result {
             Ok(r) => (
                 "success",
@@ -927,7 +940,7 @@ impl Run<'_> {
                 PeerKind::Eden => query.msince = task.last_pull.filter(|_| with_msince),
                 PeerKind::Edensync => {
                     query.since_seq = Some(since_seq);
-                    query.limit = Some(PAGE_SIZE);
+                    query.limit = Some(self.engine.page_size);
                 }
             }
             self.say(&format!("{table}: pulling from {}", repository.name));
@@ -1067,7 +1080,7 @@ impl Run<'_> {
             let request = ExportRequest {
                 table: table.clone(),
                 since_seq: Some(since_seq),
-                limit: gzip.then_some(PAGE_SIZE),
+                limit: gzip.then_some(self.engine.page_size),
                 filters: filters.iter().map(|(_, _, _, f)| f.clone()).collect(),
                 exclude_changed_by: Some(repository.id),
                 components: task.components,

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod peers;
 pub mod postgres;
+pub mod stand_in;
 
 use std::collections::HashMap;
 use std::path::Path;
