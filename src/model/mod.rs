@@ -3,6 +3,7 @@
 
 pub mod audit_log;
 pub mod export_dependencies;
+pub mod jobs;
 pub mod records;
 pub mod repositories;
 pub mod served_watermarks;
@@ -10,6 +11,7 @@ pub mod sessions;
 pub mod setup_tokens;
 pub mod sync_config;
 pub mod sync_log;
+pub mod task_filters;
 pub mod tasks;
 pub mod users;
 
