@@ -4,6 +4,7 @@
 mod support;
 
 mod browser;
+mod cli_config;
 mod config;
 mod database;
 mod export;
