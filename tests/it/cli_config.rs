@@ -10,6 +10,7 @@ use edensync::app::Node;
 use edensync::audit::Actor;
 use edensync::db::schema::tasks;
 use edensync::manage;
+use edensync::model::users::Role;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -1025,3 +1026,100 @@ fn settings_from_the_command_line() {
     );
     assert!(audit.iter().all(|(_, _, d)| !d.contains(proxy_password)));
 }
+
+/// The same operations through the library, on SQLite and on PostgreSQL:
+/// inserts read back, `RETURNING` for jobs, cascades on removal.
+async fn configuration_on_each_backend(backend: Backend) {
+    let Some(app) = crate::support::TestApp::spawn(backend).await else {
+        return;
+    };
+    app.add_user("peer@example.org", "peer password 12345", Role::Sync);
+    let mut pooled = app.conn();
+    let conn = &mut *pooled;
+    let actor = Actor::cli();
+    let key = &app.node.key;
+
+    let mut form = manage::repositories::RepositoryForm::new("hub");
+    form.url = Some("https://eden.example.org/eden".into());
+    form.username = Some("admin@eden.example.org".into());
+    form.password = manage::PasswordChange::Set(PEER_PASSWORD.into());
+    form.allowed_tables = Some(vec!["org_organisation".into()]);
+    form.accounts = vec!["peer@example.org".into()];
+    let hub = manage::repositories::create(conn, &actor, key, &form).unwrap();
+    assert_eq!(
+        key.decrypt(hub.password_enc.as_deref().unwrap()).unwrap(),
+        PEER_PASSWORD
+    );
+    assert_eq!(
+        manage::repositories::accounts(conn, &hub).unwrap(),
+        vec!["peer@example.org".to_string()]
+    );
+    let taken = manage::repositories::create(conn, &actor, key, &form).unwrap_err();
+    assert_eq!(taken.to_string().matches("already").count(), 2, "{taken}");
+
+    let mut edit = manage::repositories::RepositoryForm::from_repository(conn, &hub).unwrap();
+    edit.password = manage::PasswordChange::Clear;
+    edit.username = None;
+    edit.accounts.clear();
+    let edited = manage::repositories::update(conn, &actor, key, &hub, &edit).unwrap();
+    assert_eq!(edited.password_enc, None);
+    assert!(
+        manage::repositories::accounts(conn, &hub)
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut task_form = manage::tasks::TaskForm::new("org_organisation");
+    task_form.filters = vec!["~.acronym__like=RO*".into()];
+    let task = manage::tasks::add(conn, &actor, &hub, &task_form).unwrap();
+    assert_eq!(task.position, 1);
+    let office = manage::tasks::add(
+        conn,
+        &actor,
+        &hub,
+        &manage::tasks::TaskForm::new("org_office"),
+    )
+    .unwrap();
+    assert_eq!(office.position, 2);
+
+    let job = manage::jobs::add(
+        conn,
+        &actor,
+        &hub,
+        &manage::jobs::JobForm {
+            cron: Some("0 0 6 * * *".into()),
+            ..manage::jobs::JobForm::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(job.cron.as_deref(), Some("0 0 6 * * *"));
+    let next = job.next_run_at.unwrap();
+    assert_eq!(next.format("%H:%M:%S").to_string(), "06:00:00");
+    assert_eq!(
+        manage::jobs::find(conn, job.id).unwrap().next_run_at,
+        Some(next)
+    );
+
+    manage::settings::set(conn, &actor, key, "site_name", "Hub").unwrap();
+    manage::settings::set(conn, &actor, key, "read_timeout_secs", "45").unwrap();
+    let config = edensync::model::sync_config::get(conn).unwrap().unwrap();
+    assert_eq!(
+        (config.site_name.as_str(), config.read_timeout_secs),
+        ("Hub", 45)
+    );
+
+    manage::repositories::remove(conn, &actor, &hub).unwrap();
+    assert!(
+        edensync::model::tasks::list_for_repository(conn, hub.id)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        edensync::model::task_filters::list_for_task(conn, task.id)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(edensync::model::jobs::find(conn, job.id).unwrap().is_none());
+}
+
+crate::on_both_backends!(library, configuration_on_each_backend);
