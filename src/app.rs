@@ -13,6 +13,7 @@ use crate::config::{ConfigError, DatabaseUrl, Settings};
 use crate::db::{self, DbConnection, DbError, Pool};
 use crate::model;
 use crate::secrets::{self, SecretKey, SecretsError};
+use crate::sync::engine::Engine;
 use crate::web;
 
 /// Why the node could not start; each message is one line for the operator.
@@ -80,6 +81,24 @@ fn ensure_site_identity(conn: &mut DbConnection) -> Result<String, StartError> {
     model::sync_config::insert_initial(conn, &site_uuid, "edensync", model::now())?;
     tracing::info!(%site_uuid, "created the site identity");
     Ok(site_uuid)
+}
+
+/// The run engine of a node. Peers reach us at the configured public URL,
+/// else at `listen_url` (a server's own address), else we have no URL to
+/// tell them.
+pub fn engine(node: &Node, listen_url: Option<&str>) -> Engine {
+    let public_url = node
+        .settings
+        .public_url
+        .as_ref()
+        .map(|u| u.as_str().trim_end_matches('/').to_string())
+        .or_else(|| listen_url.map(str::to_string));
+    Engine::new(
+        node.pool.clone(),
+        node.key.clone(),
+        node.site_uuid.clone(),
+        public_url,
+    )
 }
 
 /// A node serving HTTP.

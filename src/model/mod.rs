@@ -3,6 +3,7 @@
 
 pub mod audit_log;
 pub mod export_dependencies;
+pub mod jobs;
 pub mod records;
 pub mod repositories;
 pub mod runs;
@@ -11,6 +12,7 @@ pub mod sessions;
 pub mod setup_tokens;
 pub mod sync_config;
 pub mod sync_log;
+pub mod task_filters;
 pub mod tasks;
 pub mod users;
 

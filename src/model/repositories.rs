@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{repositories, repository_accounts, sync_config};
+use crate::db::schema::{repositories, repository_accounts, sync_config, users};
 
 /// How many stored passwords are encrypted under the node's secret key
 /// (peer passwords, proxy passwords): a key may only be replaced when none is.
@@ -149,15 +149,120 @@ pub fn touch_connected(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> 
         .execute(conn)
 }
 
-// ---- The active side: lease, outcome of runs, what registration learned.
+// --- Configuration by administrators (console and command line) ---
 
-pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Repository>> {
+/// The columns an administrator sets. Saved whole: `None` stores NULL.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = repositories, treat_none_as_null = true, treat_none_as_default_value = false)]
+pub struct RepositoryConfig {
+    pub name: String,
+    pub url: Option<String>,
+    pub peer_uuid: Option<String>,
+    pub username: Option<String>,
+    pub password_enc: Option<String>,
+    pub proxy_url: Option<String>,
+    pub proxy_username: Option<String>,
+    pub proxy_password_enc: Option<String>,
+    pub enabled: bool,
+    pub accept_push: bool,
+    /// Comma-separated table names; `None`: every table.
+    pub allowed_tables: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Repository>> {
     repositories::table
         .find(id)
         .select(Repository::as_select())
         .first(conn)
         .optional()
 }
+
+pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<Repository>> {
+    repositories::table
+        .filter(repositories::name.eq(name))
+        .select(Repository::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_url(conn: &mut DbConnection, url: &str) -> QueryResult<Option<Repository>> {
+    repositories::table
+        .filter(repositories::url.eq(url))
+        .select(Repository::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every repository, by name.
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<Repository>> {
+    repositories::table
+        .order(repositories::name.asc())
+        .select(Repository::as_select())
+        .load(conn)
+}
+
+/// Insert a repository (its name is unique, so it is read back by name).
+pub fn insert(
+    conn: &mut DbConnection,
+    config: &RepositoryConfig,
+    now: NaiveDateTime,
+) -> QueryResult<Repository> {
+    diesel::insert_into(repositories::table)
+        .values((config, repositories::created_at.eq(now)))
+        .execute(conn)?;
+    repositories::table
+        .filter(repositories::name.eq(&config.name))
+        .select(Repository::as_select())
+        .first(conn)
+}
+
+pub fn update_config(
+    conn: &mut DbConnection,
+    id: i64,
+    config: &RepositoryConfig,
+) -> QueryResult<usize> {
+    diesel::update(repositories::table.find(id))
+        .set(config)
+        .execute(conn)
+}
+
+/// Delete a repository; the database removes its tasks (and their
+/// filters), jobs, runs, log rows and account bindings with it.
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(repositories::table.find(id)).execute(conn)
+}
+
+/// E-mail addresses of the sync accounts that may act as this repository.
+pub fn bound_account_emails(
+    conn: &mut DbConnection,
+    repository_id: i64,
+) -> QueryResult<Vec<String>> {
+    repository_accounts::table
+        .inner_join(users::table)
+        .filter(repository_accounts::repository_id.eq(repository_id))
+        .order(users::email.asc())
+        .select(users::email)
+        .load(conn)
+}
+
+/// Bind exactly these accounts to the repository (others are unbound).
+pub fn set_accounts(
+    conn: &mut DbConnection,
+    repository_id: i64,
+    user_ids: &[i64],
+) -> QueryResult<()> {
+    diesel::delete(
+        repository_accounts::table.filter(repository_accounts::repository_id.eq(repository_id)),
+    )
+    .execute(conn)?;
+    for user_id in user_ids {
+        bind_account(conn, repository_id, *user_id)?;
+    }
+    Ok(())
+}
+
+// ---- The active side: lease, outcome of runs, what registration learned.
 
 /// Take the repository's lease if nobody holds it or the holder's lease
 /// expired (its process died): true when this `holder` got it. One

@@ -61,3 +61,50 @@ pub fn set_key_check(conn: &mut DbConnection, key_check: &str) -> QueryResult<us
         .set(sync_config::key_check.eq(Some(key_check)))
         .execute(conn)
 }
+
+/// A change to the settings administrators set; `None` leaves a column as
+/// it is (`Some(None)` clears a nullable one).
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = sync_config)]
+pub struct ConfigChange {
+    pub site_name: Option<String>,
+    pub proxy_url: Option<Option<String>>,
+    pub proxy_username: Option<Option<String>>,
+    pub proxy_password_enc: Option<Option<String>>,
+    pub connect_timeout_secs: Option<i32>,
+    pub read_timeout_secs: Option<i32>,
+    pub request_timeout_secs: Option<i32>,
+    pub backoff_base_secs: Option<i32>,
+    pub backoff_cap_secs: Option<i32>,
+    pub log_retention_days: Option<i32>,
+    pub accept_push_from_new_peers: Option<bool>,
+    pub clock_skew_warn_secs: Option<i32>,
+    pub updated_at: NaiveDateTime,
+}
+
+impl ConfigChange {
+    /// No change yet, stamped with the time it is made.
+    pub fn at(now: NaiveDateTime) -> ConfigChange {
+        ConfigChange {
+            site_name: None,
+            proxy_url: None,
+            proxy_username: None,
+            proxy_password_enc: None,
+            connect_timeout_secs: None,
+            read_timeout_secs: None,
+            request_timeout_secs: None,
+            backoff_base_secs: None,
+            backoff_cap_secs: None,
+            log_retention_days: None,
+            accept_push_from_new_peers: None,
+            clock_skew_warn_secs: None,
+            updated_at: now,
+        }
+    }
+}
+
+pub fn update(conn: &mut DbConnection, change: &ConfigChange) -> QueryResult<usize> {
+    diesel::update(sync_config::table.find(ROW_ID))
+        .set(change)
+        .execute(conn)
+}

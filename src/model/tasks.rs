@@ -38,13 +38,112 @@ pub fn find(
         .optional()
 }
 
+/// A task's settings, as an administrator sets them.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = tasks)]
+pub struct TaskSettings {
+    pub mode: String,
+    pub strategy: String,
+    pub update_policy: String,
+    pub conflict_policy: String,
+    pub components: bool,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Task>> {
+    tasks::table
+        .find(id)
+        .select(Task::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// A repository's tasks in the order they run.
-pub fn for_repository(conn: &mut DbConnection, repository_id: i64) -> QueryResult<Vec<Task>> {
+pub fn list_for_repository(conn: &mut DbConnection, repository_id: i64) -> QueryResult<Vec<Task>> {
     tasks::table
         .filter(tasks::repository_id.eq(repository_id))
         .order((tasks::position.asc(), tasks::id.asc()))
         .select(Task::as_select())
         .load(conn)
+}
+
+/// The position after the repository's last task (1 for the first).
+pub fn next_position(conn: &mut DbConnection, repository_id: i64) -> QueryResult<i32> {
+    let last: Option<i32> = tasks::table
+        .filter(tasks::repository_id.eq(repository_id))
+        .select(diesel::dsl::max(tasks::position))
+        .first(conn)?;
+    Ok(last.unwrap_or(0) + 1)
+}
+
+/// Insert a task; (repository, table) is unique, so it is read back by them.
+pub fn insert(
+    conn: &mut DbConnection,
+    repository_id: i64,
+    resource: &str,
+    position: i32,
+    settings: &TaskSettings,
+    now: NaiveDateTime,
+) -> QueryResult<Task> {
+    diesel::insert_into(tasks::table)
+        .values((
+            settings,
+            tasks::repository_id.eq(repository_id),
+            tasks::resource_name.eq(resource),
+            tasks::position.eq(position),
+            tasks::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    tasks::table
+        .filter(tasks::repository_id.eq(repository_id))
+        .filter(tasks::resource_name.eq(resource))
+        .select(Task::as_select())
+        .first(conn)
+}
+
+pub fn update_settings(
+    conn: &mut DbConnection,
+    id: i64,
+    settings: &TaskSettings,
+) -> QueryResult<usize> {
+    diesel::update(tasks::table.find(id))
+        .set(settings)
+        .execute(conn)
+}
+
+/// Forget what was pulled: the next pull fetches everything again.
+pub fn clear_pull_watermark(
+    conn: &mut DbConnection,
+    id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(tasks::table.find(id))
+        .set((
+            tasks::last_pull.eq(None::<NaiveDateTime>),
+            tasks::last_pull_seq.eq(None::<i64>),
+            tasks::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Forget what was pushed: the next push sends everything again.
+pub fn clear_push_watermark(
+    conn: &mut DbConnection,
+    id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(tasks::table.find(id))
+        .set((
+            tasks::last_push.eq(None::<NaiveDateTime>),
+            tasks::last_push_seq.eq(None::<i64>),
+            tasks::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Delete a task; the database removes its filters with it.
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(tasks::table.find(id)).execute(conn)
 }
 
 /// After a committed pull: the youngest `modified_on` received (a pull from
@@ -81,14 +180,4 @@ pub fn set_push_watermark(
             tasks::last_push_seq.eq(Some(last_push_seq)),
         ))
         .execute(conn)
-}
-
-/// The filters of a task: (table, filter string such as `~.acronym__like=RO*`).
-pub fn filters_of(conn: &mut DbConnection, task_id: i64) -> QueryResult<Vec<(String, String)>> {
-    use crate::db::schema::task_filters;
-    task_filters::table
-        .filter(task_filters::task_id.eq(task_id))
-        .order(task_filters::id.asc())
-        .select((task_filters::table_name, task_filters::filter_string))
-        .load(conn)
 }

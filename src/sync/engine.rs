@@ -315,10 +315,9 @@ impl Engine {
 
     async fn load(&self, repository_id: i64) -> Result<(Repository, SyncConfig), SyncError> {
         self.db(move |conn| {
-            let repository =
-                model::repositories::find_by_id(conn, repository_id)?.ok_or_else(|| {
-                    SyncError::permanent(format!("there is no repository {repository_id}"))
-                })?;
+            let repository = model::repositories::find(conn, repository_id)?.ok_or_else(|| {
+                SyncError::permanent(format!("there is no repository {repository_id}"))
+            })?;
             let config = model::sync_config::get(conn)?
                 .ok_or_else(|| SyncError::permanent("the sync_config row is missing"))?;
             Ok((repository, config))
@@ -394,7 +393,7 @@ impl Engine {
             let holder = holder.clone();
             self.db(move |conn| {
                 let now = model::now();
-                if model::repositories::find_by_id(conn, repository_id)?.is_none() {
+                if model::repositories::find(conn, repository_id)?.is_none() {
                     return Err(SyncError::permanent(format!(
                         "there is no repository {repository_id}"
                     )));
@@ -557,7 +556,7 @@ impl Engine {
         let finished = self
             .db(move |conn| {
                 let now = model::now();
-                let repository = model::repositories::find_by_id(conn, repository_id)?;
+                let repository = model::repositories::find(conn, repository_id)?;
                 let config = model::sync_config::get(conn)?;
                 let (repo_status, next_retry_at) = if permanent {
                     ("blocked", None)
@@ -763,7 +762,7 @@ impl Run<'_> {
         let repository_id = self.repository_id;
         let tasks = self
             .engine
-            .db(move |conn| Ok(model::tasks::for_repository(conn, repository_id)?))
+            .db(move |conn| Ok(model::tasks::list_for_repository(conn, repository_id)?))
             .await?;
         let tasks: Vec<Task> = tasks
             .into_iter()
@@ -1224,10 +1223,11 @@ impl Run<'_> {
         let task_id = task.id;
         let rows = self
             .engine
-            .db(move |conn| Ok(model::tasks::filters_of(conn, task_id)?))
+            .db(move |conn| Ok(model::task_filters::list_for_task(conn, task_id)?))
             .await?;
         rows.into_iter()
-            .map(|(table, text)| {
+            .map(|row| {
+                let (table, text) = (row.table_name, row.filter_string);
                 let (var, value) = text.split_once('=').ok_or_else(|| {
                     SyncError::permanent(format!(
                         "the filter '{text}' of the task {} is not FIELD=VALUE",

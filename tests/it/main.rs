@@ -4,12 +4,14 @@
 mod support;
 
 mod browser;
+mod cli_config;
 mod config;
 mod database;
 mod export;
 mod first_start;
 mod login;
 mod s3xml;
+mod scheduler;
 mod store;
 mod sync_eden;
 mod sync_engine;

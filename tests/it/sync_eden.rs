@@ -66,7 +66,7 @@ async fn requests_match_what_eden_accepted() {
     );
     let said = peers::engine(&a).register(repository).await.unwrap();
     assert!(said.contains("Registration successful"), "{said}");
-    let stored = model::repositories::find_by_id(&mut a.conn(), repository)
+    let stored = model::repositories::find(&mut a.conn(), repository)
         .unwrap()
         .unwrap();
     assert_eq!(stored.peer_uuid.as_deref(), Some(EDEN_UUID));
@@ -179,7 +179,7 @@ async fn requests_match_what_eden_accepted() {
             && l.message.contains("behind")),
         "{log:?}"
     );
-    let stored = model::repositories::find_by_id(&mut a.conn(), repository)
+    let stored = model::repositories::find(&mut a.conn(), repository)
         .unwrap()
         .unwrap();
     assert!(stored.clock_skew_secs.unwrap() < -3600);

@@ -17,7 +17,7 @@ use crate::support::stand_in::{Cutter, Proxy, Reply, StandIn};
 use crate::support::{Backend, TestApp};
 
 fn repository(app: &TestApp, id: i64) -> model::repositories::Repository {
-    model::repositories::find_by_id(&mut app.conn(), id)
+    model::repositories::find(&mut app.conn(), id)
         .unwrap()
         .unwrap()
 }

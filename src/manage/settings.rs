@@ -1,0 +1,234 @@
+//! The settings held in the database (`sync_config`), changed one key at a
+//! time. The others come from the settings file and the environment and
+//! are read at start-up.
+
+use diesel::Connection;
+
+use super::{FieldErrors, ManageError, check_http_url};
+use crate::audit::{self, Actor};
+use crate::db::DbConnection;
+use crate::model;
+use crate::model::sync_config::ConfigChange;
+use crate::secrets::SecretKey;
+
+/// The keys `config set` changes, in the order `config show` lists them.
+pub const KEYS: [&str; 12] = [
+    "site_name",
+    "proxy_url",
+    "proxy_username",
+    "proxy_password",
+    "connect_timeout_secs",
+    "read_timeout_secs",
+    "request_timeout_secs",
+    "backoff_base_secs",
+    "backoff_cap_secs",
+    "log_retention_days",
+    "accept_push_from_new_peers",
+    "clock_skew_warn_secs",
+];
+
+pub const MAX_SITE_NAME_CHARS: usize = 100;
+
+/// The settings `config show` lists that come from the settings file and
+/// the environment, each with where it is set, for the message that
+/// refuses to change it here.
+const SET_ELSEWHERE: [(&str, &str); 8] = [
+    (
+        "bind",
+        "is set in the settings file (bind) or with EDENSYNC_BIND, and read at start-up",
+    ),
+    (
+        "data_dir",
+        "is set in the settings file (data_dir) or with EDENSYNC_DATA_DIR, and read at start-up",
+    ),
+    (
+        "database_url",
+        "is set in the settings file (database_url) or with EDENSYNC_DATABASE_URL, and read at \
+         start-up",
+    ),
+    (
+        "database_backend",
+        "follows database_url (postgres:// selects PostgreSQL)",
+    ),
+    (
+        "public_url",
+        "is set in the settings file (public_url) or with EDENSYNC_PUBLIC_URL, and read at \
+         start-up",
+    ),
+    (
+        "secret_key",
+        "is the file <data dir>/secret.key or EDENSYNC_SECRET_KEY; it cannot be changed while \
+         stored passwords are encrypted with it",
+    ),
+    (
+        "log",
+        "is set in the settings file (log) or with EDENSYNC_LOG, and read at start-up",
+    ),
+    (
+        "site_uuid",
+        "is this node's identity towards its peers, created once; it cannot be changed",
+    ),
+];
+
+/// Set one setting. `value` is the text given; an empty value clears the
+/// proxy settings. Returns the new value as `config show` displays it (a
+/// password masked).
+pub fn set(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    key: &SecretKey,
+    name: &str,
+    value: &str,
+) -> Result<String, ManageError> {
+    let name = name.trim();
+    if let Some((key_name, where_set)) = SET_ELSEWHERE.iter().find(|(k, _)| *k == name) {
+        return Err(ManageError::invalid(key_name, *where_set));
+    }
+    let Some(field) = KEYS.iter().copied().find(|k| *k == name) else {
+        return Err(ManageError::invalid(
+            "key",
+            format!("unknown setting '{name}' (settable: {})", KEYS.join(", ")),
+        ));
+    };
+    conn.transaction(|conn| {
+        let current = model::sync_config::get(conn)?
+            .ok_or_else(|| ManageError::NotFound("the sync_config row is missing".into()))?;
+        let mut errors = FieldErrors::default();
+        let mut change = ConfigChange::at(model::now());
+        let text = value.trim();
+        let optional_text = || -> Option<String> { (!text.is_empty()).then(|| text.to_string()) };
+        let shown: String;
+        match field {
+            "site_name" => {
+                if text.is_empty() {
+                    errors.add(field, "is required");
+                } else if text.chars().count() > MAX_SITE_NAME_CHARS {
+                    errors.add(
+                        field,
+                        format!("must be at most {MAX_SITE_NAME_CHARS} characters"),
+                    );
+                }
+                change.site_name = Some(text.to_string());
+                shown = text.to_string();
+            }
+            "proxy_url" => {
+                if !text.is_empty() {
+                    check_http_url(&mut errors, field, text);
+                } else if current.proxy_username.is_some() {
+                    errors.add(
+                        field,
+                        "is required while proxy_username is set (clear that first)",
+                    );
+                }
+                change.proxy_url = Some(optional_text());
+                shown = shown_text(text);
+            }
+            "proxy_username" => {
+                if text.is_empty() && current.proxy_password_enc.is_some() {
+                    errors.add(
+                        field,
+                        "is required while proxy_password is set (clear that first)",
+                    );
+                }
+                if !text.is_empty() && current.proxy_url.is_none() {
+                    errors.add(field, "needs a proxy: set proxy_url first");
+                }
+                change.proxy_username = Some(optional_text());
+                shown = shown_text(text);
+            }
+            "proxy_password" => {
+                // Passwords are taken as given: spaces may be part of them.
+                if !value.is_empty() && current.proxy_username.is_none() {
+                    errors.add(field, "needs a proxy username: set proxy_username first");
+                }
+                change.proxy_password_enc = Some((!value.is_empty()).then(|| key.encrypt(value)));
+                shown = if value.is_empty() {
+                    "(not set)"
+                } else {
+                    "****"
+                }
+                .to_string();
+            }
+            "accept_push_from_new_peers" => {
+                let flag = match text.to_ascii_lowercase().as_str() {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => {
+                        errors.add(field, format!("'{text}' is not true or false"));
+                        None
+                    }
+                };
+                change.accept_push_from_new_peers = flag;
+                shown = text.to_ascii_lowercase();
+            }
+            // The rest are numbers of seconds or days.
+            _ => {
+                let number = positive(&mut errors, field, text);
+                if let Some(n) = number {
+                    match field {
+                        "backoff_base_secs" if n > current.backoff_cap_secs => errors.add(
+                            field,
+                            format!(
+                                "must not exceed backoff_cap_secs ({})",
+                                current.backoff_cap_secs
+                            ),
+                        ),
+                        "backoff_cap_secs" if n < current.backoff_base_secs => errors.add(
+                            field,
+                            format!(
+                                "must be at least backoff_base_secs ({})",
+                                current.backoff_base_secs
+                            ),
+                        ),
+                        _ => {}
+                    }
+                }
+                match numeric_column(&mut change, field) {
+                    Some(column) => *column = number,
+                    None => errors.add(field, "is not a number setting"),
+                }
+                shown = text.to_string();
+            }
+        }
+        errors.finish()?;
+        model::sync_config::update(conn, &change)?;
+        audit::record(conn, actor, "config.set", Some(field), Some(&shown))?;
+        Ok(shown)
+    })
+}
+
+/// Where a numeric setting goes in a change.
+fn numeric_column<'a>(change: &'a mut ConfigChange, field: &str) -> Option<&'a mut Option<i32>> {
+    Some(match field {
+        "connect_timeout_secs" => &mut change.connect_timeout_secs,
+        "read_timeout_secs" => &mut change.read_timeout_secs,
+        "request_timeout_secs" => &mut change.request_timeout_secs,
+        "backoff_base_secs" => &mut change.backoff_base_secs,
+        "backoff_cap_secs" => &mut change.backoff_cap_secs,
+        "log_retention_days" => &mut change.log_retention_days,
+        "clock_skew_warn_secs" => &mut change.clock_skew_warn_secs,
+        _ => return None,
+    })
+}
+
+fn shown_text(text: &str) -> String {
+    if text.is_empty() {
+        "(not set)".into()
+    } else {
+        text.to_string()
+    }
+}
+
+/// A whole number of at least 1 that fits the column.
+fn positive(errors: &mut FieldErrors, field: &'static str, text: &str) -> Option<i32> {
+    match text.parse::<i32>() {
+        Ok(n) if n >= 1 => Some(n),
+        _ => {
+            errors.add(
+                field,
+                format!("'{text}' is not a whole number of at least 1"),
+            );
+            None
+        }
+    }
+}

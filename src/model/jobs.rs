@@ -1,0 +1,125 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::jobs;
+use crate::db::{DbConnection, on_each_backend};
+
+/// A schedule for a repository's runs: a cron expression or a period.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = jobs)]
+pub struct Job {
+    pub id: i64,
+    pub repository_id: i64,
+    pub enabled: bool,
+    /// tokio-cron-scheduler's dialect: `SEC MIN HOUR DOM MON DOW`, UTC.
+    pub cron: Option<String>,
+    pub every_seconds: Option<i64>,
+    pub start_at: Option<NaiveDateTime>,
+    pub stop_at: Option<NaiveDateTime>,
+    /// 0: unlimited.
+    pub repeats: i32,
+    pub times_run: i32,
+    pub timeout_secs: i32,
+    /// When the job is next due; also its claim (see the scheduler).
+    pub next_run_at: Option<NaiveDateTime>,
+    pub last_run_at: Option<NaiveDateTime>,
+    pub last_status: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = jobs, treat_none_as_default_value = false)]
+pub struct NewJob {
+    pub repository_id: i64,
+    pub enabled: bool,
+    pub cron: Option<String>,
+    pub every_seconds: Option<i64>,
+    pub start_at: Option<NaiveDateTime>,
+    pub stop_at: Option<NaiveDateTime>,
+    pub repeats: i32,
+    pub timeout_secs: i32,
+    pub next_run_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Insert a job. Jobs have no natural key to read one back by, so the new
+/// row comes from `RETURNING`, written for each backend.
+pub fn insert(conn: &mut DbConnection, job: &NewJob) -> QueryResult<Job> {
+    on_each_backend!(conn, |c| diesel::insert_into(jobs::table)
+        .values(job)
+        .returning(Job::as_returning())
+        .get_result(c))
+}
+
+/// Every job, oldest first.
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<Job>> {
+    jobs::table
+        .order(jobs::id.asc())
+        .select(Job::as_select())
+        .load(conn)
+}
+
+pub fn list_for_repository(conn: &mut DbConnection, repository_id: i64) -> QueryResult<Vec<Job>> {
+    jobs::table
+        .filter(jobs::repository_id.eq(repository_id))
+        .order(jobs::id.asc())
+        .select(Job::as_select())
+        .load(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Job>> {
+    jobs::table
+        .find(id)
+        .select(Job::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(jobs::table.find(id)).execute(conn)
+}
+
+// ---- The scheduler's claims.
+
+/// Enabled jobs whose next run is due.
+pub fn due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Job>> {
+    jobs::table
+        .filter(jobs::enabled.eq(true))
+        .filter(jobs::next_run_at.le(now))
+        .order(jobs::next_run_at.asc())
+        .select(Job::as_select())
+        .load(conn)
+}
+
+/// Claim one firing of a due job: true only for the process whose UPDATE
+/// changed the row (the `next_run_at` it read is still there), so each due
+/// job runs once across every process sharing the database.
+pub fn claim(
+    conn: &mut DbConnection,
+    id: i64,
+    due_at: NaiveDateTime,
+    next: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        jobs::table
+            .find(id)
+            .filter(jobs::enabled.eq(true))
+            .filter(jobs::next_run_at.eq(due_at)),
+    )
+    .set((
+        jobs::next_run_at.eq(next),
+        jobs::times_run.eq(jobs::times_run + 1),
+        jobs::last_run_at.eq(Some(now)),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn set_last_status(conn: &mut DbConnection, id: i64, status: &str) -> QueryResult<usize> {
+    diesel::update(jobs::table.find(id))
+        .set(jobs::last_status.eq(Some(status)))
+        .execute(conn)
+}

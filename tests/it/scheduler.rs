@@ -1,0 +1,214 @@
+//! The in-process scheduler: periodic jobs fire, repeats and stop times are
+//! honoured, an overlapping trigger records a skipped run, a timeout
+//! cancels a run and frees its lease, and two processes sharing one
+//! PostgreSQL run each due job once.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use edensync::db::schema::{repositories, runs};
+use edensync::model;
+use edensync::model::jobs::NewJob;
+use edensync::scheduler::Scheduler;
+use edensync::sync::engine::Engine;
+
+use crate::support::peers::{self, TaskSpec, add_repository, add_task, link};
+use crate::support::stand_in::{Reply, StandIn};
+use crate::support::{Backend, TestApp};
+
+fn add_job(
+    app: &TestApp,
+    repository_id: i64,
+    every: i64,
+    repeats: i32,
+    stop_in: Option<f64>,
+    timeout: i32,
+) -> i64 {
+    let now = model::now();
+    let job = model::jobs::insert(
+        &mut app.conn(),
+        &NewJob {
+            repository_id,
+            enabled: true,
+            cron: None,
+            every_seconds: Some(every),
+            start_at: None,
+            stop_at: stop_in.map(|s| now + chrono::Duration::milliseconds((s * 1000.0) as i64)),
+            repeats,
+            timeout_secs: timeout,
+            next_run_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .unwrap();
+    job.id
+}
+
+/// (trigger, status) of every run of a repository, oldest first.
+fn runs_of(app: &TestApp, repository_id: i64) -> Vec<(String, String)> {
+    runs::table
+        .filter(runs::repository_id.eq(repository_id))
+        .order(runs::id.asc())
+        .select((runs::trigger_kind, runs::status))
+        .load(&mut *app.conn())
+        .unwrap()
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periodic_jobs_fire_and_honour_repeats_and_stop_times() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let Some(b) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let repeated = link(&a, &b).await;
+    add_task(&a, repeated, TaskSpec::default());
+    let repeated_job = add_job(&a, repeated, 1, 3, None, 60);
+    let stopped = add_repository(
+        &a,
+        "B again",
+        &format!("{}/eden", b.url),
+        peers::PEER_EMAIL,
+        peers::PEER_PASSWORD,
+    );
+    add_task(
+        &a,
+        stopped,
+        TaskSpec {
+            mode: "pull",
+            ..TaskSpec::default()
+        },
+    );
+    let stopped_job = add_job(&a, stopped, 1, 0, Some(2.5), 60);
+
+    let scheduler = Scheduler::start(peers::engine(&a)).await.unwrap();
+    wait_for("three scheduled runs", Duration::from_secs(20), || {
+        runs_of(&a, repeated).len() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(scheduler.heartbeat().is_some());
+    scheduler.shutdown().await;
+
+    let repeated_runs = runs_of(&a, repeated);
+    assert_eq!(repeated_runs.len(), 3, "repeats = 3: {repeated_runs:?}");
+    assert!(
+        repeated_runs
+            .iter()
+            .all(|(t, s)| t == "schedule" && s == "succeeded"),
+        "{repeated_runs:?}"
+    );
+    let job = model::jobs::find(&mut a.conn(), repeated_job)
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.times_run, 3);
+    assert_eq!(job.next_run_at, None, "no run after the last repeat");
+    assert_eq!(job.last_status.as_deref(), Some("succeeded"));
+
+    let stopped_runs = runs_of(&a, stopped);
+    assert!((2..=4).contains(&stopped_runs.len()), "{stopped_runs:?}");
+    let job = model::jobs::find(&mut a.conn(), stopped_job)
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.next_run_at, None, "no run after the stop time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_triggers_are_skipped_and_timeouts_cancel() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let slow = StandIn::start(|_, _| {
+        Reply::Slow(
+            Duration::from_secs(30),
+            Box::new(Reply::Recorded("14_pull_empty_result_response.http")),
+        )
+    })
+    .await;
+    let id = add_repository(
+        &a,
+        "Slow",
+        &slow.url,
+        "someone@example.org",
+        "whatever password",
+    );
+    add_task(
+        &a,
+        id,
+        TaskSpec {
+            mode: "pull",
+            ..TaskSpec::default()
+        },
+    );
+    // Every second, but each run needs longer: the next triggers are skipped
+    // until the 3-second timeout cancels the run.
+    let job = add_job(&a, id, 1, 0, None, 3);
+    let scheduler = Scheduler::start(peers::engine(&a)).await.unwrap();
+    wait_for("a timed-out run", Duration::from_secs(20), || {
+        runs_of(&a, id).iter().any(|(_, s)| s == "timed out")
+    })
+    .await;
+    diesel::update(edensync::db::schema::jobs::table.find(job))
+        .set(edensync::db::schema::jobs::enabled.eq(false))
+        .execute(&mut *a.conn())
+        .unwrap();
+    scheduler.shutdown().await;
+
+    let all = runs_of(&a, id);
+    assert!(all.iter().any(|(_, s)| s == "skipped"), "{all:?}");
+    let log = model::sync_log::recent(&mut a.conn(), 100).unwrap();
+    assert!(
+        log.iter()
+            .any(|l| l.message == "Synchronization already active - skipping run")
+    );
+    let holder: Option<String> = repositories::table
+        .find(id)
+        .select(repositories::lease_holder)
+        .first(&mut *a.conn())
+        .unwrap();
+    assert_eq!(holder, None, "the timed-out run released its lease");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgresql_run_each_due_job_once() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let Some(b) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let id = link(&a, &b).await;
+    add_task(&a, id, TaskSpec::default());
+    add_job(&a, id, 1, 4, None, 60);
+    // A second process: its own connection pool and identity, same database.
+    let pool = edensync::db::open_pool(&a.node.settings.database).unwrap();
+    let mut other = Engine::new(
+        pool,
+        a.node.key.clone(),
+        a.node.site_uuid.clone(),
+        Some(a.url.clone()),
+    );
+    other.process = "other-host:4242".into();
+    let first = Scheduler::start(peers::engine(&a)).await.unwrap();
+    let second = Scheduler::start(other).await.unwrap();
+    wait_for("four scheduled runs", Duration::from_secs(20), || {
+        runs_of(&a, id).len() >= 4
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    first.shutdown().await;
+    second.shutdown().await;
+    let all = runs_of(&a, id);
+    assert_eq!(all.len(), 4, "each due job ran once: {all:?}");
+    assert!(all.iter().all(|(_, s)| s == "succeeded"), "{all:?}");
+}
