@@ -86,7 +86,9 @@ impl<R: Read> Read for Limited<R> {
 }
 
 pub struct Reader<R: Read> {
-    events: EventReader<Limited<BufReader<R>>>,
+    // Buffered outside the limit: the parser's many small reads hit the
+    // buffer; the limit sees 64 KiB reads.
+    events: EventReader<BufReader<Limited<R>>>,
     limits: Limits,
     root: Root,
     done: bool,
@@ -114,12 +116,15 @@ impl<R: Read> Reader<R> {
             .max_name_length(1024)
             .max_attribute_length(limits.max_attribute_bytes)
             .max_data_length(limits.max_text_bytes);
-        let source = Limited {
-            inner: BufReader::with_capacity(64 * 1024, source),
-            read: 0,
-            max: limits.max_document_bytes,
-            exceeded: false,
-        };
+        let source = BufReader::with_capacity(
+            64 * 1024,
+            Limited {
+                inner: source,
+                read: 0,
+                max: limits.max_document_bytes,
+                exceeded: false,
+            },
+        );
         let mut reader = Reader {
             events: config.create_reader(source),
             limits,
@@ -200,7 +205,7 @@ impl<R: Read> Reader<R> {
                 Err(self.error("DOCTYPE declarations are not allowed in S3XML"))
             }
             Ok(event) => Ok(event),
-            Err(_) if self.events.source().exceeded => Err(self.error(format!(
+            Err(_) if self.events.source().get_ref().exceeded => Err(self.error(format!(
                 "document larger than the limit of {} bytes",
                 self.limits.max_document_bytes
             ))),

@@ -119,6 +119,7 @@ fn build(transport: &Transport) -> Result<reqwest::Client, SyncError> {
 }
 
 /// One peer as a run talks to it.
+#[derive(Clone)]
 pub struct Peer {
     pub http: reqwest::Client,
     /// The base URL without a trailing slash (`https://host/eden`).
@@ -455,7 +456,8 @@ impl Peer {
             401 => SyncError::permanent(format!(
                 "{name} refused our credentials (HTTP 401{}): check the repository's username and password, and that the account exists on the peer",
                 suffix(&said)
-            )),
+            ))
+            .stopping_the_run(),
             403 => SyncError::permanent(format!(
                 "{name} refused access (HTTP 403{}): the account needs sync rights on the peer, and the peer must know our site uuid {} (register the repository or enter it on the peer)",
                 suffix(&said),
@@ -463,7 +465,8 @@ impl Peer {
             )),
             407 => SyncError::permanent(format!(
                 "proxy authentication required (HTTP 407) on the way to {name}: check the proxy username and password"
-            )),
+            ))
+            .stopping_the_run(),
             404 => SyncError::permanent(format!(
                 "{name} has no sync endpoint at {} (HTTP 404): check the repository URL, it is the peer's base URL such as https://host/eden",
                 self.base
@@ -509,9 +512,15 @@ pub fn transport_error(name: &str, base: &str, e: &reqwest::Error) -> SyncError 
     } else {
         "is unavailable"
     };
-    SyncError::transient(format!(
+    let error = SyncError::transient(format!(
         "Peer repository unavailable: {name} {what} ({detail})"
-    ))
+    ));
+    // Nobody answers at that address: the other tasks would only wait too.
+    if e.is_connect() {
+        error.stopping_the_run()
+    } else {
+        error
+    }
 }
 
 /// reqwest's error with its causes ("error sending request: connection refused").

@@ -840,13 +840,7 @@ impl Run<'_> {
             "{} {}: {}",
             task.resource_name, mode, error.message
         ));
-        let stop = match error.kind {
-            FailureKind::Cancelled => true,
-            FailureKind::Permanent => {
-                error.message.contains("HTTP 401") || error.message.contains("HTTP 407")
-            }
-            FailureKind::Transient => error.message.contains("cannot be reached"),
-        };
+        let stop = error.kind == FailureKind::Cancelled || error.stops_run;
         self.failures.push(error);
         stop
     }
@@ -934,6 +928,7 @@ impl Run<'_> {
         let mut total: u64 = 0;
         let mut since_seq = task.last_pull_seq.unwrap_or(0);
         let mut youngest = task.last_pull;
+        let mut prefetched: Option<Prefetch> = None;
         loop {
             match peer.kind {
                 PeerKind::Eden => query.msince = task.last_pull.filter(|_| with_msince),
@@ -943,21 +938,47 @@ impl Run<'_> {
                 }
             }
             self.say(&format!("{table}: pulling from {}", repository.name));
-            let spooled = self
-                .stop
-                .guard(peer.pull(&query, &self.progress.bytes_in))
-                .await?;
+            let spooled = match prefetched.take() {
+                Some(page) => self.stop.guard(page.wait()).await?,
+                None => {
+                    self.stop
+                        .guard(peer.pull(&query, &self.progress.bytes_in))
+                        .await?
+                }
+            };
             self.contacted = true;
             self.note_clock(&table, spooled.clock_skew, margin).await;
             self.say(&format!(
                 "{table}: importing {} bytes from {}",
                 spooled.bytes, repository.name
             ));
-            let options = options.clone();
-            let (summary, root) = self
-                .engine
-                .db(move |conn| import_spooled(conn, spooled, &options))
-                .await?;
+            // The import runs on the blocking pool; as soon as it has read
+            // the page's root, the next page is fetched meanwhile (its
+            // import, and the watermark, still wait for this one).
+            let (root_tx, root_rx) = tokio::sync::oneshot::channel();
+            let import = {
+                let (engine, options) = (self.engine.clone(), options.clone());
+                tokio::spawn(async move {
+                    engine
+                        .db(move |conn| import_spooled(conn, spooled, &options, Some(root_tx)))
+                        .await
+                })
+            };
+            if peer.kind == PeerKind::Edensync
+                && let Ok(root) = root_rx.await
+                && let Some(next) = next_page(&root, since_seq)
+            {
+                let mut next_query = query.clone();
+                next_query.since_seq = Some(next);
+                prefetched = Some(Prefetch::start(
+                    peer.clone(),
+                    next_query,
+                    self.progress.clone(),
+                ));
+            }
+            let (summary, root) = import
+                .await
+                .map_err(|e| SyncError::transient(format!("internal error: {e}")))??;
             let received = summary.records;
             total += received;
             add(&self.progress.pulled_created, summary.created.len() as u64);
@@ -995,9 +1016,7 @@ impl Run<'_> {
                     .and_then(|s| s.parse::<i64>().ok()),
                 PeerKind::Eden => None,
             };
-            let more = peer.kind == PeerKind::Edensync
-                && root.attribute("more") == Some("true")
-                && next_seq.is_some_and(|n| n > since_seq);
+            let more = peer.kind == PeerKind::Edensync && next_page(&root, since_seq).is_some();
             let task_id = task.id;
             let watermark_time = summary.youngest_master_mtime.and(youngest);
             self.engine
@@ -1071,42 +1090,42 @@ impl Run<'_> {
         let table = task.resource_name.clone();
         let filters = self.filters(task).await?;
         let gzip = peer.kind == PeerKind::Edensync;
-        let mut since_seq = task.last_push_seq.unwrap_or(0);
-        let mut last_push = task.last_push;
+        let since_seq = task.last_push_seq.unwrap_or(0);
+        // Eden's conflict detection compares with our last push: the same
+        // for every page of this run; the next run compares with this start.
+        let pushed_since = task.last_push;
+        let started = model::now();
         let mut total = 0;
-        loop {
-            let started = model::now();
-            let request = ExportRequest {
-                table: table.clone(),
-                since_seq: Some(since_seq),
-                limit: gzip.then_some(self.engine.page_size),
-                filters: filters.iter().map(|(_, _, _, f)| f.clone()).collect(),
-                exclude_changed_by: Some(repository.id),
-                components: task.components,
-                root_attributes: self
-                    .engine
-                    .public_url
-                    .iter()
-                    .map(|u| ("url".to_string(), u.trim_end_matches('/').to_string()))
-                    .collect(),
-                ..ExportRequest::default()
-            };
-            self.say(&format!(
-                "{table}: preparing the push to {}",
-                repository.name
-            ));
-            let (outcome, file, length) = self
-                .engine
-                .db(move |conn| export_to_file(conn, &request, gzip))
-                .await?;
+        let export = PushExport {
+            table: table.clone(),
+            limit: gzip.then_some(self.engine.page_size),
+            filters: filters.iter().map(|(_, _, _, f)| f.clone()).collect(),
+            peer: repository.id,
+            components: task.components,
+            url: self.engine.public_url.clone(),
+            gzip,
+        };
+        self.say(&format!(
+            "{table}: preparing the push to {}",
+            repository.name
+        ));
+        let mut page = Some(export.start(&self.engine, since_seq));
+        while let Some(current) = page.take() {
+            let (outcome, file, length) = current
+                .await
+                .map_err(|e| SyncError::transient(format!("internal error: {e}")))??;
             let covered = if outcome.more {
                 outcome.max_seq.unwrap_or(outcome.snapshot_seq)
             } else {
                 outcome.snapshot_seq
             };
+            if outcome.more {
+                // The next page is exported while the peer imports this one.
+                page = Some(export.start(&self.engine, covered));
+            }
             if outcome.results == 0 {
                 let task_id = task.id;
-                let at = last_push.unwrap_or(started);
+                let at = pushed_since.unwrap_or(started);
                 self.engine
                     .db(move |conn| {
                         Ok(model::tasks::set_push_watermark(
@@ -1130,7 +1149,7 @@ impl Run<'_> {
             }
             let query = SyncQuery {
                 resource: table.clone(),
-                msince: last_push
+                msince: pushed_since
                     .filter(|_| !matches!(task.update_policy.as_str(), "THIS" | "OTHER")),
                 policies: Some((
                     task.strategy.clone(),
@@ -1175,8 +1194,6 @@ impl Run<'_> {
                     )?)
                 })
                 .await?;
-            last_push = Some(started);
-            since_seq = covered;
             total += outcome.results;
             add(&self.progress.pushed_created, reply.created);
             add(&self.progress.pushed_updated, reply.updated);
@@ -1209,10 +1226,8 @@ impl Run<'_> {
             )
             .await;
             self.progress.steps_ok.fetch_add(1, Ordering::Relaxed);
-            if !outcome.more {
-                return Ok(total);
-            }
         }
+        Ok(total)
     }
 
     /// The task's filters: (prefix for the URL, variable, value, parsed).
@@ -1252,6 +1267,72 @@ impl Run<'_> {
     }
 }
 
+/// What a push exports, page after page.
+struct PushExport {
+    table: String,
+    /// Masters per page (edensync peers); Eden gets one document.
+    limit: Option<u64>,
+    filters: Vec<Filter>,
+    /// The peer: its own changes are not sent back.
+    peer: i64,
+    components: bool,
+    /// Our base URL, the document's `url` root attribute.
+    url: Option<String>,
+    gzip: bool,
+}
+
+type ExportedPage = Result<(store::ExportOutcome, std::fs::File, u64), SyncError>;
+
+impl PushExport {
+    /// Export the page after `since_seq` to a file on the blocking pool.
+    fn start(&self, engine: &Engine, since_seq: i64) -> tokio::task::JoinHandle<ExportedPage> {
+        let request = ExportRequest {
+            table: self.table.clone(),
+            since_seq: Some(since_seq),
+            limit: self.limit,
+            filters: self.filters.clone(),
+            exclude_changed_by: Some(self.peer),
+            components: self.components,
+            root_attributes: self
+                .url
+                .iter()
+                .map(|u| ("url".to_string(), u.trim_end_matches('/').to_string()))
+                .collect(),
+            ..ExportRequest::default()
+        };
+        let (engine, gzip) = (engine.clone(), self.gzip);
+        tokio::spawn(async move {
+            engine
+                .db(move |conn| export_to_file(conn, &request, gzip))
+                .await
+        })
+    }
+}
+
+/// Where the page after this one starts, when the peer says there is one.
+fn next_page(root: &crate::s3xml::Root, since_seq: i64) -> Option<i64> {
+    let next = root.attribute("next_seq")?.parse::<i64>().ok()?;
+    (root.attribute("more") == Some("true") && next > since_seq).then_some(next)
+}
+
+/// The next page of a pull, fetched while the current one is imported; the
+/// transfer stops if the run drops it.
+struct Prefetch(tokio_util::task::AbortOnDropHandle<Result<client::Spooled, SyncError>>);
+
+impl Prefetch {
+    fn start(peer: Peer, query: SyncQuery, progress: Arc<Progress>) -> Prefetch {
+        Prefetch(tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+            async move { peer.pull(&query, &progress.bytes_in).await },
+        )))
+    }
+
+    async fn wait(self) -> Result<client::Spooled, SyncError> {
+        self.0
+            .await
+            .map_err(|e| SyncError::transient(format!("internal error: {e}")))?
+    }
+}
+
 fn parse_policy(text: &str, what: &str, task: &Task) -> Result<Policy, SyncError> {
     Policy::parse(text).ok_or_else(|| {
         SyncError::permanent(format!(
@@ -1261,11 +1342,13 @@ fn parse_policy(text: &str, what: &str, task: &Task) -> Result<Policy, SyncError
     })
 }
 
-/// Import a spooled answer (gzip or plain) and return its summary and root.
+/// Import a spooled answer (gzip or plain); its root goes to `root_seen`
+/// as soon as it is read.
 fn import_spooled(
     conn: &mut DbConnection,
     spooled: client::Spooled,
     options: &ImportOptions,
+    root_seen: Option<tokio::sync::oneshot::Sender<crate::s3xml::Root>>,
 ) -> Result<(store::ImportSummary, crate::s3xml::Root), SyncError> {
     use std::io::{Read, Seek};
     let mut file = spooled.file;
@@ -1285,6 +1368,9 @@ fn import_spooled(
         SyncError::transient(format!("the peer's answer is not S3XML: {e}")).from_peer()
     })?;
     let root = reader.root().clone();
+    if let Some(seen) = root_seen {
+        let _ = seen.send(root.clone());
+    }
     let summary = store::import(conn, reader, options)?;
     Ok((summary, root))
 }

@@ -23,6 +23,9 @@ pub struct SyncError {
     pub message: String,
     /// The peer sent the message (Eden's `remote` flag in the log).
     pub remote: bool,
+    /// The other tasks of the run cannot work either (the peer cannot be
+    /// reached, or refuses our credentials): the run stops here.
+    pub stops_run: bool,
 }
 
 impl SyncError {
@@ -31,6 +34,7 @@ impl SyncError {
             kind: FailureKind::Transient,
             message: message.into(),
             remote: false,
+            stops_run: false,
         }
     }
 
@@ -39,6 +43,7 @@ impl SyncError {
             kind: FailureKind::Permanent,
             message: message.into(),
             remote: false,
+            stops_run: false,
         }
     }
 
@@ -47,11 +52,17 @@ impl SyncError {
             kind: FailureKind::Cancelled,
             message: message.into(),
             remote: false,
+            stops_run: false,
         }
     }
 
     pub fn from_peer(mut self) -> SyncError {
         self.remote = true;
+        self
+    }
+
+    pub fn stopping_the_run(mut self) -> SyncError {
+        self.stops_run = true;
         self
     }
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod browser;
 mod cli_config;
+mod cli_sync;
 mod config;
 mod database;
 mod export;
