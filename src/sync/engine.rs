@@ -1109,7 +1109,7 @@ impl Run<'_> {
             "{table}: preparing the push to {}",
             repository.name
         ));
-        let mut page = Some(export.start(&self.engine, since_seq));
+        let mut page = Some(export.start(self.engine, since_seq));
         while let Some(current) = page.take() {
             let (outcome, file, length) = current
                 .await
@@ -1121,7 +1121,7 @@ impl Run<'_> {
             };
             if outcome.more {
                 // The next page is exported while the peer imports this one.
-                page = Some(export.start(&self.engine, covered));
+                page = Some(export.start(self.engine, covered));
             }
             if outcome.results == 0 {
                 let task_id = task.id;

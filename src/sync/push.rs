@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom};
 
 use actix_web::http::StatusCode;
+use diesel::Connection;
 use serde_json::{Map, Value, json};
 
 use super::access;
@@ -86,8 +87,14 @@ pub fn options(
     })
 }
 
-/// Parse the whole spooled document (nothing is written if it is broken
-/// anywhere), then import it.
+/// Documents up to this size are imported in one transaction, rolled back
+/// whole if they turn out broken; larger ones are parsed completely first,
+/// so that no long transaction holds the store (pages between edensync
+/// nodes are far smaller).
+const ONE_TRANSACTION_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Import the spooled document all or nothing: nothing is written if it is
+/// broken anywhere.
 pub fn receive(
     conn: &mut DbConnection,
     mut body: File,
@@ -101,7 +108,16 @@ pub fn receive(
     let parse_error = |e: crate::s3xml::ReadError| {
         ApiError::failed(StatusCode::BAD_REQUEST, format!("XML Parse error: {e}"))
     };
+    let size = body.seek(SeekFrom::End(0))?;
     body.seek(SeekFrom::Start(0))?;
+    if size <= ONE_TRANSACTION_BYTES {
+        let reader = Reader::new(body, limits).map_err(parse_error)?;
+        return conn.transaction(|conn| match store::import(conn, reader, options) {
+            Ok(summary) => Ok(summary),
+            Err(store::StoreError::Read(e)) => Err(parse_error(e)),
+            Err(e) => Err(e.into()),
+        });
+    }
     {
         let mut check = Reader::new(&mut body, limits).map_err(parse_error)?;
         while check.next_record().map_err(parse_error)?.is_some() {}
