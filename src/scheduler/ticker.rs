@@ -31,6 +31,10 @@ const ABANDONED_AFTER_SECS: i64 = 180;
 /// How long shutdown waits for runs to finish their current page.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
+/// A run this process claimed: repository, job (none for a retry),
+/// trigger, timeout.
+type Claimed = (i64, Option<i64>, Trigger, Duration);
+
 /// Why the scheduler could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("the scheduler cannot start: {0}")]
@@ -49,6 +53,7 @@ struct Inner {
     runs: TaskTracker,
     /// Unix time of the last tick.
     heartbeat: AtomicI64,
+    ticks: AtomicI64,
     /// One tick at a time (a slow database must not pile ticks up).
     ticking: tokio::sync::Mutex<()>,
     cron: tokio::sync::Mutex<Option<JobScheduler>>,
@@ -63,6 +68,7 @@ impl Scheduler {
                 stopping: CancellationToken::new(),
                 runs: TaskTracker::new(),
                 heartbeat: AtomicI64::new(0),
+                ticks: AtomicI64::new(0),
                 ticking: tokio::sync::Mutex::new(()),
                 cron: tokio::sync::Mutex::new(None),
             }),
@@ -126,7 +132,9 @@ impl Scheduler {
         self.inner
             .heartbeat
             .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
-        match self.claim_due().await {
+        // Runs left behind by a dead process are rare: look once a minute.
+        let sweep = self.inner.ticks.fetch_add(1, Ordering::Relaxed) % 60 == 0;
+        match self.claim_due(sweep).await {
             Ok(claimed) => {
                 for (repository_id, job, trigger, timeout) in claimed {
                     self.spawn_run(repository_id, job, trigger, timeout);
@@ -136,16 +144,19 @@ impl Scheduler {
         }
     }
 
-    /// Claim due jobs and due retries; returns what this process must run.
-    async fn claim_due(&self) -> Result<Vec<(i64, Option<i64>, Trigger, Duration)>, SyncError> {
+    /// Claim due jobs and due retries (and, with `sweep`, mark the runs of
+    /// dead processes failed); returns what this process must run.
+    async fn claim_due(&self, sweep: bool) -> Result<Vec<Claimed>, SyncError> {
         self.inner
             .engine
-            .db(|conn| {
+            .db(move |conn| {
                 let now = model::now();
-                model::runs::mark_abandoned(
-                    conn,
-                    now - chrono::Duration::seconds(ABANDONED_AFTER_SECS),
-                )?;
+                if sweep {
+                    model::runs::mark_abandoned(
+                        conn,
+                        now - chrono::Duration::seconds(ABANDONED_AFTER_SECS),
+                    )?;
+                }
                 let mut claimed = Vec::new();
                 for job in model::jobs::due(conn, now)? {
                     let Some(due_at) = job.next_run_at else {

@@ -87,6 +87,25 @@ pub struct ImportSummary {
     pub max_seq: Option<i64>,
 }
 
+impl ImportSummary {
+    /// The rejected records as Eden lists invalid items in its log and
+    /// messages: `(UID: <uuid>) <table>: <reason>, …`.
+    pub fn rejection_text(&self) -> String {
+        self.rejected
+            .iter()
+            .map(|r| {
+                format!(
+                    "(UID: {}) {}: {}",
+                    r.uuid.as_deref().unwrap_or("-"),
+                    r.table,
+                    r.reason
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// One record to store, taken out of its document.
 struct Item {
     record: Record,

@@ -16,7 +16,7 @@ use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::sync_log::NewLogEntry;
 use crate::model::users::User;
-use crate::s3xml::{Limits, Reader, time};
+use crate::s3xml::{Limits, ReadAhead, Reader, time};
 use crate::store::policy::{Policy, Strategy};
 use crate::store::{self, ImportOptions, ImportSummary};
 
@@ -111,8 +111,8 @@ pub fn receive(
     let size = body.seek(SeekFrom::End(0))?;
     body.seek(SeekFrom::Start(0))?;
     if size <= ONE_TRANSACTION_BYTES {
-        let reader = Reader::new(body, limits).map_err(parse_error)?;
-        return conn.transaction(|conn| match store::import(conn, reader, options) {
+        let records = ReadAhead::new(Reader::new(body, limits).map_err(parse_error)?)?;
+        return conn.transaction(|conn| match store::import(conn, records, options) {
             Ok(summary) => Ok(summary),
             Err(store::StoreError::Read(e)) => Err(parse_error(e)),
             Err(e) => Err(e.into()),
@@ -123,8 +123,8 @@ pub fn receive(
         while check.next_record().map_err(parse_error)?.is_some() {}
     }
     body.seek(SeekFrom::Start(0))?;
-    let reader = Reader::new(body, limits).map_err(parse_error)?;
-    Ok(store::import(conn, reader, options)?)
+    let records = ReadAhead::new(Reader::new(body, limits).map_err(parse_error)?)?;
+    Ok(store::import(conn, records, options)?)
 }
 
 /// Eden's answer: `records`, `created`, `updated`, `deleted` (omitted when
@@ -145,7 +145,7 @@ pub fn answer(summary: &ImportSummary) -> Map<String, Value> {
     if !summary.rejected.is_empty() {
         body.insert(
             "message".into(),
-            format!("{} - invalid items ignored", rejection_text(summary)).into(),
+            format!("{} - invalid items ignored", summary.rejection_text()).into(),
         );
         let mut tree = Map::new();
         for rejection in &summary.rejected {
@@ -163,22 +163,6 @@ pub fn answer(summary: &ImportSummary) -> Map<String, Value> {
     body
 }
 
-fn rejection_text(summary: &ImportSummary) -> String {
-    summary
-        .rejected
-        .iter()
-        .map(|r| {
-            format!(
-                "(UID: {}) {}: {}",
-                r.uuid.as_deref().unwrap_or("-"),
-                r.table,
-                r.reason
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Note the push in Eden's log and the repository's last contact.
 pub fn log_push(
     conn: &mut DbConnection,
@@ -191,7 +175,7 @@ pub fn log_push(
     let (result, message) = if summary.rejected.is_empty() {
         ("success", "Data received from peer".to_string())
     } else {
-        ("warning", rejection_text(summary))
+        ("warning", summary.rejection_text())
     };
     model::sync_log::insert(
         conn,

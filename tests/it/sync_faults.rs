@@ -180,15 +180,7 @@ async fn a_cut_pull_resumes_from_the_last_committed_page() {
     set_url(&a, id, &cutter.url);
     let mut engine = peers::engine(&a);
     engine.page_size = 50;
-    let request = || edensync::sync::engine::RunRequest {
-        repository_id: id,
-        trigger: edensync::sync::engine::Trigger::Manual,
-        job_id: None,
-        only_table: None,
-        stop: edensync::sync::engine::Stop::never(),
-        progress: None,
-    };
-    let cut = engine.run(request()).await.unwrap();
+    let cut = peers::run_with(&engine, id).await;
     assert_eq!(cut.status, RunStatus::Partial, "{cut:?}");
     assert_eq!(
         count(&a, "org_organisation"),
@@ -200,7 +192,7 @@ async fn a_cut_pull_resumes_from_the_last_committed_page() {
         .unwrap();
     assert!(task.last_pull_seq.is_some());
 
-    let resumed = engine.run(request()).await.unwrap();
+    let resumed = peers::run_with(&engine, id).await;
     assert_eq!(resumed.status, RunStatus::Succeeded, "{resumed:?}");
     assert_eq!(
         resumed.counts.pulled_created, 20,
@@ -232,22 +224,14 @@ async fn a_cut_push_is_sent_again_and_stored_once() {
     set_url(&a, id, &cutter.url);
     let mut engine = peers::engine(&a);
     engine.page_size = 50;
-    let request = || edensync::sync::engine::RunRequest {
-        repository_id: id,
-        trigger: edensync::sync::engine::Trigger::Manual,
-        job_id: None,
-        only_table: None,
-        stop: edensync::sync::engine::Stop::never(),
-        progress: None,
-    };
-    let cut = engine.run(request()).await.unwrap();
+    let cut = peers::run_with(&engine, id).await;
     assert_eq!(cut.status, RunStatus::Partial, "{cut:?}");
     assert_eq!(count(&b, "org_organisation"), 50, "the first page arrived");
-    let resumed = engine.run(request()).await.unwrap();
+    let resumed = peers::run_with(&engine, id).await;
     assert_eq!(resumed.status, RunStatus::Succeeded, "{resumed:?}");
     assert_eq!(resumed.counts.pushed_created, 70, "{resumed:?}");
     assert_eq!(uuids(&a), uuids(&b));
-    let again = engine.run(request()).await.unwrap();
+    let again = peers::run_with(&engine, id).await;
     assert_eq!(again.counts.pushed_created + again.counts.pushed_updated, 0);
 }
 

@@ -177,7 +177,12 @@ pub fn count(app: &TestApp, table: &str) -> i64 {
 }
 
 pub async fn run(app: &TestApp, repository_id: i64) -> RunReport {
-    engine(app)
+    run_with(&engine(app), repository_id).await
+}
+
+/// A manual run with this engine (tests adjust its page size).
+pub async fn run_with(engine: &Engine, repository_id: i64) -> RunReport {
+    engine
         .run(RunRequest {
             repository_id,
             trigger: Trigger::Manual,
