@@ -818,11 +818,9 @@ fn import_file(
     let mut check = Reader::new(open()?, limits).map_err(read_error)?;
     while check.next_record().map_err(read_error)?.is_some() {}
     let reader = Reader::new(open()?, limits).map_err(read_error)?;
-    let records = s3xml::ReadAhead::new(reader)
-        .map_err(|e| CliError::Failed(format!("cannot start a thread: {e}")))?;
     let mut conn = node.pool.get().map_err(DbError::from)?;
     let summary =
-        store::import(&mut conn, records, options).map_err(|e| CliError::Failed(e.to_string()))?;
+        store::import(&mut conn, reader, options).map_err(|e| CliError::Failed(e.to_string()))?;
     if as_json {
         println!(
             "{}",

@@ -1,14 +1,12 @@
 //! S3XML, the document format of Eden's sync: a streaming reader (one
 //! top-level `<resource>` at a time) and a streaming writer.
 
-pub mod read_ahead;
 pub mod reader;
 pub mod time;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};
 
-pub use read_ahead::ReadAhead;
 pub use reader::{Limits, ReadError, Reader, Root};
 pub use writer::Writer;
 

@@ -23,7 +23,7 @@ use crate::model::runs::RunCounts;
 use crate::model::sync_config::SyncConfig;
 use crate::model::sync_log::NewLogEntry;
 use crate::model::tasks::Task;
-use crate::s3xml::{Limits, ReadAhead, Reader};
+use crate::s3xml::{Limits, Reader};
 use crate::secrets::SecretKey;
 use crate::store::policy::{Policy, Strategy};
 use crate::store::{self, ExportRequest, Filter, ImportOptions};
@@ -1361,7 +1361,7 @@ fn import_spooled(
     if let Some(seen) = root_seen {
         let _ = seen.send(root.clone());
     }
-    let summary = store::import(conn, ReadAhead::new(reader)?, options)?;
+    let summary = store::import(conn, reader, options)?;
     Ok((summary, root))
 }
 

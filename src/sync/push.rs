@@ -16,7 +16,7 @@ use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::sync_log::NewLogEntry;
 use crate::model::users::User;
-use crate::s3xml::{Limits, ReadAhead, Reader, time};
+use crate::s3xml::{Limits, Reader, time};
 use crate::store::policy::{Policy, Strategy};
 use crate::store::{self, ImportOptions, ImportSummary};
 
@@ -111,8 +111,8 @@ pub fn receive(
     let size = body.seek(SeekFrom::End(0))?;
     body.seek(SeekFrom::Start(0))?;
     if size <= ONE_TRANSACTION_BYTES {
-        let records = ReadAhead::new(Reader::new(body, limits).map_err(parse_error)?)?;
-        return conn.transaction(|conn| match store::import(conn, records, options) {
+        let reader = Reader::new(body, limits).map_err(parse_error)?;
+        return conn.transaction(|conn| match store::import(conn, reader, options) {
             Ok(summary) => Ok(summary),
             Err(store::StoreError::Read(e)) => Err(parse_error(e)),
             Err(e) => Err(e.into()),
@@ -123,8 +123,8 @@ pub fn receive(
         while check.next_record().map_err(parse_error)?.is_some() {}
     }
     body.seek(SeekFrom::Start(0))?;
-    let records = ReadAhead::new(Reader::new(body, limits).map_err(parse_error)?)?;
-    Ok(store::import(conn, records, options)?)
+    let reader = Reader::new(body, limits).map_err(parse_error)?;
+    Ok(store::import(conn, reader, options)?)
 }
 
 /// Eden's answer: `records`, `created`, `updated`, `deleted` (omitted when
