@@ -110,6 +110,9 @@ pub struct Running {
     pub setup_url: Option<String>,
     pub handle: ServerHandle,
     pub server: Server,
+    /// Runs this node: the console's "Sync now" and the scheduler use it;
+    /// `Engine::shutdown` waits for its runs.
+    pub engine: Engine,
 }
 
 /// Bind the listener, create the first administrator from the environment or
@@ -145,7 +148,8 @@ pub fn start(node: Node) -> Result<Running, StartError> {
         })
     };
 
-    let state = actix_web::web::Data::new(web::AppState::new(node.clone()));
+    let engine = engine(&node, Some(&listen_url));
+    let state = actix_web::web::Data::new(web::AppState::new(node.clone(), engine.clone()));
     spawn_session_sweeper(node.pool.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -179,6 +183,7 @@ pub fn start(node: Node) -> Result<Running, StartError> {
         setup_url,
         handle: server.handle(),
         server,
+        engine,
     })
 }
 

@@ -485,11 +485,11 @@ fn serve(settings: Settings, with_scheduler: bool) -> Result<(), CliError> {
         let node = tokio::task::spawn_blocking(move || app::open(settings))
             .await
             .map_err(|e| CliError::Failed(e.to_string()))??;
-        let running = app::start(node.clone())?;
+        let running = app::start(node)?;
+        let engine = running.engine.clone();
         let scheduler = if with_scheduler {
-            let engine = app::engine(&node, Some(&running.listen_url));
             Some(
-                crate::scheduler::Scheduler::start(engine)
+                crate::scheduler::Scheduler::start(engine.clone())
                     .await
                     .map_err(|e| CliError::Failed(e.to_string()))?,
             )
@@ -511,6 +511,7 @@ fn serve(settings: Settings, with_scheduler: bool) -> Result<(), CliError> {
         if let Some(scheduler) = scheduler {
             scheduler.shutdown().await;
         }
+        engine.shutdown().await;
         served
     })
 }

@@ -11,6 +11,18 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 
+  // Pages showing runs in progress refresh themselves while visible
+  // (without JavaScript, their "Refresh" link does it).
+  var live = document.querySelector("[data-live]");
+  if (live) {
+    var seconds = parseInt(live.getAttribute("data-live"), 10) || 2;
+    setInterval(function () {
+      if (document.visibilityState === "visible") {
+        window.location.reload();
+      }
+    }, seconds * 1000);
+  }
+
   // Copy buttons are hidden without JavaScript and shown when they can work.
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
     var target = document.querySelector(button.getAttribute("data-copy"));

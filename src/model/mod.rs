@@ -5,6 +5,7 @@ pub mod audit_log;
 pub mod export_dependencies;
 pub mod jobs;
 pub mod records;
+pub mod rejected_items;
 pub mod repositories;
 pub mod runs;
 pub mod served_watermarks;

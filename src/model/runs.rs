@@ -163,3 +163,37 @@ pub fn mark_abandoned(conn: &mut DbConnection, before: NaiveDateTime) -> QueryRe
     ))
     .execute(conn)
 }
+
+/// Runs newest first, optionally of one status and one repository, before
+/// a run id (keyset pagination).
+pub fn list(
+    conn: &mut DbConnection,
+    status: Option<&str>,
+    repository_id: Option<i64>,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Run>> {
+    let mut query = runs::table
+        .order(runs::id.desc())
+        .limit(limit)
+        .select(Run::as_select())
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(runs::status.eq(status.to_string()));
+    }
+    if let Some(repository_id) = repository_id {
+        query = query.filter(runs::repository_id.eq(repository_id));
+    }
+    if let Some(before) = before_id {
+        query = query.filter(runs::id.lt(before));
+    }
+    query.load(conn)
+}
+
+pub fn in_progress(conn: &mut DbConnection) -> QueryResult<Vec<Run>> {
+    runs::table
+        .filter(runs::status.eq("running"))
+        .order(runs::id.asc())
+        .select(Run::as_select())
+        .load(conn)
+}

@@ -51,3 +51,23 @@ pub fn recent(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<LogEntry>>
         .select(LogEntry::as_select())
         .load(conn)
 }
+
+/// The log rows a run wrote, in order.
+pub fn for_run(conn: &mut DbConnection, run_id: i64) -> QueryResult<Vec<LogEntry>> {
+    sync_log::table
+        .filter(sync_log::run_id.eq(run_id))
+        .order(sync_log::id.asc())
+        .limit(1000)
+        .select(LogEntry::as_select())
+        .load(conn)
+}
+
+/// The latest errors and fatal failures, newest first.
+pub fn recent_failures(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<LogEntry>> {
+    sync_log::table
+        .filter(sync_log::result.eq_any(["error", "fatal"]))
+        .order(sync_log::id.desc())
+        .limit(limit)
+        .select(LogEntry::as_select())
+        .load(conn)
+}

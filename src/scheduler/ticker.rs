@@ -13,14 +13,12 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use super::schedule;
 use crate::manage;
 use crate::model;
 use crate::model::jobs::Job;
-use crate::sync::engine::{Engine, RunRequest, Stop, Trigger};
+use crate::sync::engine::{Engine, RunRequest, Trigger};
 use crate::sync::error::SyncError;
 
 /// Runs started by a retry (not a job) get this long.
@@ -28,8 +26,6 @@ const RETRY_TIMEOUT: Duration = Duration::from_secs(3600);
 /// A run whose process stopped sending heartbeats for this long is marked
 /// failed, so the console never shows it running forever.
 const ABANDONED_AFTER_SECS: i64 = 180;
-/// How long shutdown waits for runs to finish their current page.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
 /// A run this process claimed: repository, job (none for a retry),
 /// trigger, timeout.
@@ -48,9 +44,6 @@ pub struct Scheduler {
 
 struct Inner {
     engine: Engine,
-    /// Cancelled at shutdown: runs stop after their current page.
-    stopping: CancellationToken,
-    runs: TaskTracker,
     /// Unix time of the last tick.
     heartbeat: AtomicI64,
     ticks: AtomicI64,
@@ -65,8 +58,6 @@ impl Scheduler {
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
                 engine,
-                stopping: CancellationToken::new(),
-                runs: TaskTracker::new(),
                 heartbeat: AtomicI64::new(0),
                 ticks: AtomicI64::new(0),
                 ticking: tokio::sync::Mutex::new(()),
@@ -100,24 +91,11 @@ impl Scheduler {
             .flatten()
     }
 
-    /// Runs in progress in this process.
-    pub fn runs_in_progress(&self) -> usize {
-        self.inner.runs.len()
-    }
-
-    /// Stop ticking, ask runs to stop after their current page and wait for
-    /// them (at most a minute).
+    /// Stop ticking. Runs in progress are the engine's: `Engine::shutdown`
+    /// lets them finish their current page.
     pub async fn shutdown(&self) {
         if let Some(mut cron) = self.inner.cron.lock().await.take() {
             let _ = cron.shutdown().await;
-        }
-        self.inner.stopping.cancel();
-        self.inner.runs.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.inner.runs.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("runs still in progress at shutdown; their leases expire on their own");
         }
     }
 
@@ -126,7 +104,7 @@ impl Scheduler {
         let Ok(_one_at_a_time) = self.inner.ticking.try_lock() else {
             return;
         };
-        if self.inner.stopping.is_cancelled() {
+        if self.inner.engine.is_stopping() {
             return;
         }
         self.inner
@@ -206,8 +184,8 @@ impl Scheduler {
         timeout: Duration,
     ) {
         let engine = self.inner.engine.clone();
-        let stop = Stop::with_timeout(self.inner.stopping.child_token(), timeout);
-        self.inner.runs.spawn(async move {
+        let stop = engine.background_stop(timeout);
+        self.inner.engine.spawn(async move {
             let report = engine
                 .run(RunRequest {
                     repository_id,
@@ -231,11 +209,6 @@ impl Scheduler {
                 }
             }
         });
-    }
-
-    /// Start a run now, outside the schedule ("Sync now", "retry now").
-    pub fn run_now(&self, repository_id: i64, trigger: Trigger, timeout: Duration) {
-        self.spawn_run(repository_id, None, trigger, timeout);
     }
 }
 

@@ -191,7 +191,19 @@ pub struct Engine {
     pub process: String,
     /// Masters per page between edensync nodes.
     pub page_size: u64,
+    background: Background,
 }
+
+/// Runs started in the background (by the schedule or the console),
+/// tracked so that shutdown lets them finish their current page.
+#[derive(Clone, Default)]
+struct Background {
+    runs: tokio_util::task::TaskTracker,
+    stopping: CancellationToken,
+}
+
+/// How long shutdown waits for background runs.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
 impl Engine {
     pub fn new(
@@ -211,7 +223,59 @@ impl Engine {
             clients: Clients::default(),
             process: format!("{host}:{}", std::process::id()),
             page_size: PAGE_SIZE,
+            background: Background::default(),
         }
+    }
+
+    /// Run `work` in the background; shutdown waits for it.
+    pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.background.runs.spawn(work);
+    }
+
+    /// The stop of a background run: at shutdown, or after `timeout`.
+    pub fn background_stop(&self, timeout: Duration) -> Stop {
+        Stop::with_timeout(self.background.stopping.child_token(), timeout)
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.background.stopping.is_cancelled()
+    }
+
+    /// Background runs in progress in this process.
+    pub fn runs_in_progress(&self) -> usize {
+        self.background.runs.len()
+    }
+
+    /// Ask background runs to stop after their current page and wait for
+    /// them (at most a minute; their leases expire on their own after that).
+    pub async fn shutdown(&self) {
+        self.background.stopping.cancel();
+        self.background.runs.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.background.runs.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("runs still in progress at shutdown; their leases expire on their own");
+        }
+    }
+
+    /// Start a manual run in the background ("Sync now").
+    pub fn start_manual_run(&self, repository_id: i64, trigger: Trigger, timeout: Duration) {
+        let engine = self.clone();
+        let stop = self.background_stop(timeout);
+        self.spawn(async move {
+            let run = engine.run(RunRequest {
+                repository_id,
+                trigger,
+                job_id: None,
+                only_table: None,
+                stop,
+                progress: None,
+            });
+            if let Err(e) = run.await {
+                tracing::warn!(repository_id, error = %e, "a manual run could not start");
+            }
+        });
     }
 
     /// Run blocking database work on the blocking pool.

@@ -9,6 +9,7 @@ pub mod access;
 pub mod client;
 pub mod engine;
 pub mod error;
+pub mod health;
 pub mod peer_auth;
 pub mod pull;
 pub mod push;

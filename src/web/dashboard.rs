@@ -1,4 +1,5 @@
-//! The dashboard: this node's identity at a glance.
+//! The dashboard: this node's identity, how every repository is doing, the
+//! runs in progress and the latest errors.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -7,9 +8,29 @@ use askama_web::WebTemplate;
 use crate::db;
 use crate::error::WebError;
 use crate::model;
+use crate::model::runs::Run;
+use crate::model::sync_log::LogEntry;
 use crate::model::users::Role;
+use crate::sync::health::{Health, span};
+use crate::web::runs::RunRow;
 use crate::web::session::AdminSession;
 use crate::web::{AppState, Layout, render};
+
+/// One repository's line on the dashboard, ready to show.
+pub struct RepositoryRow {
+    pub id: i64,
+    pub name: String,
+    pub health: Health,
+    pub last_success: String,
+    pub last_run: Option<RunRow>,
+    pub next_run: String,
+    pub failures: i32,
+    /// How old the oldest pull watermark is.
+    pub watermark_age: String,
+    pub warning: Option<String>,
+    pub error: Option<String>,
+    pub can_sync: bool,
+}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "dashboard/index.html")]
@@ -21,6 +42,9 @@ struct DashboardPage {
     backend: &'static str,
     admins: usize,
     sync_accounts: usize,
+    repositories: Vec<RepositoryRow>,
+    running: Vec<RunRow>,
+    failures: Vec<(String, LogEntry)>,
 }
 
 pub async fn index(
@@ -28,13 +52,31 @@ pub async fn index(
     state: web::Data<AppState>,
     who: AdminSession,
 ) -> Result<HttpResponse, WebError> {
-    let (config, backend, users) = super::db(&state.pool, |conn| {
-        let config = model::sync_config::get(conn)?;
-        let users = model::users::list(conn)?;
-        Ok::<_, WebError>((config, db::backend_name(conn), users))
-    })
-    .await?;
-    let config = config.ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
+    let (config, backend, users, repositories, running, failures) =
+        super::db(&state.pool, |conn| {
+            let config = model::sync_config::get(conn)?
+                .ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
+            let users = model::users::list(conn)?;
+            let repositories = repository_rows(conn, &config)?;
+            let names = names(conn)?;
+            let running = model::runs::in_progress(conn)?
+                .into_iter()
+                .map(|r| RunRow::new(r, &names))
+                .collect();
+            let failures = model::sync_log::recent_failures(conn, 10)?
+                .into_iter()
+                .map(|e| (name_of(&names, e.repository_id), e))
+                .collect();
+            Ok::<_, WebError>((
+                config,
+                db::backend_name(conn),
+                users,
+                repositories,
+                running,
+                failures,
+            ))
+        })
+        .await?;
     let count = |role: Role| {
         users
             .iter()
@@ -49,6 +91,95 @@ pub async fn index(
         backend,
         admins: count(Role::Admin),
         sync_accounts: count(Role::Sync),
+        repositories,
+        running,
+        failures,
     };
     Ok(render(&req, page))
+}
+
+/// Repository id → name, for rows that only carry the id.
+pub fn names(conn: &mut db::DbConnection) -> Result<Vec<(i64, String)>, WebError> {
+    Ok(model::repositories::list(conn)?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect())
+}
+
+pub fn name_of(names: &[(i64, String)], id: Option<i64>) -> String {
+    id.and_then(|id| names.iter().find(|(i, _)| *i == id))
+        .map_or_else(|| "(no repository)".to_string(), |(_, n)| n.clone())
+}
+
+fn repository_rows(
+    conn: &mut db::DbConnection,
+    config: &model::sync_config::SyncConfig,
+) -> Result<Vec<RepositoryRow>, WebError> {
+    let now = model::now();
+    let ago = |t: Option<chrono::NaiveDateTime>| {
+        t.map_or_else(|| "never".to_string(), |t| format!("{} ago", span(t, now)))
+    };
+    let jobs = model::jobs::list(conn)?;
+    let names = names(conn)?;
+    let mut rows = Vec::new();
+    for repository in model::repositories::list(conn)? {
+        let last: Option<Run> = model::runs::for_repository(conn, repository.id, 1)?
+            .into_iter()
+            .next();
+        let next = jobs
+            .iter()
+            .filter(|j| j.repository_id == repository.id && j.enabled)
+            .filter_map(|j| j.next_run_at)
+            .min();
+        let next_run = match (repository.next_retry_at, next) {
+            (Some(retry), _) if repository.last_status.as_deref() == Some("retrying") => {
+                format!("retry in {}", span(now, retry))
+            }
+            (_, Some(next)) if next > now => format!("in {}", span(now, next)),
+            (_, Some(_)) => "due now".to_string(),
+            (_, None) => "not scheduled".to_string(),
+        };
+        let tasks = model::tasks::list_for_repository(conn, repository.id)?;
+        let pulling: Vec<_> = tasks
+            .iter()
+            .filter(|t| matches!(t.mode.as_str(), "pull" | "both"))
+            .collect();
+        let watermark_age = if pulling.is_empty() {
+            "-".to_string()
+        } else if pulling
+            .iter()
+            .any(|t| t.last_pull.is_none() && t.last_pull_seq.is_none())
+        {
+            "never pulled".to_string()
+        } else {
+            ago(pulling.iter().filter_map(|t| t.last_pull).min())
+        };
+        let warning = repository
+            .clock_skew_secs
+            .filter(|s| s.abs() > i64::from(config.clock_skew_warn_secs))
+            .map(|s| {
+                format!(
+                    "clock {} s {} ours",
+                    s.abs(),
+                    if s > 0 { "ahead of" } else { "behind" }
+                )
+            });
+        rows.push(RepositoryRow {
+            id: repository.id,
+            health: Health::of(&repository, last.is_some()),
+            last_success: ago(repository.last_success_at),
+            last_run: last.map(|r| RunRow::new(r, &names)),
+            next_run,
+            failures: repository.consecutive_failures,
+            watermark_age,
+            warning,
+            error: repository
+                .last_error
+                .clone()
+                .filter(|_| repository.last_status.as_deref() != Some("ok")),
+            can_sync: repository.url.is_some(),
+            name: repository.name,
+        });
+    }
+    Ok(rows)
 }

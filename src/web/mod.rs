@@ -5,8 +5,9 @@
 mod account;
 mod assets;
 mod auth;
-mod dashboard;
+pub mod dashboard;
 mod health;
+pub mod runs;
 pub mod session;
 mod users;
 
@@ -37,11 +38,14 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// The largest push body accepted (413 beyond).
     pub max_push_bytes: u64,
+    /// Starts runs ("Sync now").
+    pub engine: crate::sync::engine::Engine,
 }
 
 impl AppState {
-    pub fn new(node: Node) -> Self {
+    pub fn new(node: Node, engine: crate::sync::engine::Engine) -> Self {
         AppState {
+            engine,
             secure_cookies: node.settings.secure_cookies(),
             public_url: node.settings.public_url.as_ref().map(|u| u.to_string()),
             max_push_bytes: node.settings.max_push_bytes,
@@ -84,6 +88,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(users::revoke_session),
         )
         .route("/audit", web::get().to(users::audit))
+        .route("/runs", web::get().to(runs::list))
+        .route("/runs/{id}", web::get().to(runs::show))
+        .route("/repositories/{id}/sync", web::post().to(runs::sync_now))
+        .route("/repositories/{id}/retry", web::post().to(runs::retry_now))
         // The sync API, with and without an application name in front.
         .route(
             "/sync/repository/{file}",

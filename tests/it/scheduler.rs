@@ -91,7 +91,8 @@ async fn periodic_jobs_fire_and_honour_repeats_and_stop_times() {
     );
     let stopped_job = add_job(&a, stopped, 1, 0, Some(2.5), 60);
 
-    let scheduler = Scheduler::start(peers::engine(&a)).await.unwrap();
+    let engine = peers::engine(&a);
+    let scheduler = Scheduler::start(engine.clone()).await.unwrap();
     wait_for("three scheduled runs", Duration::from_secs(20), || {
         runs_of(&a, repeated).len() >= 3
     })
@@ -99,6 +100,7 @@ async fn periodic_jobs_fire_and_honour_repeats_and_stop_times() {
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert!(scheduler.heartbeat().is_some());
     scheduler.shutdown().await;
+    engine.shutdown().await;
 
     let repeated_runs = runs_of(&a, repeated);
     assert_eq!(repeated_runs.len(), 3, "repeats = 3: {repeated_runs:?}");
@@ -153,7 +155,8 @@ async fn overlapping_triggers_are_skipped_and_timeouts_cancel() {
     // Every second, but each run needs longer: the next triggers are skipped
     // until the 3-second timeout cancels the run.
     let job = add_job(&a, id, 1, 0, None, 3);
-    let scheduler = Scheduler::start(peers::engine(&a)).await.unwrap();
+    let engine = peers::engine(&a);
+    let scheduler = Scheduler::start(engine.clone()).await.unwrap();
     wait_for("a timed-out run", Duration::from_secs(20), || {
         runs_of(&a, id).iter().any(|(_, s)| s == "timed out")
     })
@@ -163,6 +166,7 @@ async fn overlapping_triggers_are_skipped_and_timeouts_cancel() {
         .execute(&mut *a.conn())
         .unwrap();
     scheduler.shutdown().await;
+    engine.shutdown().await;
 
     let all = runs_of(&a, id);
     assert!(all.iter().any(|(_, s)| s == "skipped"), "{all:?}");
@@ -199,8 +203,9 @@ async fn two_processes_on_one_postgresql_run_each_due_job_once() {
         Some(a.url.clone()),
     );
     other.process = "other-host:4242".into();
-    let first = Scheduler::start(peers::engine(&a)).await.unwrap();
-    let second = Scheduler::start(other).await.unwrap();
+    let engine = peers::engine(&a);
+    let first = Scheduler::start(engine.clone()).await.unwrap();
+    let second = Scheduler::start(other.clone()).await.unwrap();
     wait_for("four scheduled runs", Duration::from_secs(20), || {
         runs_of(&a, id).len() >= 4
     })
@@ -208,6 +213,8 @@ async fn two_processes_on_one_postgresql_run_each_due_job_once() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     first.shutdown().await;
     second.shutdown().await;
+    engine.shutdown().await;
+    other.shutdown().await;
     let all = runs_of(&a, id);
     assert_eq!(all.len(), 4, "each due job ran once: {all:?}");
     assert!(all.iter().all(|(_, s)| s == "succeeded"), "{all:?}");

@@ -1,0 +1,72 @@
+//! How a repository is doing, in one word an administrator can act on.
+
+use chrono::NaiveDateTime;
+
+use crate::model::repositories::Repository;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    /// The last run stored what it could; some records were refused.
+    Partial,
+    /// A transient failure; the next attempt is scheduled.
+    Retrying,
+    /// A permanent failure: waits for an administrator.
+    Failing,
+    Disabled,
+    /// A passive-only peer (no URL): it calls us.
+    Passive,
+    NeverRun,
+}
+
+impl Health {
+    pub fn of(repository: &Repository, has_runs: bool) -> Health {
+        if !repository.enabled {
+            return Health::Disabled;
+        }
+        if repository.url.is_none() {
+            return Health::Passive;
+        }
+        match repository.last_status.as_deref() {
+            Some("ok") => Health::Ok,
+            Some("partial") => Health::Partial,
+            Some("retrying") => Health::Retrying,
+            Some("blocked") => Health::Failing,
+            _ if has_runs || repository.last_success_at.is_some() => Health::Ok,
+            _ => Health::NeverRun,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Partial => "partial",
+            Health::Retrying => "retrying",
+            Health::Failing => "failing",
+            Health::Disabled => "disabled",
+            Health::Passive => "passive",
+            Health::NeverRun => "never run",
+        }
+    }
+
+    /// The badge's CSS class.
+    pub fn class(self) -> &'static str {
+        match self {
+            Health::Ok => "badge-ok",
+            Health::Partial | Health::Retrying => "badge-warn",
+            Health::Failing => "badge-error",
+            Health::Disabled | Health::Passive | Health::NeverRun => "badge-off",
+        }
+    }
+}
+
+/// "3 min", "2 h 5 min", "4 d": how long ago, or how long until.
+pub fn span(from: NaiveDateTime, to: NaiveDateTime) -> String {
+    let secs = (to - from).num_seconds().abs();
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        s => format!("{} d", s / 86_400),
+    }
+}

@@ -1,0 +1,231 @@
+//! Runs: the list across repositories (filterable by status and
+//! repository), one run with its log lines and refused records (live while
+//! it runs), and "Sync now" / "Retry now".
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use crate::error::WebError;
+use crate::model;
+use crate::model::rejected_items::RejectedItem;
+use crate::model::runs::Run;
+use crate::model::sync_log::LogEntry;
+use crate::sync::engine::Trigger;
+use crate::sync::health::span;
+use crate::web::dashboard::{name_of, names};
+use crate::web::session::{AdminSession, NoFields, Protected};
+use crate::web::{AppState, Layout, redirect_with_error, redirect_with_flash, render};
+
+const PAGE: i64 = 50;
+/// A run started from the console may take this long.
+const MANUAL_RUN_TIMEOUT: Duration = Duration::from_secs(3600);
+pub const STATUSES: [&str; 7] = [
+    "running",
+    "succeeded",
+    "partial",
+    "failed",
+    "timed out",
+    "cancelled",
+    "skipped",
+];
+
+/// A run as the pages show it.
+pub struct RunRow {
+    pub run: Run,
+    pub repository: String,
+    pub started: String,
+    pub duration: String,
+    pub badge: &'static str,
+}
+
+impl RunRow {
+    pub fn new(run: Run, names: &[(i64, String)]) -> RunRow {
+        let now = model::now();
+        let duration = span(run.started_at, run.finished_at.unwrap_or(now));
+        RunRow {
+            repository: name_of(names, Some(run.repository_id)),
+            started: run.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            duration,
+            badge: match run.status.as_str() {
+                "succeeded" => "badge-ok",
+                "partial" | "running" | "skipped" => "badge-warn",
+                "failed" | "timed out" => "badge-error",
+                _ => "badge-off",
+            },
+            run,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RunsQuery {
+    status: Option<String>,
+    repository: Option<i64>,
+    before: Option<i64>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs/list.html")]
+struct RunsPage {
+    layout: Layout,
+    runs: Vec<RunRow>,
+    statuses: [&'static str; 7],
+    status: String,
+    repository: Option<(i64, String)>,
+    older: Option<String>,
+    live: bool,
+}
+
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: AdminSession,
+    query: web::Query<RunsQuery>,
+) -> Result<HttpResponse, WebError> {
+    let query = query.into_inner();
+    let status = query
+        .status
+        .filter(|s| STATUSES.contains(&s.as_str()))
+        .unwrap_or_default();
+    let wanted = (!status.is_empty()).then(|| status.clone());
+    let (repository, before) = (query.repository, query.before);
+    let (runs, names) = super::db(&state.pool, move |conn| {
+        let names = names(conn)?;
+        let runs = model::runs::list(conn, wanted.as_deref(), repository, before, PAGE)?;
+        Ok::<_, WebError>((runs, names))
+    })
+    .await?;
+    let older = (runs.len() as i64 == PAGE).then(|| {
+        let mut link = format!("before={}", runs.last().map_or(0, |r| r.id));
+        if !status.is_empty() {
+            link.push_str(&format!("&status={}", crate::error::url_encode(&status)));
+        }
+        if let Some(id) = repository {
+            link.push_str(&format!("&repository={id}"));
+        }
+        link
+    });
+    let live = runs.iter().any(|r| r.status == "running");
+    let page = RunsPage {
+        layout: Layout::new(&req, "Runs", "runs", &who),
+        repository: repository.map(|id| (id, name_of(&names, Some(id)))),
+        runs: runs.into_iter().map(|r| RunRow::new(r, &names)).collect(),
+        statuses: STATUSES,
+        status,
+        older,
+        live,
+    };
+    Ok(render(&req, page))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs/show.html")]
+struct RunPage {
+    layout: Layout,
+    row: RunRow,
+    log: Vec<LogEntry>,
+    rejected: Vec<RejectedItem>,
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: AdminSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let id = id.into_inner();
+    let (run, names, log, rejected) = super::db(&state.pool, move |conn| {
+        let run = model::runs::find(conn, id)?.ok_or(WebError::NotFound)?;
+        Ok::<_, WebError>((
+            run,
+            names(conn)?,
+            model::sync_log::for_run(conn, id)?,
+            model::rejected_items::for_run(conn, id)?,
+        ))
+    })
+    .await?;
+    let row = RunRow::new(run, &names);
+    let page = RunPage {
+        layout: Layout::new(&req, &format!("Run {id}"), "runs", &who),
+        row,
+        log,
+        rejected,
+    };
+    Ok(render(&req, page))
+}
+
+/// "Sync now": a manual run in the background; its progress shows on the
+/// repository's runs.
+pub async fn sync_now(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    posted: Protected<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    start(&state, id.into_inner(), posted, Trigger::Manual).await
+}
+
+/// "Retry now": forget the backoff (and a block), then run.
+pub async fn retry_now(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    posted: Protected<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    let id = id.into_inner();
+    super::db(&state.pool, move |conn| {
+        model::repositories::clear_retry(conn, id).map_err(WebError::from)
+    })
+    .await?;
+    start(&state, id, posted, Trigger::Retry).await
+}
+
+async fn start(
+    state: &web::Data<AppState>,
+    id: i64,
+    posted: Protected<NoFields>,
+    trigger: Trigger,
+) -> Result<HttpResponse, WebError> {
+    let who = posted.session;
+    let repository = super::db(&state.pool, move |conn| {
+        model::repositories::find(conn, id)?.ok_or(WebError::NotFound)
+    })
+    .await?;
+    let runs = format!("/runs?repository={id}");
+    if repository.url.is_none() {
+        return Ok(redirect_with_error(
+            &runs,
+            &format!(
+                "{} has no URL: it is a passive-only peer that calls us.",
+                repository.name
+            ),
+        ));
+    }
+    state
+        .engine
+        .start_manual_run(repository.id, trigger, MANUAL_RUN_TIMEOUT);
+    let detail = trigger.as_str().to_string();
+    let (actor, target) = (
+        crate::audit::Actor::user(who.user.id, &who.user.email, None),
+        repository.name.clone(),
+    );
+    super::db(&state.pool, move |conn| {
+        crate::audit::record(
+            conn,
+            &actor,
+            "repository.sync",
+            Some(&target),
+            Some(&detail),
+        )
+    })
+    .await?;
+    Ok(redirect_with_flash(
+        &runs,
+        &format!(
+            "A run of {} started; this page follows it.",
+            repository.name
+        ),
+    ))
+}
