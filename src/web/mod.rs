@@ -7,6 +7,7 @@ mod assets;
 mod auth;
 pub mod dashboard;
 mod health;
+mod repositories;
 pub mod runs;
 pub mod session;
 mod users;
@@ -88,6 +89,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(users::revoke_session),
         )
         .route("/audit", web::get().to(users::audit))
+        .route("/repositories", web::get().to(repositories::list))
+        .route("/repositories", web::post().to(repositories::create))
+        .route("/repositories/new", web::get().to(repositories::new))
+        .route("/repositories/{id}", web::get().to(repositories::show))
+        .route("/repositories/{id}", web::post().to(repositories::update))
+        .route(
+            "/repositories/{id}/register",
+            web::post().to(repositories::register),
+        )
+        .route(
+            "/repositories/{id}/delete",
+            web::post().to(repositories::delete),
+        )
         .route("/runs", web::get().to(runs::list))
         .route("/runs/{id}", web::get().to(runs::show))
         .route("/repositories/{id}/sync", web::post().to(runs::sync_now))

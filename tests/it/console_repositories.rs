@@ -1,0 +1,199 @@
+//! The repository pages: add one (registration at the peer on save, field
+//! errors with the values kept, passwords never shown back), edit, register
+//! again, remove with confirmation; CSRF and login required.
+
+use edensync::model;
+use edensync::model::users::Role;
+
+use crate::support::peers::{PEER_EMAIL, PEER_PASSWORD};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, location};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_edit_register_and_remove_a_repository() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let Some(b) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    b.add_user(PEER_EMAIL, PEER_PASSWORD, Role::Sync);
+    a.add_admin();
+    let admin = a.logged_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(
+        admin
+            .get("/repositories")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("No repositories yet")
+    );
+
+    // Errors come back next to their fields, with the values kept and the
+    // password not echoed.
+    let refused = admin
+        .submit(
+            "/repositories/new",
+            "/repositories",
+            &[
+                ("name", "Hub"),
+                ("url", "ftp://nowhere"),
+                ("password", "typed secret 123"),
+                ("allowed_tables", "org_organisation, NotATable"),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status().as_u16(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("id=\"url-error\"") && html.contains("http"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"allowed_tables-error\""), "{html}");
+    assert!(
+        html.contains("value=\"ftp://nowhere\""),
+        "the value is kept"
+    );
+    assert!(
+        !html.contains("typed secret 123"),
+        "passwords are not echoed"
+    );
+    assert!(model::repositories::list(&mut a.conn()).unwrap().is_empty());
+
+    // Saved with a URL: registered at the peer, which says it is edensync.
+    let added = admin
+        .submit(
+            "/repositories/new",
+            "/repositories",
+            &[
+                ("name", "Hub"),
+                ("url", &b.url),
+                ("username", PEER_EMAIL),
+                ("password", PEER_PASSWORD),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status().as_u16(), 303);
+    let page = location(&added);
+    let stored = model::repositories::list(&mut a.conn()).unwrap().remove(0);
+    assert_eq!(page, format!("/repositories/{}", stored.id));
+    assert_eq!(stored.peer_kind.as_deref(), Some("edensync"));
+    assert_eq!(stored.peer_uuid.as_deref(), Some(b.node.site_uuid.as_str()));
+    let html = admin.get(&page).await.text().await.unwrap();
+    assert!(
+        html.contains("registered at the peer: Registration successful"),
+        "{html}"
+    );
+    assert!(html.contains("a password is stored; leave empty to keep it"));
+    assert!(!html.contains(PEER_PASSWORD), "the password is never shown");
+
+    // Edit: an empty password keeps the stored one.
+    let edited = admin
+        .submit(
+            &page,
+            &page,
+            &[
+                ("name", "Hub renamed"),
+                ("url", &b.url),
+                ("username", PEER_EMAIL),
+                ("password", ""),
+                ("enabled", "on"),
+                ("accept_push", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status().as_u16(), 303);
+    let stored = model::repositories::find(&mut a.conn(), stored.id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.name, "Hub renamed");
+    assert!(stored.accept_push);
+    assert_eq!(
+        a.node
+            .key
+            .decrypt(stored.password_enc.as_deref().unwrap())
+            .unwrap(),
+        PEER_PASSWORD
+    );
+
+    let again = admin.submit(&page, &format!("{page}/register"), &[]).await;
+    assert_eq!(again.status().as_u16(), 303);
+    assert!(
+        admin
+            .get(&page)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Registration update successful")
+    );
+
+    // Removal asks first (data-confirm) and needs the CSRF token.
+    let html = admin.get(&page).await.text().await.unwrap();
+    assert!(html.contains("data-confirm=\"Remove Hub renamed"));
+    let forged = admin.post_form(&format!("{page}/delete"), &[]).await;
+    assert_eq!(forged.status().as_u16(), 403);
+    let removed = admin.submit(&page, &format!("{page}/delete"), &[]).await;
+    assert_eq!(location(&removed), "/repositories");
+    assert!(model::repositories::list(&mut a.conn()).unwrap().is_empty());
+    assert!(
+        a.audit_actions()
+            .iter()
+            .any(|a| a == "repository.remove" || a == "repository.delete"),
+        "{:?}",
+        a.audit_actions()
+    );
+
+    assert_eq!(
+        a.client().get("/repositories").await.status().as_u16(),
+        303,
+        "login required"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passive_peer_and_an_unreachable_one_are_saved_with_a_clear_message() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    a.add_admin();
+    let admin = a.logged_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let passive = admin
+        .submit(
+            "/repositories/new",
+            "/repositories",
+            &[("name", "Field office"), ("enabled", "on")],
+        )
+        .await;
+    assert_eq!(passive.status().as_u16(), 303);
+    let html = admin.get(&location(&passive)).await.text().await.unwrap();
+    assert!(html.contains("passive-only peer, it calls us"), "{html}");
+
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let unreachable = admin
+        .submit(
+            "/repositories/new",
+            "/repositories",
+            &[("name", "Far away"), ("url", &dead), ("enabled", "on")],
+        )
+        .await;
+    assert_eq!(unreachable.status().as_u16(), 303);
+    let html = admin
+        .get(&location(&unreachable))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("registration at the peer failed") && html.contains("cannot be reached"),
+        "{html}"
+    );
+    let list = admin.get("/repositories").await.text().await.unwrap();
+    assert!(
+        list.contains("Field office") && list.contains("Far away") && list.contains("passive only")
+    );
+}
