@@ -8,6 +8,7 @@ mod auth;
 pub mod dashboard;
 mod health;
 mod repositories;
+mod resources;
 pub mod runs;
 pub mod session;
 mod users;
@@ -101,6 +102,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/repositories/{id}/delete",
             web::post().to(repositories::delete),
+        )
+        .route(
+            "/repositories/{id}/resources",
+            web::get().to(resources::resources),
+        )
+        .route(
+            "/repositories/{id}/resources",
+            web::post().to(resources::add_task),
+        )
+        .route(
+            "/repositories/{id}/resources/{table}/remove",
+            web::post().to(resources::remove_task),
+        )
+        .route(
+            "/repositories/{id}/resources/{table}/repull",
+            web::post().to(resources::repull_task),
+        )
+        .route(
+            "/repositories/{id}/resources/{table}/repush",
+            web::post().to(resources::repush_task),
+        )
+        .route(
+            "/repositories/{id}/schedule",
+            web::get().to(resources::schedule),
+        )
+        .route(
+            "/repositories/{id}/schedule",
+            web::post().to(resources::add_job),
+        )
+        .route(
+            "/repositories/{id}/schedule/{job}/remove",
+            web::post().to(resources::remove_job),
         )
         .route("/runs", web::get().to(runs::list))
         .route("/runs/{id}", web::get().to(runs::show))
@@ -262,6 +295,24 @@ pub fn render_status(
     let mut response = render(req, page);
     *response.status_mut() = status;
     response
+}
+
+/// The errors of a submitted form, looked up by field in the templates
+/// (`templates/field_error.html` shows one next to its field).
+#[derive(Default)]
+pub struct FormErrors(pub Vec<crate::manage::FieldError>);
+
+impl FormErrors {
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// What the layout template needs on every console page.

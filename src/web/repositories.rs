@@ -14,34 +14,18 @@ use serde::Deserialize;
 use crate::audit::Actor;
 use crate::error::WebError;
 use crate::manage::repositories::RepositoryForm;
-use crate::manage::{FieldError, ManageError, PasswordChange};
+use crate::manage::{ManageError, PasswordChange};
 use crate::model;
 use crate::model::repositories::Repository;
 use crate::sync::health::Health;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{
-    AppState, Layout, client_ip, redirect_with_error, redirect_with_flash, render, render_status,
+    AppState, FormErrors, Layout, client_ip, redirect_with_error, redirect_with_flash, render,
+    render_status,
 };
 
 /// How long saving waits for the peer's answer to the registration.
 const REGISTRATION_WAIT: Duration = Duration::from_secs(30);
-
-/// The errors of a submitted form, looked up by field in the template.
-#[derive(Default)]
-pub struct Errors(Vec<FieldError>);
-
-impl Errors {
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 /// The form as posted: every field a string, checkboxes present or not.
 #[derive(Deserialize, Default, Clone)]
@@ -186,7 +170,7 @@ struct FormPage {
     /// `None` for a new repository.
     repository: Option<Repository>,
     form: PostedRepository,
-    errors: Errors,
+    errors: FormErrors,
     password_set: bool,
     proxy_password_set: bool,
     tasks: usize,
@@ -202,7 +186,7 @@ pub async fn new(req: HttpRequest, who: AdminSession) -> Result<HttpResponse, We
         layout: Layout::new(&req, "Add a repository", "repositories", &who),
         repository: None,
         form,
-        errors: Errors::default(),
+        errors: FormErrors::default(),
         password_set: false,
         proxy_password_set: false,
         tasks: 0,
@@ -240,7 +224,7 @@ pub async fn create(
                 layout: Layout::new(&req, "Add a repository", "repositories", &who),
                 repository: None,
                 form: form.without_secrets(),
-                errors: Errors(errors),
+                errors: FormErrors(errors),
                 password_set: false,
                 proxy_password_set: false,
                 tasks: 0,
@@ -270,7 +254,7 @@ pub async fn show(
     let page = FormPage {
         layout: Layout::new(&req, &repository.name, "repositories", &who),
         form: PostedRepository::shown(&form),
-        errors: Errors::default(),
+        errors: FormErrors::default(),
         password_set: repository.password_enc.is_some(),
         proxy_password_set: repository.proxy_password_enc.is_some(),
         repository: Some(repository),
@@ -310,7 +294,7 @@ pub async fn update(
             let page = FormPage {
                 layout: Layout::new(&req, &existing.name, "repositories", &who),
                 form: form.without_secrets(),
-                errors: Errors(errors),
+                errors: FormErrors(errors),
                 password_set: existing.password_enc.is_some(),
                 proxy_password_set: existing.proxy_password_enc.is_some(),
                 repository: Some(existing),
@@ -415,7 +399,7 @@ pub async fn delete(
     ))
 }
 
-fn manage_error(e: ManageError) -> WebError {
+pub fn manage_error(e: ManageError) -> WebError {
     match e {
         ManageError::NotFound(_) => WebError::NotFound,
         ManageError::Invalid(errors) => WebError::BadRequest(

@@ -1,0 +1,551 @@
+//! A repository's Resources (its tasks: which tables, which way, which
+//! policies, which filters) and Schedule (its jobs) tabs. Validation lives
+//! in `manage::tasks` and `manage::jobs`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use crate::audit::Actor;
+use crate::error::WebError;
+use crate::manage::jobs::JobForm;
+use crate::manage::tasks::TaskForm;
+use crate::manage::{self, ManageError};
+use crate::model;
+use crate::model::jobs::Job;
+use crate::model::repositories::Repository;
+use crate::model::task_filters::TaskFilter;
+use crate::model::tasks::Task;
+use crate::scheduler::schedule;
+use crate::web::repositories::manage_error;
+use crate::web::session::{AdminSession, NoFields, Protected};
+use crate::web::{AppState, FormErrors, Layout, client_ip, redirect_with_flash, render_status};
+
+/// The policies with what they mean, from this node's point of view.
+pub const POLICIES: [(&str, &str); 4] = [
+    ("NEWER", "the more recently changed version wins"),
+    ("THIS", "keep our version, ignore the peer's changes"),
+    ("OTHER", "take the peer's version"),
+    ("MASTER", "only the record's original site may change it"),
+];
+pub const MODES: [(&str, &str); 4] = [
+    ("both", "pull, then push"),
+    ("pull", "pull only"),
+    ("push", "push only"),
+    ("none", "paused"),
+];
+pub const METHODS: [&str; 4] = ["create", "update", "delete", "merge"];
+
+fn actor(req: &HttpRequest, who: &AdminSession) -> Actor {
+    Actor::user(
+        who.user.id,
+        &who.user.email,
+        client_ip(req).map(|i| i.to_string()),
+    )
+}
+
+async fn repository(state: &AppState, id: i64) -> Result<Repository, WebError> {
+    super::db(&state.pool, move |conn| {
+        model::repositories::find(conn, id)?.ok_or(WebError::NotFound)
+    })
+    .await
+}
+
+// ---- Resources (tasks)
+
+#[derive(Deserialize, Default, Clone)]
+pub struct PostedTask {
+    #[serde(default)]
+    table: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    create: Option<String>,
+    #[serde(default)]
+    update: Option<String>,
+    #[serde(default)]
+    delete: Option<String>,
+    #[serde(default)]
+    merge: Option<String>,
+    #[serde(default)]
+    update_policy: String,
+    #[serde(default)]
+    conflict_policy: String,
+    #[serde(default)]
+    components: Option<String>,
+    /// One filter per line: `~.acronym__like=RO*` or `org_office:~.name=x`.
+    #[serde(default)]
+    filters: String,
+}
+
+impl PostedTask {
+    fn fresh() -> PostedTask {
+        let on = || Some("on".to_string());
+        PostedTask {
+            mode: "both".into(),
+            create: on(),
+            update: on(),
+            delete: on(),
+            merge: on(),
+            update_policy: "NEWER".into(),
+            conflict_policy: "NEWER".into(),
+            ..PostedTask::default()
+        }
+    }
+
+    fn has(&self, method: &str) -> bool {
+        match method {
+            "create" => self.create.is_some(),
+            "update" => self.update.is_some(),
+            "delete" => self.delete.is_some(),
+            _ => self.merge.is_some(),
+        }
+    }
+
+    fn into_form(self) -> TaskForm {
+        let strategy = METHODS
+            .iter()
+            .filter(|m| self.has(m))
+            .copied()
+            .collect::<Vec<_>>()
+            .join(",");
+        TaskForm {
+            table: self.table.trim().to_string(),
+            mode: self.mode,
+            strategy,
+            update_policy: self.update_policy,
+            conflict_policy: self.conflict_policy,
+            components: self.components.is_some(),
+            filters: self
+                .filters
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "repositories/resources.html")]
+struct ResourcesPage {
+    layout: Layout,
+    repository: Repository,
+    tasks: Vec<(Task, Vec<TaskFilter>)>,
+    form: PostedTask,
+    errors: FormErrors,
+    policies: [(&'static str, &'static str); 4],
+    modes: [(&'static str, &'static str); 4],
+    methods: [&'static str; 4],
+}
+
+async fn resources_page(
+    req: &HttpRequest,
+    state: &AppState,
+    who: &AdminSession,
+    repository: Repository,
+    form: PostedTask,
+    errors: FormErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, WebError> {
+    let listed = repository.clone();
+    let tasks = super::db(&state.pool, move |conn| {
+        manage::tasks::list(conn, &listed).map_err(manage_error)
+    })
+    .await?;
+    let page = ResourcesPage {
+        layout: Layout::new(
+            req,
+            &format!("{}: resources", repository.name),
+            "repositories",
+            who,
+        ),
+        repository,
+        tasks,
+        form,
+        errors,
+        policies: POLICIES,
+        modes: MODES,
+        methods: METHODS,
+    };
+    Ok(render_status(req, page, status))
+}
+
+pub async fn resources(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: AdminSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let repository = repository(&state, id.into_inner()).await?;
+    resources_page(
+        &req,
+        &state,
+        &who,
+        repository,
+        PostedTask::fresh(),
+        FormErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn add_task(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    posted: Protected<PostedTask>,
+) -> Result<HttpResponse, WebError> {
+    let Protected { session: who, form } = posted;
+    let repository = repository(&state, id.into_inner()).await?;
+    let (actor, task_form, target) = (
+        actor(&req, &who),
+        form.clone().into_form(),
+        repository.clone(),
+    );
+    let added = super::db(&state.pool, move |conn| {
+        Ok::<_, WebError>(manage::tasks::add(conn, &actor, &target, &task_form))
+    })
+    .await?;
+    match added {
+        Ok(task) => Ok(redirect_with_flash(
+            &format!("/repositories/{}/resources", repository.id),
+            &format!(
+                "{} is synced with {} now ({}).",
+                task.resource_name, repository.name, task.mode
+            ),
+        )),
+        Err(ManageError::Invalid(errors)) => {
+            resources_page(
+                &req,
+                &state,
+                &who,
+                repository,
+                form,
+                FormErrors(errors),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(manage_error(e)),
+    }
+}
+
+/// What a task action does, and what to say after it.
+#[derive(Clone, Copy)]
+pub enum TaskAction {
+    Remove,
+    RepullEverything,
+    RepushEverything,
+}
+
+async fn task_action(
+    req: &HttpRequest,
+    state: &AppState,
+    path: (i64, String),
+    who: &AdminSession,
+    action: TaskAction,
+) -> Result<HttpResponse, WebError> {
+    let (id, table) = path;
+    let repository = repository(state, id).await?;
+    let (actor, target, t) = (actor(req, who), repository.clone(), table.clone());
+    super::db(&state.pool, move |conn| {
+        match action {
+            TaskAction::Remove => manage::tasks::remove(conn, &actor, &target, &t),
+            TaskAction::RepullEverything => {
+                manage::tasks::reset(conn, &actor, &target, &t, true, false)
+            }
+            TaskAction::RepushEverything => {
+                manage::tasks::reset(conn, &actor, &target, &t, false, true)
+            }
+        }
+        .map_err(manage_error)
+    })
+    .await?;
+    let said = match action {
+        TaskAction::Remove => format!("{table} is no longer synced with {}.", repository.name),
+        TaskAction::RepullEverything => format!("The next run pulls all of {table} again."),
+        TaskAction::RepushEverything => format!("The next run pushes all of {table} again."),
+    };
+    Ok(redirect_with_flash(
+        &format!("/repositories/{id}/resources"),
+        &said,
+    ))
+}
+
+pub async fn remove_task(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+    posted: Protected<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    task_action(
+        &req,
+        &state,
+        path.into_inner(),
+        &posted.session,
+        TaskAction::Remove,
+    )
+    .await
+}
+
+pub async fn repull_task(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+    posted: Protected<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    task_action(
+        &req,
+        &state,
+        path.into_inner(),
+        &posted.session,
+        TaskAction::RepullEverything,
+    )
+    .await
+}
+
+pub async fn repush_task(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+    posted: Protected<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    task_action(
+        &req,
+        &state,
+        path.into_inner(),
+        &posted.session,
+        TaskAction::RepushEverything,
+    )
+    .await
+}
+
+// ---- Schedule (jobs)
+
+#[derive(Deserialize, Default, Clone)]
+pub struct PostedJob {
+    /// `every` or `cron`.
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    every_minutes: String,
+    #[serde(default)]
+    cron: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    stop: String,
+    #[serde(default)]
+    repeats: String,
+    #[serde(default)]
+    timeout: String,
+    #[serde(default)]
+    enabled: Option<String>,
+}
+
+impl PostedJob {
+    fn fresh() -> PostedJob {
+        PostedJob {
+            kind: "every".into(),
+            every_minutes: "10".into(),
+            repeats: "0".into(),
+            timeout: manage::jobs::DEFAULT_TIMEOUT_SECS.to_string(),
+            enabled: Some("on".into()),
+            ..PostedJob::default()
+        }
+    }
+
+    /// The form for `manage::jobs`, or the field errors of numbers that are
+    /// not numbers.
+    fn into_form(self) -> Result<JobForm, FormErrors> {
+        let mut errors = Vec::new();
+        let mut number = |field: &'static str, text: &str, what: &str| -> i64 {
+            match text.trim().parse::<i64>() {
+                Ok(n) => n,
+                Err(_) => {
+                    errors.push(manage::FieldError {
+                        field,
+                        message: format!("must be a whole number of {what}"),
+                    });
+                    0
+                }
+            }
+        };
+        let every =
+            (self.kind != "cron").then(|| number("every", &self.every_minutes, "minutes") * 60);
+        let repeats = number("repeats", &self.repeats, "runs (0: unlimited)");
+        let timeout = number("timeout", &self.timeout, "seconds");
+        if !errors.is_empty() {
+            return Err(FormErrors(errors));
+        }
+        Ok(JobForm {
+            every_seconds: every,
+            cron: (self.kind == "cron").then(|| self.cron.trim().to_string()),
+            start: Some(self.start.trim().to_string()).filter(|s| !s.is_empty()),
+            stop: Some(self.stop.trim().to_string()).filter(|s| !s.is_empty()),
+            repeats,
+            timeout_secs: timeout,
+            enabled: self.enabled.is_some(),
+        })
+    }
+}
+
+/// A job as the schedule tab shows it.
+pub struct JobRow {
+    pub job: Job,
+    pub described: String,
+    pub next: Vec<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "repositories/schedule.html")]
+struct SchedulePage {
+    layout: Layout,
+    repository: Repository,
+    jobs: Vec<JobRow>,
+    form: PostedJob,
+    errors: FormErrors,
+    cron_form: &'static str,
+}
+
+async fn schedule_page(
+    req: &HttpRequest,
+    state: &AppState,
+    who: &AdminSession,
+    repository: Repository,
+    form: PostedJob,
+    errors: FormErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, WebError> {
+    let id = repository.id;
+    let jobs = super::db(&state.pool, move |conn| {
+        Ok::<_, WebError>(model::jobs::list_for_repository(conn, id)?)
+    })
+    .await?;
+    let now = model::now();
+    let jobs = jobs
+        .into_iter()
+        .map(|job| {
+            let next = match manage::jobs::schedule_of(&job) {
+                Ok(spec) if job.enabled => schedule::upcoming(&spec, now, job.times_run, 3)
+                    .iter()
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            JobRow {
+                described: manage::jobs::describe(&job),
+                next,
+                job,
+            }
+        })
+        .collect();
+    let page = SchedulePage {
+        layout: Layout::new(
+            req,
+            &format!("{}: schedule", repository.name),
+            "repositories",
+            who,
+        ),
+        repository,
+        jobs,
+        form,
+        errors,
+        cron_form: schedule::CRON_FORM,
+    };
+    Ok(render_status(req, page, status))
+}
+
+pub async fn schedule(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: AdminSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let repository = repository(&state, id.into_inner()).await?;
+    schedule_page(
+        &req,
+        &state,
+        &who,
+        repository,
+        PostedJob::fresh(),
+        FormErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn add_job(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    posted: Protected<PostedJob>,
+) -> Result<HttpResponse, WebError> {
+    let Protected { session: who, form } = posted;
+    let repository = repository(&state, id.into_inner()).await?;
+    let job_form = match form.clone().into_form() {
+        Ok(job_form) => job_form,
+        Err(errors) => {
+            return schedule_page(
+                &req,
+                &state,
+                &who,
+                repository,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let (actor, target) = (actor(&req, &who), repository.clone());
+    let added = super::db(&state.pool, move |conn| {
+        Ok::<_, WebError>(manage::jobs::add(conn, &actor, &target, &job_form))
+    })
+    .await?;
+    match added {
+        Ok(job) => Ok(redirect_with_flash(
+            &format!("/repositories/{}/schedule", repository.id),
+            &format!("Scheduled: {}.", manage::jobs::describe(&job)),
+        )),
+        Err(ManageError::Invalid(errors)) => {
+            schedule_page(
+                &req,
+                &state,
+                &who,
+                repository,
+                form,
+                FormErrors(errors),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(manage_error(e)),
+    }
+}
+
+pub async fn remove_job(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    posted: Protected<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    let (id, job_id) = path.into_inner();
+    let actor = actor(&req, &posted.session);
+    super::db(&state.pool, move |conn| {
+        let job = manage::jobs::find(conn, job_id).map_err(manage_error)?;
+        if job.repository_id != id {
+            return Err(WebError::NotFound);
+        }
+        manage::jobs::remove(conn, &actor, job_id).map_err(manage_error)
+    })
+    .await?;
+    Ok(redirect_with_flash(
+        &format!("/repositories/{id}/schedule"),
+        "The schedule was removed.",
+    ))
+}
