@@ -11,6 +11,7 @@ mod repositories;
 mod resources;
 pub mod runs;
 pub mod session;
+mod settings;
 mod users;
 
 use std::net::IpAddr;
@@ -135,6 +136,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/repositories/{id}/schedule/{job}/remove",
             web::post().to(resources::remove_job),
         )
+        .route("/settings", web::get().to(settings::show))
+        .route("/settings", web::post().to(settings::save))
         .route("/runs", web::get().to(runs::list))
         .route("/runs/{id}", web::get().to(runs::show))
         .route("/repositories/{id}/sync", web::post().to(runs::sync_now))

@@ -10,6 +10,7 @@ mod config;
 mod console_repositories;
 mod console_resources;
 mod console_runs;
+mod console_settings;
 mod database;
 mod export;
 mod first_start;

@@ -1,0 +1,247 @@
+//! The settings page: this node's name and identity, the default proxy,
+//! timeouts, backoff, log retention, whether newly registered peers may
+//! push, the clock-skew margin. Each value is validated by
+//! `manage::settings`; the form is saved whole or not at all.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use diesel::Connection;
+use serde::Deserialize;
+
+use crate::audit::Actor;
+use crate::db::DbConnection;
+use crate::error::WebError;
+use crate::manage::{self, FieldError, ManageError};
+use crate::model;
+use crate::model::sync_config::SyncConfig;
+use crate::secrets::SecretKey;
+use crate::web::repositories::manage_error;
+use crate::web::session::{AdminSession, Protected};
+use crate::web::{AppState, FormErrors, Layout, client_ip, redirect_with_flash, render_status};
+
+#[derive(Deserialize, Default, Clone)]
+pub struct PostedSettings {
+    #[serde(default)]
+    site_name: String,
+    #[serde(default)]
+    proxy_url: String,
+    #[serde(default)]
+    proxy_username: String,
+    #[serde(default)]
+    proxy_password: String,
+    #[serde(default)]
+    clear_proxy_password: Option<String>,
+    #[serde(default)]
+    connect_timeout_secs: String,
+    #[serde(default)]
+    read_timeout_secs: String,
+    #[serde(default)]
+    request_timeout_secs: String,
+    #[serde(default)]
+    backoff_base_secs: String,
+    #[serde(default)]
+    backoff_cap_secs: String,
+    #[serde(default)]
+    log_retention_days: String,
+    #[serde(default)]
+    accept_push_from_new_peers: Option<String>,
+    #[serde(default)]
+    clock_skew_warn_secs: String,
+}
+
+impl PostedSettings {
+    fn of(config: &SyncConfig) -> PostedSettings {
+        PostedSettings {
+            site_name: config.site_name.clone(),
+            proxy_url: config.proxy_url.clone().unwrap_or_default(),
+            proxy_username: config.proxy_username.clone().unwrap_or_default(),
+            proxy_password: String::new(),
+            clear_proxy_password: None,
+            connect_timeout_secs: config.connect_timeout_secs.to_string(),
+            read_timeout_secs: config.read_timeout_secs.to_string(),
+            request_timeout_secs: config.request_timeout_secs.to_string(),
+            backoff_base_secs: config.backoff_base_secs.to_string(),
+            backoff_cap_secs: config.backoff_cap_secs.to_string(),
+            log_retention_days: config.log_retention_days.to_string(),
+            accept_push_from_new_peers: config.accept_push_from_new_peers.then(|| "on".into()),
+            clock_skew_warn_secs: config.clock_skew_warn_secs.to_string(),
+        }
+    }
+
+    /// The settings that differ from what is stored, as `config set` keys.
+    fn changes(&self, current: &PostedSettings) -> Vec<(&'static str, String)> {
+        let pairs = [
+            ("site_name", &self.site_name, &current.site_name),
+            ("proxy_url", &self.proxy_url, &current.proxy_url),
+            (
+                "proxy_username",
+                &self.proxy_username,
+                &current.proxy_username,
+            ),
+            (
+                "connect_timeout_secs",
+                &self.connect_timeout_secs,
+                &current.connect_timeout_secs,
+            ),
+            (
+                "read_timeout_secs",
+                &self.read_timeout_secs,
+                &current.read_timeout_secs,
+            ),
+            (
+                "request_timeout_secs",
+                &self.request_timeout_secs,
+                &current.request_timeout_secs,
+            ),
+            (
+                "backoff_base_secs",
+                &self.backoff_base_secs,
+                &current.backoff_base_secs,
+            ),
+            (
+                "backoff_cap_secs",
+                &self.backoff_cap_secs,
+                &current.backoff_cap_secs,
+            ),
+            (
+                "log_retention_days",
+                &self.log_retention_days,
+                &current.log_retention_days,
+            ),
+            (
+                "clock_skew_warn_secs",
+                &self.clock_skew_warn_secs,
+                &current.clock_skew_warn_secs,
+            ),
+        ];
+        let mut changes: Vec<(&'static str, String)> = pairs
+            .into_iter()
+            .filter(|(_, new, old)| new.trim() != old.trim())
+            .map(|(key, new, _)| (key, new.trim().to_string()))
+            .collect();
+        if !self.proxy_password.is_empty() {
+            changes.push(("proxy_password", self.proxy_password.clone()));
+        } else if self.clear_proxy_password.is_some() {
+            changes.push(("proxy_password", String::new()));
+        }
+        let accept = self.accept_push_from_new_peers.is_some();
+        if accept != current.accept_push_from_new_peers.is_some() {
+            changes.push(("accept_push_from_new_peers", accept.to_string()));
+        }
+        changes
+    }
+}
+
+/// Apply every change or none. Settings depend on each other (a proxy user
+/// needs a proxy URL, the backoff cap must not be below its base): what
+/// fails is tried again after the others, until nothing more succeeds.
+fn apply(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    key: &SecretKey,
+    changes: Vec<(&'static str, String)>,
+) -> Result<usize, ManageError> {
+    conn.transaction(|conn| {
+        let count = changes.len();
+        let mut pending = changes;
+        loop {
+            let mut failed: Vec<(&'static str, String, Vec<FieldError>)> = Vec::new();
+            let before = pending.len();
+            for (name, value) in pending {
+                match manage::settings::set(conn, actor, key, name, &value) {
+                    Ok(_) => {}
+                    Err(ManageError::Invalid(errors)) => failed.push((name, value, errors)),
+                    Err(other) => return Err(other),
+                }
+            }
+            if failed.is_empty() {
+                return Ok(count);
+            }
+            if failed.len() == before {
+                return Err(ManageError::Invalid(
+                    failed.into_iter().flat_map(|(_, _, e)| e).collect(),
+                ));
+            }
+            pending = failed.into_iter().map(|(n, v, _)| (n, v)).collect();
+        }
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings/index.html")]
+struct SettingsPage {
+    layout: Layout,
+    site_uuid: String,
+    form: PostedSettings,
+    proxy_password_set: bool,
+    errors: FormErrors,
+}
+
+async fn config(state: &AppState) -> Result<SyncConfig, WebError> {
+    super::db(&state.pool, |conn| {
+        model::sync_config::get(conn)?
+            .ok_or_else(|| WebError::Internal("sync_config row missing".into()))
+    })
+    .await
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: AdminSession,
+) -> Result<HttpResponse, WebError> {
+    let config = config(&state).await?;
+    let page = SettingsPage {
+        layout: Layout::new(&req, "Settings", "settings", &who),
+        site_uuid: config.site_uuid.clone(),
+        form: PostedSettings::of(&config),
+        proxy_password_set: config.proxy_password_enc.is_some(),
+        errors: FormErrors::default(),
+    };
+    Ok(render_status(&req, page, StatusCode::OK))
+}
+
+pub async fn save(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    posted: Protected<PostedSettings>,
+) -> Result<HttpResponse, WebError> {
+    let Protected { session: who, form } = posted;
+    let current = config(&state).await?;
+    let changes = form.changes(&PostedSettings::of(&current));
+    if changes.is_empty() {
+        return Ok(redirect_with_flash("/settings", "Nothing changed."));
+    }
+    let actor = Actor::user(
+        who.user.id,
+        &who.user.email,
+        client_ip(&req).map(|i| i.to_string()),
+    );
+    let key = state.key.clone();
+    let saved = super::db(&state.pool, move |conn| {
+        Ok::<_, WebError>(apply(conn, &actor, &key, changes))
+    })
+    .await?;
+    match saved {
+        Ok(count) => Ok(redirect_with_flash(
+            "/settings",
+            &format!("{count} setting(s) saved."),
+        )),
+        Err(ManageError::Invalid(errors)) => {
+            let page = SettingsPage {
+                layout: Layout::new(&req, "Settings", "settings", &who),
+                site_uuid: current.site_uuid.clone(),
+                form: PostedSettings {
+                    proxy_password: String::new(),
+                    ..form
+                },
+                proxy_password_set: current.proxy_password_enc.is_some(),
+                errors: FormErrors(errors),
+            };
+            Ok(render_status(&req, page, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(e) => Err(manage_error(e)),
+    }
+}
