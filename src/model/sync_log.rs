@@ -71,3 +71,61 @@ pub fn recent_failures(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<L
         .select(LogEntry::as_select())
         .load(conn)
 }
+
+/// What the log viewer asks for; every part optional.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    pub repository_id: Option<i64>,
+    pub table: Option<String>,
+    pub mode: Option<String>,
+    pub result: Option<String>,
+    pub from: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+    /// Part of the message.
+    pub text: Option<String>,
+    /// Rows older than this id (keyset pagination).
+    pub before_id: Option<i64>,
+}
+
+/// Log rows matching the query, newest first.
+pub fn search(conn: &mut DbConnection, q: &LogQuery, limit: i64) -> QueryResult<Vec<LogEntry>> {
+    let mut query = sync_log::table
+        .order(sync_log::id.desc())
+        .limit(limit)
+        .select(LogEntry::as_select())
+        .into_boxed();
+    if let Some(id) = q.repository_id {
+        query = query.filter(sync_log::repository_id.eq(id));
+    }
+    if let Some(table) = &q.table {
+        query = query.filter(sync_log::resource_name.eq(table.clone()));
+    }
+    if let Some(mode) = &q.mode {
+        query = query.filter(sync_log::mode.eq(mode.clone()));
+    }
+    if let Some(result) = &q.result {
+        query = query.filter(sync_log::result.eq(result.clone()));
+    }
+    if let Some(from) = q.from {
+        query = query.filter(sync_log::logged_at.ge(from));
+    }
+    if let Some(until) = q.until {
+        query = query.filter(sync_log::logged_at.le(until));
+    }
+    if let Some(text) = &q.text {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(sync_log::message.like(format!("%{escaped}%")).escape('\\'));
+    }
+    if let Some(before) = q.before_id {
+        query = query.filter(sync_log::id.lt(before));
+    }
+    query.load(conn)
+}
+
+/// Delete rows logged before `cutoff`; how many went.
+pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(sync_log::table.filter(sync_log::logged_at.lt(cutoff))).execute(conn)
+}

@@ -110,7 +110,8 @@ impl Scheduler {
         self.inner
             .heartbeat
             .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
-        // Runs left behind by a dead process are rare: look once a minute.
+        // Runs left behind by a dead process are rare, and old log rows
+        // can wait: look once a minute.
         let sweep = self.inner.ticks.fetch_add(1, Ordering::Relaxed) % 60 == 0;
         match self.claim_due(sweep).await {
             Ok(claimed) => {
@@ -123,7 +124,8 @@ impl Scheduler {
     }
 
     /// Claim due jobs and due retries (and, with `sweep`, mark the runs of
-    /// dead processes failed); returns what this process must run.
+    /// dead processes failed and apply the log retention); returns what
+    /// this process must run.
     async fn claim_due(&self, sweep: bool) -> Result<Vec<Claimed>, SyncError> {
         self.inner
             .engine
@@ -134,6 +136,11 @@ impl Scheduler {
                         conn,
                         now - chrono::Duration::seconds(ABANDONED_AFTER_SECS),
                     )?;
+                    // Log retention, from the settings.
+                    if let Some(config) = model::sync_config::get(conn)? {
+                        let days = i64::from(config.log_retention_days.max(1));
+                        model::sync_log::purge_before(conn, now - chrono::Duration::days(days))?;
+                    }
                 }
                 let mut claimed = Vec::new();
                 for job in model::jobs::due(conn, now)? {

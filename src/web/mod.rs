@@ -7,6 +7,7 @@ mod assets;
 mod auth;
 pub mod dashboard;
 mod health;
+mod logs;
 mod repositories;
 mod resources;
 pub mod runs;
@@ -138,6 +139,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/settings", web::get().to(settings::show))
         .route("/settings", web::post().to(settings::save))
+        .route("/logs", web::get().to(logs::index))
+        .route("/logs/purge", web::post().to(logs::purge))
         .route("/runs", web::get().to(runs::list))
         .route("/runs/{id}", web::get().to(runs::show))
         .route("/repositories/{id}/sync", web::post().to(runs::sync_now))

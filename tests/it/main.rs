@@ -7,6 +7,7 @@ mod browser;
 mod cli_config;
 mod cli_sync;
 mod config;
+mod console_logs;
 mod console_repositories;
 mod console_resources;
 mod console_runs;

@@ -1,0 +1,192 @@
+//! The log viewer: filters by repository, table, mode, result, time and
+//! text; keyset pages; purge with the CSRF token; peer text escaped.
+
+use edensync::model;
+use edensync::model::sync_log::NewLogEntry;
+
+use crate::support::peers::add_repository;
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, location};
+
+fn log(
+    app: &TestApp,
+    repository: Option<i64>,
+    table: &str,
+    mode: &str,
+    result: &str,
+    message: &str,
+    at: chrono::NaiveDateTime,
+) {
+    model::sync_log::insert(
+        &mut app.conn(),
+        &NewLogEntry {
+            logged_at: at,
+            repository_id: repository,
+            run_id: None,
+            resource_name: Some(table),
+            mode,
+            action: "import",
+            result,
+            remote: false,
+            message,
+        },
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_page_and_purge_the_log() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let hub = add_repository(
+        &a,
+        "Hub",
+        "http://127.0.0.1:9/eden",
+        "x@example.org",
+        "whatever password",
+    );
+    let field = add_repository(
+        &a,
+        "Field",
+        "http://127.0.0.1:9/field",
+        "x@example.org",
+        "whatever password",
+    );
+    let now = model::now();
+    let old = now - chrono::Duration::days(40);
+    log(
+        &a,
+        Some(hub),
+        "org_organisation",
+        "pull/outgoing",
+        "success",
+        "Data imported successfully (3 records)",
+        now,
+    );
+    log(
+        &a,
+        Some(field),
+        "org_office",
+        "push/outgoing",
+        "fatal",
+        "Field refused the push: <script>x</script>",
+        now,
+    );
+    log(
+        &a,
+        Some(hub),
+        "org_office",
+        "pull/outgoing",
+        "error",
+        "Peer repository unavailable: 100%_sure",
+        old,
+    );
+    for i in 0..120 {
+        log(
+            &a,
+            Some(field),
+            "pr_person",
+            "pull/incoming",
+            "success",
+            &format!("Data sent to peer ({i} records)"),
+            now,
+        );
+    }
+    a.add_admin();
+    let admin = a.logged_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+
+    let by_repository = admin
+        .get(&format!("/logs?repository={hub}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(by_repository.contains("Data imported successfully (3 records)"));
+    assert!(!by_repository.contains("Data sent to peer"));
+    let by_result = admin.get("/logs?result=fatal").await.text().await.unwrap();
+    assert!(by_result.contains("Field refused the push"));
+    assert!(
+        !by_result.contains("<script>x</script>"),
+        "peer text is escaped"
+    );
+    assert!(!by_result.contains("Data imported"));
+    let by_text = admin
+        .get("/logs?text=100%25_sure")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        by_text.contains("Peer repository unavailable"),
+        "LIKE wildcards are taken literally"
+    );
+    assert!(
+        !admin
+            .get("/logs?text=100%25Xsure")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Peer repository unavailable")
+    );
+    let by_mode_and_table = admin
+        .get("/logs?mode=pull/outgoing&table=org_office")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        by_mode_and_table.contains("Peer repository unavailable")
+            && !by_mode_and_table.contains("Data imported")
+    );
+    let since = (now - chrono::Duration::days(1))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let recent = admin
+        .get(&format!("/logs?from={since}&table=org_office"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !recent.contains("Peer repository unavailable"),
+        "the time range applies"
+    );
+
+    // 123 rows: a first page of 100 and a link to the older ones.
+    let first = admin.get("/logs").await.text().await.unwrap();
+    assert_eq!(first.matches("<tr>").count(), 101, "header + 100 rows");
+    let start = first.find("/logs?before=").expect("a link to older rows");
+    let link = &first[start..first[start..].find('"').unwrap() + start];
+    let second = admin.get(link).await.text().await.unwrap();
+    assert_eq!(
+        second.matches("<tr>").count(),
+        24,
+        "header + the 23 older rows"
+    );
+
+    // Purging needs the token; then removes only what is older.
+    assert_eq!(
+        admin
+            .post_form("/logs/purge", &[("days", "30")])
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
+    let purged = admin
+        .submit("/logs", "/logs/purge", &[("days", "30")])
+        .await;
+    assert_eq!(location(&purged), "/logs");
+    let left = model::sync_log::search(&mut a.conn(), &Default::default(), 1000).unwrap();
+    assert_eq!(left.len(), 122);
+    assert!(
+        admin
+            .get("/logs")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("1 log row(s) older than 30 days removed")
+    );
+}
