@@ -252,3 +252,51 @@ pub fn insert_rejected(conn: &mut DbConnection, item: &NewRejectedItem) -> Query
         .values(item)
         .execute(conn)
 }
+
+/// Every table held, with its number of records (deleted ones included).
+pub fn table_counts(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
+    records::table
+        .group_by(records::table_name)
+        .select((records::table_name, diesel::dsl::count_star()))
+        .order(records::table_name.asc())
+        .load(conn)
+}
+
+/// Records of a table, newest change first (by seq, below `before_seq`):
+/// deleted ones only when asked, and, with `text`, those whose uuid or
+/// stored fields contain it.
+pub fn browse(
+    conn: &mut DbConnection,
+    table: &str,
+    text: Option<&str>,
+    with_deleted: bool,
+    before_seq: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<StoredRecord>> {
+    let mut query = records::table
+        .filter(records::table_name.eq(table.to_string()))
+        .order(records::seq.desc())
+        .limit(limit)
+        .select(StoredRecord::as_select())
+        .into_boxed();
+    if !with_deleted {
+        query = query.filter(records::deleted.eq(false));
+    }
+    if let Some(before) = before_seq {
+        query = query.filter(records::seq.lt(before));
+    }
+    if let Some(text) = text {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        query = query.filter(
+            records::uuid
+                .like(pattern.clone())
+                .escape('\\')
+                .or(records::body.like(pattern).escape('\\')),
+        );
+    }
+    query.load(conn)
+}

@@ -8,6 +8,7 @@ mod auth;
 pub mod dashboard;
 mod health;
 mod logs;
+mod records;
 mod repositories;
 mod resources;
 pub mod runs;
@@ -141,6 +142,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/settings", web::post().to(settings::save))
         .route("/logs", web::get().to(logs::index))
         .route("/logs/purge", web::post().to(logs::purge))
+        .route("/records", web::get().to(records::tables))
+        .route("/records/{table}", web::get().to(records::list))
+        .route("/records/{table}/{uuid}", web::get().to(records::show))
         .route("/runs", web::get().to(runs::list))
         .route("/runs/{id}", web::get().to(runs::show))
         .route("/repositories/{id}/sync", web::post().to(runs::sync_now))

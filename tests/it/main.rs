@@ -8,6 +8,7 @@ mod cli_config;
 mod cli_sync;
 mod config;
 mod console_logs;
+mod console_records;
 mod console_repositories;
 mod console_resources;
 mod console_runs;
