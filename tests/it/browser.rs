@@ -55,7 +55,10 @@ async fn log_in_through_the_form_and_see_the_dashboard() {
     let copy = driver.find(By::Css("button[data-copy]")).await.unwrap();
     assert!(copy.is_displayed().await.unwrap());
 
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let shot = dir.join("dashboard.png");
     driver.screenshot(&shot).await.unwrap();

@@ -4,6 +4,7 @@
 mod support;
 
 mod browser;
+mod browser_sync;
 mod cli_config;
 mod cli_sync;
 mod config;

@@ -1,0 +1,216 @@
+//! The whole console path in a real browser: log in, add a repository that
+//! points at a second node, add a table with a filter, add a schedule,
+//! press Sync now, watch the run finish on its page, find its lines in the
+//! log viewer and open the synced record. Screenshots of each step go to
+//! `target/screenshots/`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thirtyfour::prelude::*;
+
+use crate::support::browser::Browser;
+use crate::support::peers::{PEER_EMAIL, PEER_PASSWORD, doc, org, write_local};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp};
+use edensync::model::users::Role;
+
+fn screenshots() -> PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(driver: &WebDriver, name: &str) {
+    let path = screenshots().join(format!("{name}.png"));
+    driver.screenshot(&path).await.unwrap();
+    let png = std::fs::read(&path).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5_000,
+        "a real screenshot of {name}"
+    );
+}
+
+async fn wait_for(driver: &WebDriver, css: &str) -> WebElement {
+    driver
+        .query(By::Css(css))
+        .wait(Duration::from_secs(20), Duration::from_millis(100))
+        .first()
+        .await
+        .unwrap_or_else(|_| panic!("{css} did not appear"))
+}
+
+async fn wait_for_text(driver: &WebDriver, text: &str) {
+    for _ in 0..200 {
+        if driver.source().await.unwrap().contains(text) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the page never showed {text:?}: {}",
+        driver.source().await.unwrap()
+    );
+}
+
+async fn type_into(driver: &WebDriver, id: &str, text: &str) {
+    let field = driver.find(By::Id(id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_up_a_sync_and_watch_it_work() {
+    let a = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let b = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    a.add_admin();
+    b.add_user(PEER_EMAIL, PEER_PASSWORD, Role::Sync);
+    write_local(
+        &b,
+        &doc(&[
+            org("urn:uuid:ro-1", "Relief One", "RO1", "2026-11-20T10:00:00"),
+            org(
+                "urn:uuid:xx-2",
+                "Excluded Two",
+                "XX2",
+                "2026-11-20T10:00:00",
+            ),
+        ]),
+    );
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let driver = &browser.driver;
+
+    // Log in.
+    driver.goto(a.url("/login")).await.unwrap();
+    type_into(driver, "email", ADMIN_EMAIL).await;
+    type_into(driver, "password", ADMIN_PASSWORD).await;
+    driver
+        .find(By::Css("form[action='/login'] button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(driver, "#site-uuid").await;
+
+    // A repository pointing at B: saving registers there.
+    driver.goto(a.url("/repositories/new")).await.unwrap();
+    type_into(driver, "name", "Field hub").await;
+    type_into(driver, "url", &b.url).await;
+    type_into(driver, "username", PEER_EMAIL).await;
+    type_into(driver, "password", PEER_PASSWORD).await;
+    driver
+        .find(By::Css(
+            "form[action='/repositories'] button[type='submit']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(driver, "registered at the peer").await;
+    shot(driver, "repository").await;
+    let path = driver.current_url().await.unwrap().path().to_string();
+    let id: i64 = path.trim_start_matches("/repositories/").parse().unwrap();
+
+    // A table with a filter.
+    driver
+        .goto(a.url(&format!("/repositories/{id}/resources")))
+        .await
+        .unwrap();
+    type_into(driver, "table", "org_organisation").await;
+    driver
+        .find(By::Css("select#mode option[value='pull']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    type_into(driver, "filters", "~.acronym__like=RO*").await;
+    driver
+        .find(By::Css("form[action$='/resources'] button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(driver, "is synced with Field hub now").await;
+
+    // A schedule: every 60 minutes.
+    driver
+        .goto(a.url(&format!("/repositories/{id}/schedule")))
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("input[name='every_minutes']"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("input[name='every_minutes']"))
+        .await
+        .unwrap()
+        .send_keys("60")
+        .await
+        .unwrap();
+    driver
+        .find(By::Css("form[action$='/schedule'] button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(driver, "Scheduled: every 3600 s").await;
+
+    // Sync now from the dashboard; follow the run to its end.
+    driver.goto(a.url("/")).await.unwrap();
+    shot(driver, "dashboard").await;
+    driver
+        .find(By::Css(&format!(
+            "form[action='/repositories/{id}/sync'] button"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let run_link = wait_for(driver, "table a[href^='/runs/']").await;
+    run_link.click().await.unwrap();
+    wait_for_text(driver, ">succeeded<").await;
+    wait_for_text(driver, "Data imported successfully (1 records)").await;
+    shot(driver, "run").await;
+
+    // Its lines in the log viewer.
+    driver
+        .goto(a.url(&format!("/logs?repository={id}")))
+        .await
+        .unwrap();
+    wait_for_text(driver, "Data imported successfully (1 records)").await;
+    shot(driver, "log").await;
+
+    // The synced record (the filter kept XX2 out).
+    driver
+        .goto(a.url("/records/org_organisation"))
+        .await
+        .unwrap();
+    let source = driver.source().await.unwrap();
+    assert!(!source.contains("urn:uuid:xx-2"), "the filter applies");
+    driver
+        .find(By::Css(
+            "a[href='/records/org_organisation/urn%3Auuid%3Aro-1']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(driver, "Relief One").await;
+    shot(driver, "record").await;
+    browser.quit().await;
+}
