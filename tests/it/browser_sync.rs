@@ -172,7 +172,7 @@ async fn set_up_a_sync_and_watch_it_work() {
     driver.goto(a.url("/")).await.unwrap();
     shot(driver, "dashboard").await;
     driver
-        .find(By::Css(&format!(
+        .find(By::Css(format!(
             "form[action='/repositories/{id}/sync'] button"
         )))
         .await
