@@ -162,6 +162,13 @@ pub fn start(node: Node) -> Result<Running, StartError> {
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("edensync::http"))
             .configure(web::routes)
     })
+    // Small responses must not wait for the client's delayed ACK (Nagle):
+    // that costs 40 ms per page otherwise.
+    .on_connect(|connection, _| {
+        if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
+    })
     .workers(worker_count())
     // Peers on poor links: allow 30 s for a request's head, and keep idle
     // connections longer than clients usually wait before reusing them.

@@ -197,3 +197,15 @@ pub fn in_progress(conn: &mut DbConnection) -> QueryResult<Vec<Run>> {
         .select(Run::as_select())
         .load(conn)
 }
+
+/// The latest run of every repository that has one.
+pub fn latest_per_repository(conn: &mut DbConnection) -> QueryResult<Vec<Run>> {
+    let other = diesel::alias!(runs as other_runs);
+    let latest = other
+        .group_by(other.field(runs::repository_id))
+        .select(diesel::dsl::max(other.field(runs::id)));
+    runs::table
+        .filter(runs::id.nullable().eq_any(latest))
+        .select(Run::as_select())
+        .load(conn)
+}

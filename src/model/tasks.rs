@@ -181,3 +181,11 @@ pub fn set_push_watermark(
         ))
         .execute(conn)
 }
+
+/// Every task of every repository (the dashboard groups them).
+pub fn list_all(conn: &mut DbConnection) -> QueryResult<Vec<Task>> {
+    tasks::table
+        .order((tasks::repository_id.asc(), tasks::position.asc()))
+        .select(Task::as_select())
+        .load(conn)
+}

@@ -119,13 +119,21 @@ fn repository_rows(
     let ago = |t: Option<chrono::NaiveDateTime>| {
         t.map_or_else(|| "never".to_string(), |t| format!("{} ago", span(t, now)))
     };
+    // A few queries for the whole page, however many repositories there are.
     let jobs = model::jobs::list(conn)?;
-    let names = names(conn)?;
+    let all_tasks = model::tasks::list_all(conn)?;
+    let mut latest = model::runs::latest_per_repository(conn)?;
+    let repositories = model::repositories::list(conn)?;
+    let names: Vec<(i64, String)> = repositories
+        .iter()
+        .map(|r| (r.id, r.name.clone()))
+        .collect();
     let mut rows = Vec::new();
-    for repository in model::repositories::list(conn)? {
-        let last: Option<Run> = model::runs::for_repository(conn, repository.id, 1)?
-            .into_iter()
-            .next();
+    for repository in repositories {
+        let last: Option<Run> = latest
+            .iter()
+            .position(|r| r.repository_id == repository.id)
+            .map(|i| latest.swap_remove(i));
         let next = jobs
             .iter()
             .filter(|j| j.repository_id == repository.id && j.enabled)
@@ -139,9 +147,9 @@ fn repository_rows(
             (_, Some(_)) => "due now".to_string(),
             (_, None) => "not scheduled".to_string(),
         };
-        let tasks = model::tasks::list_for_repository(conn, repository.id)?;
-        let pulling: Vec<_> = tasks
+        let pulling: Vec<_> = all_tasks
             .iter()
+            .filter(|t| t.repository_id == repository.id)
             .filter(|t| matches!(t.mode.as_str(), "pull" | "both"))
             .collect();
         let watermark_age = if pulling.is_empty() {

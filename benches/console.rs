@@ -1,0 +1,191 @@
+//! Console latency under load: the dashboard and the log viewer with 100
+//! repositories and 1 000 000 log rows, 32 concurrent logged-in clients on
+//! loopback, release build. Prints p50 / p99 per page.
+//!
+//! `cargo bench --bench console` (`EDENSYNC_BENCH_LOG_ROWS`, `EDENSYNC_BENCH_SECS`,
+//! `EDENSYNC_BENCH_CLIENTS` and `EDENSYNC_BENCH_DIR` change the defaults of
+//! 1 000 000 rows, 15 s, 32 clients and the temp dir).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use edensync::app;
+use edensync::config::Settings;
+use edensync::db::schema::repositories;
+use edensync::model;
+use edensync::model::sync_log::NewLogEntry;
+
+const ADMIN: &str = "bench@example.org";
+const PASSWORD: &str = "bench admin password";
+const REPOSITORIES: i64 = 100;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// 100 repositories and `rows` log rows spread over them and over 30 days,
+/// 1 in 50 an error.
+fn fill(node: &app::Node, rows: u64) {
+    let mut conn = node.pool.get().unwrap();
+    let now = model::now();
+    let mut ids = Vec::new();
+    for i in 0..REPOSITORIES {
+        diesel::insert_into(repositories::table)
+            .values((
+                repositories::name.eq(format!("Site {i}")),
+                repositories::url.eq(Some(format!("http://127.0.0.1:9/site{i}"))),
+                repositories::created_at.eq(now),
+                repositories::updated_at.eq(now),
+            ))
+            .execute(&mut *conn)
+            .unwrap();
+        ids.push(i + 1);
+    }
+    let tables = ["org_organisation", "org_office", "pr_person", "req_req"];
+    let mut written = 0u64;
+    while written < rows {
+        let chunk = (rows - written).min(1000);
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            for n in written..written + chunk {
+                let error = n % 50 == 0;
+                let message = if error {
+                    format!(
+                        "Peer repository unavailable: Site {} cannot be reached",
+                        n % 100
+                    )
+                } else {
+                    format!("Data imported successfully ({} records)", n % 500)
+                };
+                model::sync_log::insert(
+                    conn,
+                    &NewLogEntry {
+                        logged_at: now - chrono::Duration::seconds(((rows - n) * 2) as i64),
+                        repository_id: Some(ids[(n % REPOSITORIES as u64) as usize]),
+                        run_id: None,
+                        resource_name: Some(tables[(n % 4) as usize]),
+                        mode: if n % 2 == 0 {
+                            "pull/outgoing"
+                        } else {
+                            "push/outgoing"
+                        },
+                        action: if n % 2 == 0 { "import" } else { "send" },
+                        result: if error { "error" } else { "success" },
+                        remote: false,
+                        message: &message,
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        written += chunk;
+    }
+}
+
+async fn logged_in(base: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = form.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let csrf = &form[start..start + form[start..].find('"').unwrap()];
+    let answer = client
+        .post(format!("{base}/login"))
+        .form(&[("csrf", csrf), ("email", ADMIN), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 303, "login");
+    client
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let rows = env_number("EDENSYNC_BENCH_LOG_ROWS", 1_000_000);
+    let secs = env_number("EDENSYNC_BENCH_SECS", 15);
+    let clients_wanted = env_number("EDENSYNC_BENCH_CLIENTS", 32) as usize;
+    let base_dir = std::env::var("EDENSYNC_BENCH_DIR")
+        .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+    let dir = tempfile::tempdir_in(base_dir).unwrap();
+    let mut settings = Settings::for_data_dir(dir.path());
+    settings.bind = "127.0.0.1:0".parse().unwrap();
+    settings.log = "warn".into();
+    settings.admin_email = Some(ADMIN.into());
+    settings.admin_password = Some(PASSWORD.into());
+    let node = app::open(settings).unwrap();
+    let filling = Instant::now();
+    fill(&node, rows);
+    eprintln!(
+        "{REPOSITORIES} repositories and {rows} log rows written in {:.0?}",
+        filling.elapsed()
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let running = app::start(node).unwrap();
+        let base = running.listen_url.clone();
+        tokio::spawn(running.server);
+        let pages = [
+            "/",
+            "/logs",
+            "/logs?result=error",
+            "/logs?repository=42&mode=pull/outgoing",
+            "/logs?table=pr_person&result=success",
+        ];
+        let mut clients = Vec::new();
+        for _ in 0..clients_wanted {
+            clients.push(logged_in(&base).await);
+        }
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let timings = Arc::new(std::sync::Mutex::new(vec![Vec::new(); pages.len()]));
+        let mut workers = Vec::new();
+        for (n, client) in clients.into_iter().enumerate() {
+            let (base, timings) = (base.clone(), timings.clone());
+            workers.push(tokio::spawn(async move {
+                let mut i = n;
+                while Instant::now() < deadline {
+                    let page = i % pages.len();
+                    let started = Instant::now();
+                    let response = client.get(format!("{base}{}", pages[page])).send().await.unwrap();
+                    assert_eq!(response.status().as_u16(), 200, "{}", pages[page]);
+                    response.bytes().await.unwrap();
+                    timings.lock().unwrap()[page].push(started.elapsed());
+                    i += 1;
+                }
+            }));
+        }
+        for worker in workers {
+            worker.await.unwrap();
+        }
+        println!("console under load: {clients_wanted} clients, {secs} s, {REPOSITORIES} repositories, {rows} log rows");
+        for (page, mut times) in pages.iter().zip(timings.lock().unwrap().clone()) {
+            times.sort();
+            println!(
+                "{page:<42} {:>6} requests  p50 {:>6.1} ms  p99 {:>6.1} ms",
+                times.len(),
+                percentile(&times, 0.5),
+                percentile(&times, 0.99)
+            );
+        }
+    });
+}
