@@ -115,16 +115,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(resources::add_task),
         )
         .route(
-            "/repositories/{id}/resources/{table}/remove",
-            web::post().to(resources::remove_task),
-        )
-        .route(
-            "/repositories/{id}/resources/{table}/repull",
-            web::post().to(resources::repull_task),
-        )
-        .route(
-            "/repositories/{id}/resources/{table}/repush",
-            web::post().to(resources::repush_task),
+            "/repositories/{id}/resources/{table}/{action}",
+            web::post().to(resources::task_action),
         )
         .route(
             "/repositories/{id}/schedule",

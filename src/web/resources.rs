@@ -234,24 +234,40 @@ pub async fn add_task(
     }
 }
 
-/// What a task action does, and what to say after it.
+/// What a task's buttons do.
 #[derive(Clone, Copy)]
-pub enum TaskAction {
+enum TaskAction {
     Remove,
     RepullEverything,
     RepushEverything,
 }
 
-async fn task_action(
-    req: &HttpRequest,
-    state: &AppState,
-    path: (i64, String),
-    who: &AdminSession,
-    action: TaskAction,
+impl TaskAction {
+    fn parse(text: &str) -> Option<TaskAction> {
+        match text {
+            "remove" => Some(TaskAction::Remove),
+            "repull" => Some(TaskAction::RepullEverything),
+            "repush" => Some(TaskAction::RepushEverything),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /repositories/{id}/resources/{table}/{remove|repull|repush}`.
+pub async fn task_action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String, String)>,
+    posted: Protected<NoFields>,
 ) -> Result<HttpResponse, WebError> {
-    let (id, table) = path;
-    let repository = repository(state, id).await?;
-    let (actor, target, t) = (actor(req, who), repository.clone(), table.clone());
+    let (id, table, action) = path.into_inner();
+    let action = TaskAction::parse(&action).ok_or(WebError::NotFound)?;
+    let repository = repository(&state, id).await?;
+    let (actor, target, t) = (
+        actor(&req, &posted.session),
+        repository.clone(),
+        table.clone(),
+    );
     super::db(&state.pool, move |conn| {
         match action {
             TaskAction::Remove => manage::tasks::remove(conn, &actor, &target, &t),
@@ -274,54 +290,6 @@ async fn task_action(
         &format!("/repositories/{id}/resources"),
         &said,
     ))
-}
-
-pub async fn remove_task(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(i64, String)>,
-    posted: Protected<NoFields>,
-) -> Result<HttpResponse, WebError> {
-    task_action(
-        &req,
-        &state,
-        path.into_inner(),
-        &posted.session,
-        TaskAction::Remove,
-    )
-    .await
-}
-
-pub async fn repull_task(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(i64, String)>,
-    posted: Protected<NoFields>,
-) -> Result<HttpResponse, WebError> {
-    task_action(
-        &req,
-        &state,
-        path.into_inner(),
-        &posted.session,
-        TaskAction::RepullEverything,
-    )
-    .await
-}
-
-pub async fn repush_task(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(i64, String)>,
-    posted: Protected<NoFields>,
-) -> Result<HttpResponse, WebError> {
-    task_action(
-        &req,
-        &state,
-        path.into_inner(),
-        &posted.session,
-        TaskAction::RepushEverything,
-    )
-    .await
 }
 
 // ---- Schedule (jobs)
