@@ -127,9 +127,7 @@ async fn sync_from_the_command_line() {
 
     // A peer that cannot be reached: saved anyway, registration reported,
     // and a failing sync exits 1 with the reason.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dead = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let dead = crate::support::peers::unreachable_url().await;
     let out = a.run(
         &[
             "repository",

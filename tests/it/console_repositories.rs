@@ -171,9 +171,7 @@ async fn a_passive_peer_and_an_unreachable_one_are_saved_with_a_clear_message() 
     let html = admin.get(&location(&passive)).await.text().await.unwrap();
     assert!(html.contains("passive-only peer, it calls us"), "{html}");
 
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dead = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let dead = crate::support::peers::unreachable_url().await;
     let unreachable = admin
         .submit(
             "/repositories/new",

@@ -7,9 +7,7 @@ use std::time::Duration;
 use edensync::model;
 use edensync::sync::engine::RunStatus;
 
-use crate::support::peers::{
-    self, TaskSpec, add_repository, add_task, doc, link, org, write_local,
-};
+use crate::support::peers::{self, TaskSpec, add_repository, add_task, doc, org, write_local};
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, location};
 
 async fn wait_for_finished_run(app: &TestApp, repository_id: i64) -> model::runs::Run {
@@ -25,13 +23,9 @@ async fn wait_for_finished_run(app: &TestApp, repository_id: i64) -> model::runs
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_now_and_follow_the_run() {
-    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+    let Some((a, b, id)) = crate::support::peers::pair(Backend::Sqlite).await else {
         return;
     };
-    let Some(b) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
-    let id = link(&a, &b).await;
     add_task(&a, id, TaskSpec::default());
     write_local(
         &b,
@@ -127,9 +121,7 @@ async fn failing_repositories_show_why_and_can_be_retried() {
     let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
         return;
     };
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dead = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let dead = crate::support::peers::unreachable_url().await;
     let id = add_repository(
         &a,
         "<script>alert(1)</script>",

@@ -65,13 +65,9 @@ async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn periodic_jobs_fire_and_honour_repeats_and_stop_times() {
-    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+    let Some((a, b, repeated)) = crate::support::peers::pair(Backend::Sqlite).await else {
         return;
     };
-    let Some(b) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
-    let repeated = link(&a, &b).await;
     add_task(&a, repeated, TaskSpec::default());
     let repeated_job = add_job(&a, repeated, 1, 3, None, 60);
     let stopped = add_repository(

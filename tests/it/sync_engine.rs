@@ -4,23 +4,16 @@
 //! a second run transfers nothing new.
 
 use crate::on_both_backends;
+use crate::support::Backend;
 use crate::support::peers::{
-    TaskSpec, add_task, count, deleted, doc, field, link, org, record, run, write_local,
+    TaskSpec, add_task, count, deleted, doc, field, org, pair, record, run, write_local,
 };
-use crate::support::{Backend, TestApp};
 use edensync::sync::engine::RunStatus;
 
 const O1: &str = "urn:uuid:00000000-0000-4000-8000-000000000001";
 const O2: &str = "urn:uuid:00000000-0000-4000-8000-000000000002";
 const O3: &str = "urn:uuid:00000000-0000-4000-8000-000000000003";
 const O4: &str = "urn:uuid:00000000-0000-4000-8000-000000000004";
-
-async fn pair(backend: Backend) -> Option<(TestApp, TestApp, i64)> {
-    let a = TestApp::spawn(backend).await?;
-    let b = TestApp::spawn(backend).await?;
-    let repository = link(&a, &b).await;
-    Some((a, b, repository))
-}
 
 on_both_backends!(changes_travel_both_ways, changes_travel_both_ways_on);
 

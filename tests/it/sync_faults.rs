@@ -11,7 +11,8 @@ use edensync::model;
 use edensync::sync::engine::RunStatus;
 
 use crate::support::peers::{
-    self, PEER_EMAIL, TaskSpec, add_repository, add_task, count, doc, link, org, run, write_local,
+    self, PEER_EMAIL, TaskSpec, add_repository, add_task, count, doc, org, run, unreachable_url,
+    write_local,
 };
 use crate::support::stand_in::{Cutter, Proxy, Reply, StandIn};
 use crate::support::{Backend, TestApp};
@@ -51,13 +52,6 @@ fn uuids(app: &TestApp) -> Vec<String> {
         .select(records::uuid)
         .load(&mut *app.conn())
         .unwrap()
-}
-
-async fn unreachable_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
-    url
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,13 +153,9 @@ async fn a_500_is_transient_and_a_slow_peer_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_pull_resumes_from_the_last_committed_page() {
-    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+    let Some((a, b, id)) = crate::support::peers::pair(Backend::Sqlite).await else {
         return;
     };
-    let Some(b) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
-    let id = link(&a, &b).await;
     add_task(
         &a,
         id,
@@ -203,13 +193,9 @@ async fn a_cut_pull_resumes_from_the_last_committed_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_push_is_sent_again_and_stored_once() {
-    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+    let Some((a, b, id)) = crate::support::peers::pair(Backend::Sqlite).await else {
         return;
     };
-    let Some(b) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
-    let id = link(&a, &b).await;
     add_task(
         &a,
         id,
@@ -237,13 +223,9 @@ async fn a_cut_push_is_sent_again_and_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_credentials_and_a_foreign_site_block_the_repository() {
-    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+    let Some((a, _b, id)) = crate::support::peers::pair(Backend::Sqlite).await else {
         return;
     };
-    let Some(b) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
-    let id = link(&a, &b).await;
     add_task(&a, id, TaskSpec::default());
     add_task(
         &a,
@@ -342,13 +324,9 @@ async fn refused_credentials_and_a_foreign_site_block_the_repository() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_go_through_a_proxy_with_and_without_credentials() {
-    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+    let Some((a, b, id)) = crate::support::peers::pair(Backend::Sqlite).await else {
         return;
     };
-    let Some(b) = TestApp::spawn(Backend::Sqlite).await else {
-        return;
-    };
-    let id = link(&a, &b).await;
     add_task(&a, id, TaskSpec::default());
     write_local(&b, &many_orgs("B", 3));
 

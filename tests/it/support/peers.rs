@@ -59,6 +59,23 @@ pub async fn link(a: &TestApp, b: &TestApp) -> i64 {
     id
 }
 
+/// Two nodes on one backend, A linked to B; `None` when the backend is
+/// not available here (the skip was announced).
+pub async fn pair(backend: super::Backend) -> Option<(TestApp, TestApp, i64)> {
+    let a = TestApp::spawn(backend).await?;
+    let b = TestApp::spawn(backend).await?;
+    let repository = link(&a, &b).await;
+    Some((a, b, repository))
+}
+
+/// A loopback URL where nothing listens (a peer that is down).
+pub async fn unreachable_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
 pub struct TaskSpec<'a> {
     pub table: &'a str,
     pub mode: &'a str,
