@@ -57,8 +57,9 @@ pub async fn index(
             let config = model::sync_config::get(conn)?
                 .ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
             let users = model::users::list(conn)?;
-            let repositories = repository_rows(conn, &config)?;
-            let names = names(conn)?;
+            let listed = model::repositories::list(conn)?;
+            let names: Vec<(i64, String)> = listed.iter().map(|r| (r.id, r.name.clone())).collect();
+            let repositories = repository_rows(conn, &config, listed, &names)?;
             let running = model::runs::in_progress(conn)?
                 .into_iter()
                 .map(|r| RunRow::new(r, &names))
@@ -114,6 +115,8 @@ pub fn name_of(names: &[(i64, String)], id: Option<i64>) -> String {
 fn repository_rows(
     conn: &mut db::DbConnection,
     config: &model::sync_config::SyncConfig,
+    repositories: Vec<model::repositories::Repository>,
+    names: &[(i64, String)],
 ) -> Result<Vec<RepositoryRow>, WebError> {
     let now = model::now();
     let ago = |t: Option<chrono::NaiveDateTime>| {
@@ -123,11 +126,6 @@ fn repository_rows(
     let jobs = model::jobs::list(conn)?;
     let all_tasks = model::tasks::list_all(conn)?;
     let mut latest = model::runs::latest_per_repository(conn)?;
-    let repositories = model::repositories::list(conn)?;
-    let names: Vec<(i64, String)> = repositories
-        .iter()
-        .map(|r| (r.id, r.name.clone()))
-        .collect();
     let mut rows = Vec::new();
     for repository in repositories {
         let last: Option<Run> = latest
@@ -176,7 +174,7 @@ fn repository_rows(
             id: repository.id,
             health: Health::of(&repository, last.is_some()),
             last_success: ago(repository.last_success_at),
-            last_run: last.map(|r| RunRow::new(r, &names)),
+            last_run: last.map(|r| RunRow::new(r, names)),
             next_run,
             failures: repository.consecutive_failures,
             watermark_age,
