@@ -159,7 +159,7 @@ pub fn start(node: Node) -> Result<Running, StartError> {
             // Compressed only when the client asks (edensync peers, browsers);
             // Eden sends `Accept-Encoding: identity` and gets plain bytes.
             .wrap(middleware::Compress::default())
-            .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("edensync::http"))
+            .wrap(middleware::from_fn(web::observe::observe))
             .configure(web::routes)
     })
     // Small responses must not wait for the client's delayed ACK (Nagle):

@@ -157,11 +157,11 @@ enum ConfigCommand {
     },
     /// Change a setting held in the database (site_name, proxy_url,
     /// proxy_username, proxy_password, timeouts, backoff, log retention,
-    /// accept_push_from_new_peers, clock_skew_warn_secs).
+    /// accept_push_from_new_peers, clock_skew_warn_secs, metrics_token).
     Set {
         key: String,
-        /// The new value; for proxy_password, - reads it from standard
-        /// input; an empty value clears the proxy settings.
+        /// The new value; for proxy_password and metrics_token, - reads it
+        /// from standard input; an empty value clears it.
         #[arg(allow_hyphen_values = true)]
         value: String,
     },
@@ -405,7 +405,7 @@ pub fn main() -> ExitCode {
     let result = Settings::load(cli.config.as_deref())
         .map_err(CliError::from)
         .and_then(|settings| {
-            init_logging(&settings.log);
+            init_logging(&settings.log, settings.log_json);
             run(cli.command, settings)
         });
     match result {
@@ -417,13 +417,17 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let logger = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        logger.json().with_current_span(true).try_init()
+    } else {
+        logger.try_init()
+    };
 }
 
 fn run(command: Command, mut settings: Settings) -> Result<(), CliError> {
@@ -927,6 +931,7 @@ fn config_show(node: Node, as_json: bool) -> Result<(), CliError> {
         "public_url": s.public_url.as_ref().map(|u| u.to_string()),
         "secret_key": secret_key,
         "log": s.log,
+        "log_format": if s.log_json { "json" } else { "human" },
         "proxy_url": config.proxy_url,
         "proxy_username": config.proxy_username,
         "proxy_password": masked(&config.proxy_password_enc),
@@ -938,6 +943,7 @@ fn config_show(node: Node, as_json: bool) -> Result<(), CliError> {
         "log_retention_days": config.log_retention_days,
         "accept_push_from_new_peers": config.accept_push_from_new_peers,
         "clock_skew_warn_secs": config.clock_skew_warn_secs,
+        "metrics_token": masked(&config.metrics_token_hash),
     });
     if as_json {
         println!(
@@ -960,7 +966,8 @@ fn config_show(node: Node, as_json: bool) -> Result<(), CliError> {
 fn config_set(node: Node, key: &str, value: &str) -> Result<(), CliError> {
     // Like --password-stdin: the password stays out of the process list and
     // the shell history.
-    let value = if key.trim() == "proxy_password" && value == "-" {
+    let secret = matches!(key.trim(), "proxy_password" | "metrics_token");
+    let value = if secret && value == "-" {
         read_password(&PasswordSource {
             password_stdin: true,
         })?

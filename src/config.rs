@@ -87,6 +87,9 @@ pub struct Settings {
     /// The secret key itself, when given by environment rather than a file.
     pub secret_key: Option<String>,
     pub log: String,
+    /// Log lines for people (`human`, the default) or for log collectors
+    /// (`json`, one object per line).
+    pub log_json: bool,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
     /// The largest push body accepted from a peer, in bytes (413 beyond).
@@ -104,6 +107,7 @@ struct FileSettings {
     public_url: Option<String>,
     secret_key: Option<String>,
     log: Option<String>,
+    log_format: Option<String>,
     max_push_bytes: Option<u64>,
 }
 
@@ -166,6 +170,19 @@ impl Settings {
             )
         })?;
 
+        let log_format =
+            pick("EDENSYNC_LOG_FORMAT", file.log_format).unwrap_or_else(|| "human".into());
+        let log_json = match log_format.trim() {
+            "human" | "" => false,
+            "json" => true,
+            other => {
+                return Err(ConfigError::new(
+                    "log_format (EDENSYNC_LOG_FORMAT)",
+                    format!("'{other}' is not a log format (human or json)"),
+                ));
+            }
+        };
+
         let max_push_bytes = match env.get("EDENSYNC_MAX_PUSH_BYTES").filter(|v| !v.is_empty()) {
             Some(text) => text.trim().parse().map_err(|_| {
                 ConfigError::new(
@@ -191,6 +208,7 @@ impl Settings {
             public_url,
             secret_key,
             log,
+            log_json,
             admin_email,
             admin_password,
             max_push_bytes,
@@ -206,6 +224,7 @@ impl Settings {
             public_url: None,
             secret_key: None,
             log: DEFAULT_LOG.into(),
+            log_json: false,
             admin_email: None,
             admin_password: None,
             max_push_bytes: DEFAULT_MAX_PUSH_BYTES,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod manage;
+pub mod metrics;
 pub mod model;
 pub mod s3xml;
 pub mod scheduler;

@@ -12,7 +12,7 @@ use crate::model::sync_config::ConfigChange;
 use crate::secrets::SecretKey;
 
 /// The keys `config set` changes, in the order `config show` lists them.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 13] = [
     "site_name",
     "proxy_url",
     "proxy_username",
@@ -25,14 +25,19 @@ pub const KEYS: [&str; 12] = [
     "log_retention_days",
     "accept_push_from_new_peers",
     "clock_skew_warn_secs",
+    "metrics_token",
 ];
+
+/// The shortest bearer token `/metrics` accepts (it guards the names and
+/// health of every peer).
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 pub const MAX_SITE_NAME_CHARS: usize = 100;
 
 /// The settings `config show` lists that come from the settings file and
 /// the environment, each with where it is set, for the message that
 /// refuses to change it here.
-const SET_ELSEWHERE: [(&str, &str); 8] = [
+const SET_ELSEWHERE: [(&str, &str); 9] = [
     (
         "bind",
         "is set in the settings file (bind) or with EDENSYNC_BIND, and read at start-up",
@@ -63,6 +68,11 @@ const SET_ELSEWHERE: [(&str, &str); 8] = [
     (
         "log",
         "is set in the settings file (log) or with EDENSYNC_LOG, and read at start-up",
+    ),
+    (
+        "log_format",
+        "is set in the settings file (log_format) or with EDENSYNC_LOG_FORMAT, and read at \
+         start-up",
     ),
     (
         "site_uuid",
@@ -149,6 +159,18 @@ pub fn set(
                 }
                 .to_string();
             }
+            "metrics_token" => {
+                // Only a hash is kept: the token is shown once, where it is set.
+                if !text.is_empty() && text.chars().count() < MIN_METRICS_TOKEN_CHARS {
+                    errors.add(
+                        field,
+                        format!("must be at least {MIN_METRICS_TOKEN_CHARS} characters"),
+                    );
+                }
+                change.metrics_token_hash =
+                    Some((!text.is_empty()).then(|| metrics_token_hash(text)));
+                shown = if text.is_empty() { "(not set)" } else { "****" }.to_string();
+            }
             "accept_push_from_new_peers" => {
                 let flag = match text.to_ascii_lowercase().as_str() {
                     "true" => Some(true),
@@ -209,6 +231,12 @@ fn numeric_column<'a>(change: &'a mut ConfigChange, field: &str) -> Option<&'a m
         "clock_skew_warn_secs" => &mut change.clock_skew_warn_secs,
         _ => return None,
     })
+}
+
+/// How a `/metrics` bearer token is stored and compared.
+pub fn metrics_token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.trim().as_bytes()))
 }
 
 fn shown_text(text: &str) -> String {

@@ -79,6 +79,7 @@ pub struct ConfigChange {
     pub log_retention_days: Option<i32>,
     pub accept_push_from_new_peers: Option<bool>,
     pub clock_skew_warn_secs: Option<i32>,
+    pub metrics_token_hash: Option<Option<String>>,
     pub updated_at: NaiveDateTime,
 }
 
@@ -98,6 +99,7 @@ impl ConfigChange {
             log_retention_days: None,
             accept_push_from_new_peers: None,
             clock_skew_warn_secs: None,
+            metrics_token_hash: None,
             updated_at: now,
         }
     }

@@ -44,8 +44,6 @@ pub struct Scheduler {
 
 struct Inner {
     engine: Engine,
-    /// Unix time of the last tick.
-    heartbeat: AtomicI64,
     ticks: AtomicI64,
     /// One tick at a time (a slow database must not pile ticks up).
     ticking: tokio::sync::Mutex<()>,
@@ -58,7 +56,6 @@ impl Scheduler {
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
                 engine,
-                heartbeat: AtomicI64::new(0),
                 ticks: AtomicI64::new(0),
                 ticking: tokio::sync::Mutex::new(()),
                 cron: tokio::sync::Mutex::new(None),
@@ -80,15 +77,20 @@ impl Scheduler {
             .await
             .map_err(|e| SchedulerError(e.to_string()))?;
         *scheduler.inner.cron.lock().await = Some(cron);
+        // Healthy from the start; a scheduler that never ticks ages from here.
+        scheduler
+            .inner
+            .engine
+            .metrics
+            .scheduler_tick(chrono::Utc::now().timestamp());
         Ok(scheduler)
     }
 
     /// When the scheduler last ticked (for health checks and the dashboard).
     pub fn heartbeat(&self) -> Option<NaiveDateTime> {
-        let secs = self.inner.heartbeat.load(Ordering::Relaxed);
-        (secs > 0)
-            .then(|| chrono::DateTime::from_timestamp(secs, 0).map(|t| t.naive_utc()))
-            .flatten()
+        let now = chrono::Utc::now().timestamp();
+        let age = self.inner.engine.metrics.scheduler_heartbeat_age(now)?;
+        chrono::DateTime::from_timestamp(now - age, 0).map(|t| t.naive_utc())
     }
 
     /// Stop ticking. Runs in progress are the engine's: `Engine::shutdown`
@@ -97,6 +99,7 @@ impl Scheduler {
         if let Some(mut cron) = self.inner.cron.lock().await.take() {
             let _ = cron.shutdown().await;
         }
+        self.inner.engine.metrics.scheduler_stopped();
     }
 
     /// One tick: start what is due.
@@ -108,8 +111,9 @@ impl Scheduler {
             return;
         }
         self.inner
-            .heartbeat
-            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+            .engine
+            .metrics
+            .scheduler_tick(chrono::Utc::now().timestamp());
         // Runs left behind by a dead process are rare, and old log rows
         // can wait: look once a minute.
         let sweep = self.inner.ticks.fetch_add(1, Ordering::Relaxed) % 60 == 0;

@@ -191,6 +191,8 @@ pub struct Engine {
     pub process: String,
     /// Masters per page between edensync nodes.
     pub page_size: u64,
+    /// Counters of runs, records and bytes, and the scheduler's heartbeat.
+    pub metrics: Arc<crate::metrics::Metrics>,
     background: Background,
 }
 
@@ -223,6 +225,7 @@ impl Engine {
             clients: Clients::default(),
             process: format!("{host}:{}", std::process::id()),
             page_size: PAGE_SIZE,
+            metrics: Arc::default(),
             background: Background::default(),
         }
     }
@@ -450,6 +453,7 @@ impl Engine {
     /// in the report; `Err` only when not even a run row could be written.
     pub async fn run(&self, request: RunRequest) -> Result<RunReport, SyncError> {
         let repository_id = request.repository_id;
+        let started = std::time::Instant::now();
         let holder = format!("{}:{}", self.process, uuid::Uuid::new_v4());
         let trigger = request.trigger.as_str();
         let job_id = request.job_id;
@@ -533,7 +537,7 @@ impl Engine {
         };
         let outcome = run.execute(request.only_table.as_deref()).await;
         heartbeat.abort();
-        let report = self.finish(run, outcome, &holder).await;
+        let report = self.finish(run, outcome, &holder, started).await;
         Ok(report)
     }
 
@@ -588,6 +592,7 @@ impl Engine {
         run: Run<'_>,
         outcome: Result<(), SyncError>,
         holder: &str,
+        started: std::time::Instant,
     ) -> RunReport {
         let mut failures = run.failures.clone();
         if let Err(e) = &outcome {
@@ -621,6 +626,7 @@ impl Engine {
             .db(move |conn| {
                 let now = model::now();
                 let repository = model::repositories::find(conn, repository_id)?;
+                let name = repository.as_ref().map(|r| r.name.clone());
                 let config = model::sync_config::get(conn)?;
                 let (repo_status, next_retry_at) = if permanent {
                     ("blocked", None)
@@ -656,11 +662,18 @@ impl Engine {
                     now,
                 )?;
                 model::repositories::release_lease(conn, repository_id, &holder)?;
-                Ok(())
+                Ok(name)
             })
             .await;
-        if let Err(e) = finished {
-            tracing::error!(run_id, error = %e, "could not record the end of the run");
+        match finished {
+            Ok(name) => {
+                // A repository deleted during its run has no name left to report.
+                if let Some(name) = name {
+                    self.metrics
+                        .observe_run(&name, status.as_str(), started.elapsed(), &counts);
+                }
+            }
+            Err(e) => tracing::error!(run_id, error = %e, "could not record the end of the run"),
         }
         RunReport {
             run_id,

@@ -1,31 +1,62 @@
-//! `/healthz`: whether this node can serve (database reachable).
+//! `/healthz`: whether this node can do its job: the database answers,
+//! the scheduler ticks (when this process runs one), and which runs are in
+//! progress. Anything unhealthy answers 503, for load balancers and
+//! service monitors.
 
 use actix_web::{HttpResponse, web};
 use diesel::connection::SimpleConnection;
 use serde_json::json;
 
+use crate::model;
 use crate::web::AppState;
+
+/// A scheduler silent for longer than this is stuck (it ticks every second).
+pub const SCHEDULER_STALE_SECS: i64 = 30;
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
     let database = web::block(move || {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         conn.batch_execute("SELECT 1").map_err(|e| e.to_string())?;
-        Ok::<_, String>(crate::db::backend_name(&conn))
+        let running = model::runs::in_progress(&mut conn).map_err(|e| e.to_string())?;
+        Ok::<_, String>((crate::db::backend_name(&conn), running.len()))
     })
     .await
     .map_err(|e| e.to_string())
     .and_then(|r| r);
-    match database {
-        Ok(backend) => HttpResponse::Ok().json(json!({
-            "status": "ok",
-            "version": crate::VERSION,
-            "database": {"status": "ok", "backend": backend},
-        })),
-        Err(error) => HttpResponse::ServiceUnavailable().json(json!({
-            "status": "unhealthy",
-            "version": crate::VERSION,
-            "database": {"status": "unreachable", "error": error},
-        })),
+    let metrics = &state.engine.metrics;
+    let age = metrics.scheduler_heartbeat_age(chrono::Utc::now().timestamp());
+    let scheduler = match age {
+        None => json!({"status": "disabled"}),
+        Some(age) if age > SCHEDULER_STALE_SECS => {
+            json!({"status": "stale", "heartbeat_age_secs": age})
+        }
+        Some(age) => json!({"status": "ok", "heartbeat_age_secs": age}),
+    };
+    let scheduler_ok = age.is_none_or(|age| age <= SCHEDULER_STALE_SECS);
+    let this_process = state.engine.runs_in_progress();
+    let (database, runs, healthy) = match database {
+        Ok((backend, running)) => (
+            json!({"status": "ok", "backend": backend}),
+            json!({"in_progress": running, "in_this_process": this_process}),
+            scheduler_ok,
+        ),
+        Err(error) => (
+            json!({"status": "unreachable", "error": error}),
+            json!({"in_this_process": this_process}),
+            false,
+        ),
+    };
+    let body = json!({
+        "status": if healthy { "ok" } else { "unhealthy" },
+        "version": crate::VERSION,
+        "database": database,
+        "scheduler": scheduler,
+        "runs": runs,
+    });
+    if healthy {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }

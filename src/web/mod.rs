@@ -8,6 +8,8 @@ mod auth;
 pub mod dashboard;
 mod health;
 mod logs;
+mod metrics;
+pub mod observe;
 mod records;
 mod repositories;
 mod resources;
@@ -66,6 +68,7 @@ impl AppState {
 /// The single routes table.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(metrics::metrics))
         .route("/static/{file}", web::get().to(assets::file))
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login))

@@ -1,6 +1,6 @@
 //! The settings page: this node's name and identity, the default proxy,
 //! timeouts, backoff, log retention, whether newly registered peers may
-//! push, the clock-skew margin. Each value is validated by
+//! push, the clock-skew margin, the bearer token of `/metrics`. Each value is validated by
 //! `manage::settings`; the form is saved whole or not at all.
 
 use actix_web::http::StatusCode;
@@ -49,6 +49,10 @@ pub struct PostedSettings {
     accept_push_from_new_peers: Option<String>,
     #[serde(default)]
     clock_skew_warn_secs: String,
+    #[serde(default)]
+    metrics_token: String,
+    #[serde(default)]
+    clear_metrics_token: Option<String>,
 }
 
 impl PostedSettings {
@@ -67,6 +71,8 @@ impl PostedSettings {
             log_retention_days: config.log_retention_days.to_string(),
             accept_push_from_new_peers: config.accept_push_from_new_peers.then(|| "on".into()),
             clock_skew_warn_secs: config.clock_skew_warn_secs.to_string(),
+            metrics_token: String::new(),
+            clear_metrics_token: None,
         }
     }
 
@@ -126,6 +132,11 @@ impl PostedSettings {
         } else if self.clear_proxy_password.is_some() {
             changes.push(("proxy_password", String::new()));
         }
+        if !self.metrics_token.trim().is_empty() {
+            changes.push(("metrics_token", self.metrics_token.clone()));
+        } else if self.clear_metrics_token.is_some() {
+            changes.push(("metrics_token", String::new()));
+        }
         let accept = self.accept_push_from_new_peers.is_some();
         if accept != current.accept_push_from_new_peers.is_some() {
             changes.push(("accept_push_from_new_peers", accept.to_string()));
@@ -176,6 +187,7 @@ struct SettingsPage {
     site_uuid: String,
     form: PostedSettings,
     proxy_password_set: bool,
+    metrics_token_set: bool,
     errors: FormErrors,
 }
 
@@ -198,6 +210,7 @@ pub async fn show(
         site_uuid: config.site_uuid.clone(),
         form: PostedSettings::of(&config),
         proxy_password_set: config.proxy_password_enc.is_some(),
+        metrics_token_set: config.metrics_token_hash.is_some(),
         errors: FormErrors::default(),
     };
     Ok(render_status(&req, page, StatusCode::OK))
@@ -238,6 +251,7 @@ pub async fn save(
                     ..form
                 },
                 proxy_password_set: current.proxy_password_enc.is_some(),
+                metrics_token_set: current.metrics_token_hash.is_some(),
                 errors: FormErrors(errors),
             };
             Ok(render_status(&req, page, StatusCode::UNPROCESSABLE_ENTITY))

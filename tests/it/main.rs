@@ -18,6 +18,7 @@ mod database;
 mod export;
 mod first_start;
 mod login;
+mod operations;
 mod s3xml;
 mod scheduler;
 mod store;

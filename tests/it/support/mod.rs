@@ -51,6 +51,8 @@ pub struct TestApp {
     pub url: String,
     pub node: Node,
     pub setup_url: Option<String>,
+    /// The server's own engine (its metrics are what `/metrics` shows).
+    pub engine: edensync::sync::engine::Engine,
     /// Kept so the data directory lives as long as the server.
     _dir: TempDir,
     handle: ServerHandle,
@@ -79,6 +81,7 @@ impl TestApp {
             url: running.listen_url,
             node,
             setup_url: running.setup_url,
+            engine: running.engine,
             _dir: dir,
             handle,
         })
