@@ -69,6 +69,16 @@ enum Command {
     },
     /// Apply pending database migrations (safe to run again).
     Migrate,
+    /// Write a consistent copy of the SQLite store to FILE, also while
+    /// edensync runs (restore: stop edensync, put the copy in place of
+    /// edensync.db, keep secret.key with it).
+    Backup {
+        /// Where the copy goes (must not exist yet).
+        file: PathBuf,
+    },
+    /// The secret key that encrypts stored peer and proxy passwords.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Manage accounts: administrators (console) and sync accounts (peers).
     #[command(subcommand)]
     User(UserCommand),
@@ -146,6 +156,13 @@ struct PasswordSource {
     /// Read the password from standard input (to end of file; one trailing newline is removed).
     #[arg(long)]
     password_stdin: bool,
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every stored password under a new secret key and replace
+    /// the key (stop edensync first; it holds the old key in memory).
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -444,6 +461,8 @@ fn run(command: Command, mut settings: Settings) -> Result<(), CliError> {
             json,
         } => sync_now(app::open(settings)?, &repository, task, json),
         Command::Migrate => migrate(settings),
+        Command::Backup { file } => backup(settings, &file),
+        Command::Secrets(SecretsCommand::Rotate) => rotate_secrets(app::open(settings)?),
         Command::User(command) => user(command, app::open(settings)?),
         Command::Config(ConfigCommand::Show { json }) => config_show(app::open(settings)?, json),
         Command::Config(ConfigCommand::Set { key, value }) => {
@@ -958,6 +977,80 @@ fn config_show(node: Node, as_json: bool) -> Result<(), CliError> {
                 other => other.to_string(),
             };
             println!("{key:<28} {shown}");
+        }
+    }
+    Ok(())
+}
+
+fn backup(settings: Settings, target: &std::path::Path) -> Result<(), CliError> {
+    let crate::config::DatabaseUrl::Sqlite(source) = &settings.database else {
+        return Err(CliError::Usage(
+            "edensync backup copies SQLite stores; back up PostgreSQL with pg_dump \
+             (pg_dump -Fc DATABASE > edensync.dump; restore with pg_restore)"
+                .into(),
+        ));
+    };
+    if !source.exists() {
+        return Err(CliError::Failed(format!(
+            "there is no store at {} to back up",
+            source.display()
+        )));
+    }
+    if target.exists() {
+        return Err(CliError::Usage(format!(
+            "{} exists; choose a new file (a backup never overwrites)",
+            target.display()
+        )));
+    }
+    let pool = db::open_pool(&settings.database)?;
+    let mut conn = pool.get().map_err(DbError::from)?;
+    db::backup_sqlite(&mut conn, target)?;
+    let size = std::fs::metadata(target).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "backed up {} to {} ({size} bytes)",
+        source.display(),
+        target.display()
+    );
+    println!(
+        "keep {} with it: without the key the stored peer passwords cannot be read",
+        settings.secret_key_path().display()
+    );
+    Ok(())
+}
+
+/// Runs that sent a heartbeat in the last three minutes: a server is
+/// working with the key in memory.
+fn live_runs(conn: &mut crate::db::DbConnection) -> Result<usize, CliError> {
+    let recent = model::now() - chrono::Duration::minutes(3);
+    let runs = model::runs::in_progress(conn).map_err(DbError::from)?;
+    Ok(runs
+        .iter()
+        .filter(|r| r.heartbeat_at.unwrap_or(r.started_at) > recent)
+        .count())
+}
+
+fn rotate_secrets(node: Node) -> Result<(), CliError> {
+    let mut conn = node.pool.get().map_err(DbError::from)?;
+    let live = live_runs(&mut conn)?;
+    if live > 0 {
+        return Err(CliError::Usage(format!(
+            "{live} run(s) in progress: stop edensync first (it holds the old key in memory), \
+             then rotate"
+        )));
+    }
+    let rotation = crate::secrets::rotate(&node.settings, &mut conn, &node.key)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    println!(
+        "re-encrypted {} stored password(s) under a new key",
+        rotation.reencrypted
+    );
+    match rotation.key_file {
+        Some(path) => println!("the new key is in {}", path.display()),
+        None => {
+            println!(
+                "the key comes from EDENSYNC_SECRET_KEY: set it to the new key before the next start:"
+            );
+            println!("EDENSYNC_SECRET_KEY={}", rotation.new_key.to_text());
         }
     }
     Ok(())

@@ -6,7 +6,7 @@
 //! a new key is never generated over secrets the old one encrypted.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -14,6 +14,8 @@ use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+use diesel::Connection;
 
 use crate::config::Settings;
 use crate::db::DbConnection;
@@ -37,6 +39,12 @@ pub enum SecretsError {
 
 #[derive(Clone)]
 pub struct SecretKey([u8; KEY_LEN]);
+
+impl From<diesel::result::Error> for SecretsError {
+    fn from(e: diesel::result::Error) -> Self {
+        SecretsError::Db(e.into())
+    }
+}
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,6 +146,13 @@ pub fn load_or_create(
     let source = key_source(settings);
 
     let key = match read_key(settings)? {
+        Some(key)
+            if stored_check
+                .as_ref()
+                .is_some_and(|c| *c != key.check_value()) =>
+        {
+            finish_interrupted_rotation(settings, stored_check.as_deref())?.unwrap_or(key)
+        }
         Some(key) => key,
         None if secrets > 0 => {
             return Err(SecretsError::Key(format!(
@@ -172,6 +187,136 @@ pub fn load_or_create(
         }
     }
     Ok(key)
+}
+
+/// The key file a rotation writes before it commits (see `rotate`).
+fn pending_key_path(settings: &Settings) -> PathBuf {
+    settings.data_dir.join("secret.key.new")
+}
+
+/// A rotation that committed the database but stopped before renaming its
+/// new key file into place: the pending key matches the stored check, so
+/// finish the rename and use it.
+fn finish_interrupted_rotation(
+    settings: &Settings,
+    stored_check: Option<&str>,
+) -> Result<Option<SecretKey>, SecretsError> {
+    if settings.secret_key.is_some() {
+        return Ok(None);
+    }
+    let pending = pending_key_path(settings);
+    let Ok(text) = std::fs::read_to_string(&pending) else {
+        return Ok(None);
+    };
+    let Ok(key) = SecretKey::from_text(&text) else {
+        return Ok(None);
+    };
+    if Some(key.check_value().as_str()) != stored_check {
+        return Ok(None);
+    }
+    std::fs::rename(&pending, settings.secret_key_path()).map_err(|e| {
+        SecretsError::Key(format!(
+            "cannot finish the interrupted key rotation (rename {} to {}): {e}",
+            pending.display(),
+            settings.secret_key_path().display()
+        ))
+    })?;
+    tracing::warn!("finished an interrupted key rotation: secret.key now holds the new key");
+    Ok(Some(key))
+}
+
+/// What `secrets rotate` did.
+pub struct Rotation {
+    /// Stored passwords re-encrypted.
+    pub reencrypted: usize,
+    pub new_key: SecretKey,
+    /// The key file now holding the new key; `None` when the key comes
+    /// from EDENSYNC_SECRET_KEY and the operator must set the new one.
+    pub key_file: Option<PathBuf>,
+}
+
+/// Re-encrypt every stored password under a fresh key, all in one
+/// transaction, and replace the key.
+///
+/// With a key file the new key is first written next to it
+/// (`secret.key.new`), then the database is committed, then the file is
+/// renamed over the old key: a crash between the two is finished at the next
+/// start (`finish_interrupted_rotation`), and a failure before the commit
+/// leaves everything under the old key.
+pub fn rotate(
+    settings: &Settings,
+    conn: &mut DbConnection,
+    old: &SecretKey,
+) -> Result<Rotation, SecretsError> {
+    let new_key = SecretKey::generate();
+    let from_file = settings.secret_key.is_none();
+    let pending = pending_key_path(settings);
+    if from_file {
+        // A leftover from an earlier failed rotation: never committed, or
+        // already finished at start-up, so not needed.
+        let _ = std::fs::remove_file(&pending);
+        write_key_file(&pending, &new_key)?;
+    }
+    let reencrypted = conn.transaction(|conn| -> Result<usize, SecretsError> {
+        let reseal = |sealed: Option<String>, what: &str| -> Result<Option<String>, SecretsError> {
+            sealed
+                .map(|s| {
+                    old.decrypt(&s)
+                        .map(|plain| new_key.encrypt(&plain))
+                        .map_err(|e| SecretsError::Key(format!("{what}: {e}")))
+                })
+                .transpose()
+        };
+        let mut count = 0;
+        for (id, password, proxy_password) in model::repositories::encrypted_secrets(conn)? {
+            count += usize::from(password.is_some()) + usize::from(proxy_password.is_some());
+            let password = reseal(password, &format!("repository {id}, peer password"))?;
+            let proxy = reseal(proxy_password, &format!("repository {id}, proxy password"))?;
+            model::repositories::set_encrypted_secrets(
+                conn,
+                id,
+                password.as_deref(),
+                proxy.as_deref(),
+            )?;
+        }
+        if let Some(config) = model::sync_config::get(conn)? {
+            if config.proxy_password_enc.is_some() {
+                count += 1;
+            }
+            let proxy = reseal(config.proxy_password_enc, "default proxy password")?;
+            model::sync_config::set_proxy_password_enc(conn, proxy.as_deref())?;
+        }
+        model::sync_config::set_key_check(conn, &new_key.check_value())?;
+        Ok(count)
+    });
+    let reencrypted = match reencrypted {
+        Ok(count) => count,
+        Err(e) => {
+            if from_file {
+                let _ = std::fs::remove_file(&pending);
+            }
+            return Err(e);
+        }
+    };
+    let key_file = if from_file {
+        let path = settings.secret_key_path();
+        std::fs::rename(&pending, &path).map_err(|e| {
+            SecretsError::Key(format!(
+                "the stored passwords are now encrypted with the key in {}, but it could not \
+                 replace {}: {e}; move it there by hand before the next start",
+                pending.display(),
+                path.display()
+            ))
+        })?;
+        Some(path)
+    } else {
+        None
+    };
+    Ok(Rotation {
+        reencrypted,
+        new_key,
+        key_file,
+    })
 }
 
 fn read_key(settings: &Settings) -> Result<Option<SecretKey>, SecretsError> {

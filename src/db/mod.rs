@@ -45,6 +45,8 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("database migration failed: {0}")]
     Migration(String),
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// How long a writer waits for SQLite's lock before giving up.
@@ -161,5 +163,23 @@ pub fn backend_name(conn: &DbConnection) -> &'static str {
     match conn {
         DbConnection::Sqlite(_) => "sqlite",
         DbConnection::Pg(_) => "postgres",
+    }
+}
+
+/// A consistent copy of a live SQLite store in `target` (`VACUUM INTO`:
+/// one read transaction, so writers carry on and the copy is a single point
+/// in time, compacted). PostgreSQL has its own tools.
+pub fn backup_sqlite(conn: &mut DbConnection, target: &std::path::Path) -> Result<(), DbError> {
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConnection::Sqlite(conn) => {
+            diesel::sql_query("VACUUM INTO ?")
+                .bind::<diesel::sql_types::Text, _>(target.to_string_lossy().into_owned())
+                .execute(conn)?;
+            Ok(())
+        }
+        DbConnection::Pg(_) => Err(DbError::Unsupported(
+            "edensync backup copies SQLite stores; back up PostgreSQL with pg_dump",
+        )),
     }
 }

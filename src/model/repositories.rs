@@ -423,3 +423,36 @@ pub fn set_clock_skew(conn: &mut DbConnection, id: i64, skew: Option<i64>) -> Qu
         .set(repositories::clock_skew_secs.eq(skew))
         .execute(conn)
 }
+
+/// Every stored ciphertext of the repositories: (id, peer password, proxy
+/// password), for re-encryption under a new key.
+pub fn encrypted_secrets(
+    conn: &mut DbConnection,
+) -> QueryResult<Vec<(i64, Option<String>, Option<String>)>> {
+    repositories::table
+        .filter(
+            repositories::password_enc
+                .is_not_null()
+                .or(repositories::proxy_password_enc.is_not_null()),
+        )
+        .select((
+            repositories::id,
+            repositories::password_enc,
+            repositories::proxy_password_enc,
+        ))
+        .load(conn)
+}
+
+pub fn set_encrypted_secrets(
+    conn: &mut DbConnection,
+    id: i64,
+    password_enc: Option<&str>,
+    proxy_password_enc: Option<&str>,
+) -> QueryResult<usize> {
+    diesel::update(repositories::table.find(id))
+        .set((
+            repositories::password_enc.eq(password_enc),
+            repositories::proxy_password_enc.eq(proxy_password_enc),
+        ))
+        .execute(conn)
+}

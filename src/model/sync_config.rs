@@ -110,3 +110,10 @@ pub fn update(conn: &mut DbConnection, change: &ConfigChange) -> QueryResult<usi
         .set(change)
         .execute(conn)
 }
+
+/// The default proxy's password, re-encrypted under a new key.
+pub fn set_proxy_password_enc(conn: &mut DbConnection, sealed: Option<&str>) -> QueryResult<usize> {
+    diesel::update(sync_config::table.find(ROW_ID))
+        .set(sync_config::proxy_password_enc.eq(sealed))
+        .execute(conn)
+}

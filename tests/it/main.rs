@@ -21,6 +21,7 @@ mod login;
 mod operations;
 mod s3xml;
 mod scheduler;
+mod secrets_backup;
 mod store;
 mod sync_eden;
 mod sync_engine;

@@ -141,8 +141,13 @@ pub fn add_task(app: &TestApp, repository_id: i64, spec: TaskSpec) -> i64 {
 
 /// Write records on a node as its own local changes.
 pub fn write_local(app: &TestApp, xml: &str) -> ImportSummary {
+    import_with(&mut app.conn(), xml)
+}
+
+/// Import a document as local changes on this connection.
+pub fn import_with(conn: &mut edensync::db::DbConnection, xml: &str) -> ImportSummary {
     let reader = Reader::new(xml.as_bytes(), Limits::default()).unwrap();
-    store::import(&mut app.conn(), reader, &ImportOptions::default()).unwrap()
+    store::import(conn, reader, &ImportOptions::default()).unwrap()
 }
 
 /// A document of `<resource>` elements.
