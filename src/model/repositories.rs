@@ -424,11 +424,12 @@ pub fn set_clock_skew(conn: &mut DbConnection, id: i64, skew: Option<i64>) -> Qu
         .execute(conn)
 }
 
-/// Every stored ciphertext of the repositories: (id, peer password, proxy
-/// password), for re-encryption under a new key.
-pub fn encrypted_secrets(
-    conn: &mut DbConnection,
-) -> QueryResult<Vec<(i64, Option<String>, Option<String>)>> {
+/// A repository's stored ciphertexts: (id, peer password, proxy password).
+pub type SealedPasswords = (i64, Option<String>, Option<String>);
+
+/// Every stored ciphertext of the repositories, for re-encryption under a
+/// new key.
+pub fn encrypted_secrets(conn: &mut DbConnection) -> QueryResult<Vec<SealedPasswords>> {
     repositories::table
         .filter(
             repositories::password_enc
