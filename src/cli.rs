@@ -269,6 +269,14 @@ struct RepositorySettings {
     /// Keep the repository but do not sync it.
     #[arg(long)]
     disabled: bool,
+    /// A PEM file of CA certificates to trust for this peer (its own CA),
+    /// besides the usual roots ('' removes them).
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<String>,
+    /// Accept invalid certificates from this peer: true or false (insecure;
+    /// prefer --tls-ca).
+    #[arg(long, value_name = "BOOL")]
+    accept_invalid_certs: Option<bool>,
 }
 
 #[derive(Subcommand)]
@@ -1239,6 +1247,19 @@ fn apply_repository_settings(
             None => PasswordChange::Clear,
         };
     }
+    if let Some(path) = settings.tls_ca {
+        form.tls_ca_pem = if path.trim().is_empty() {
+            None
+        } else {
+            Some(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| CliError::Usage(format!("--tls-ca: cannot read {path}: {e}")))?,
+            )
+        };
+    }
+    if let Some(accept) = settings.accept_invalid_certs {
+        form.tls_accept_invalid = accept;
+    }
     if let Some(tables) = settings.tables {
         form.allowed_tables = if tables.trim().is_empty() {
             None
@@ -1309,6 +1330,8 @@ fn repository_json(r: &Repository, accounts: &[String]) -> serde_json::Value {
         "accept_push": r.accept_push,
         "allowed_tables": manage::repositories::allowed_tables(r),
         "accounts": accounts,
+        "tls_ca": r.tls_ca_pem.is_some(),
+        "tls_accept_invalid": r.tls_accept_invalid,
         "last_connected_at": r.last_connected_at,
         "last_success_at": r.last_success_at,
         "last_status": r.last_status,

@@ -35,6 +35,12 @@ pub struct RepositoryForm {
     pub allowed_tables: Option<Vec<String>>,
     /// E-mail addresses of the sync accounts that may act as this peer.
     pub accounts: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for this peer, besides the
+    /// usual roots: for a peer with its own or a self-signed CA.
+    pub tls_ca_pem: Option<String>,
+    /// Accept any certificate from this peer (no protection against a
+    /// man in the middle); shown as a warning wherever the peer appears.
+    pub tls_accept_invalid: bool,
 }
 
 impl RepositoryForm {
@@ -53,6 +59,8 @@ impl RepositoryForm {
             accept_push: false,
             allowed_tables: None,
             accounts: Vec::new(),
+            tls_ca_pem: None,
+            tls_accept_invalid: false,
         }
     }
 
@@ -75,6 +83,8 @@ impl RepositoryForm {
             accept_push: repository.accept_push,
             allowed_tables: allowed_tables(repository),
             accounts: model::repositories::bound_account_emails(conn, repository.id)?,
+            tls_ca_pem: repository.tls_ca_pem.clone(),
+            tls_accept_invalid: repository.tls_accept_invalid,
         })
     }
 }
@@ -322,6 +332,13 @@ fn validate(
         }
     };
 
+    let tls_ca_pem = non_empty(form.tls_ca_pem.as_deref());
+    if let Some(pem) = &tls_ca_pem
+        && let Err(message) = check_ca_pem(pem)
+    {
+        errors.add("tls_ca_pem", message);
+    }
+
     let mut account_ids = Vec::new();
     for email in form
         .accounts
@@ -358,10 +375,44 @@ fn validate(
             enabled: form.enabled,
             accept_push: form.accept_push,
             allowed_tables,
+            tls_ca_pem,
+            tls_accept_invalid: form.tls_accept_invalid,
             updated_at: now,
         },
         account_ids,
     })
+}
+
+/// The most CA certificates one repository may carry (a bundle, not a
+/// whole trust store).
+const MAX_CA_CERTIFICATES: usize = 16;
+
+/// A CA bundle: PEM `CERTIFICATE` blocks only, each an X.509 certificate
+/// that can serve as a trust anchor.
+pub fn check_ca_pem(pem: &str) -> Result<(), String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut count = 0;
+    for (n, item) in CertificateDer::pem_slice_iter(pem.as_bytes()).enumerate() {
+        let der = item.map_err(|e| format!("certificate {} is not valid PEM: {e}", n + 1))?;
+        webpki::anchor_from_trusted_cert(&der).map_err(|e| {
+            format!(
+                "certificate {} is not an X.509 certificate that can be trusted ({e:?})",
+                n + 1
+            )
+        })?;
+        count += 1;
+    }
+    match count {
+        0 => Err("holds no certificate: paste one or more \
+                  -----BEGIN CERTIFICATE----- blocks"
+            .into()),
+        n if n > MAX_CA_CERTIFICATES => Err(format!(
+            "holds {n} certificates; at most {MAX_CA_CERTIFICATES} (the peer's CA, not a whole \
+             trust store)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The encrypted password to store after a change.
@@ -459,6 +510,11 @@ fn changed_fields(
     check(
         "allowed_tables",
         before.allowed_tables != after.allowed_tables,
+    );
+    check("tls_ca_pem", before.tls_ca_pem != after.tls_ca_pem);
+    check(
+        "tls_accept_invalid",
+        before.tls_accept_invalid != after.tls_accept_invalid,
     );
     changed
 }

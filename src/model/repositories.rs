@@ -167,6 +167,9 @@ pub struct RepositoryConfig {
     pub accept_push: bool,
     /// Comma-separated table names; `None`: every table.
     pub allowed_tables: Option<String>,
+    /// Extra CA certificates (PEM) trusted for this peer only.
+    pub tls_ca_pem: Option<String>,
+    pub tls_accept_invalid: bool,
     pub updated_at: NaiveDateTime,
 }
 

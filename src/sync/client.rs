@@ -501,6 +501,16 @@ pub fn transport_error(name: &str, base: &str, e: &reqwest::Error) -> SyncError 
             "the URL of {name} ({base}) is not usable: {detail}"
         ));
     }
+    // rustls says "invalid peer certificate: UnknownIssuer" and the like:
+    // waiting will not fix that, the repository's settings must.
+    if detail.contains("invalid peer certificate") {
+        return SyncError::permanent(format!(
+            "the certificate of {name} ({base}) is not trusted ({detail}); if the peer's \
+             certificate comes from its own CA, add that CA certificate to the repository; \
+             check the URL's host name otherwise"
+        ))
+        .stopping_the_run();
+    }
     let what = if e.is_timeout() {
         "did not answer in time"
     } else if e.is_connect() {

@@ -27,7 +27,7 @@ pub struct RepositoryRow {
     pub failures: i32,
     /// How old the oldest pull watermark is.
     pub watermark_age: String,
-    pub warning: Option<String>,
+    pub warnings: Vec<String>,
     pub error: Option<String>,
     pub can_sync: bool,
 }
@@ -160,7 +160,7 @@ fn repository_rows(
         } else {
             ago(pulling.iter().filter_map(|t| t.last_pull).min())
         };
-        let warning = repository
+        let mut warnings: Vec<String> = repository
             .clock_skew_secs
             .filter(|s| s.abs() > i64::from(config.clock_skew_warn_secs))
             .map(|s| {
@@ -169,7 +169,12 @@ fn repository_rows(
                     s.abs(),
                     if s > 0 { "ahead of" } else { "behind" }
                 )
-            });
+            })
+            .into_iter()
+            .collect();
+        if repository.tls_accept_invalid {
+            warnings.push("accepts invalid certificates".into());
+        }
         rows.push(RepositoryRow {
             id: repository.id,
             health: Health::of(&repository, last.is_some()),
@@ -178,7 +183,7 @@ fn repository_rows(
             next_run,
             failures: repository.consecutive_failures,
             watermark_age,
-            warning,
+            warnings,
             error: repository
                 .last_error
                 .clone()

@@ -60,6 +60,10 @@ pub struct PostedRepository {
     /// Comma-separated e-mail addresses of sync accounts.
     #[serde(default)]
     accounts: String,
+    #[serde(default)]
+    tls_ca_pem: String,
+    #[serde(default)]
+    tls_accept_invalid: Option<String>,
 }
 
 fn optional(text: &str) -> Option<String> {
@@ -94,6 +98,8 @@ impl PostedRepository {
             accept_push: self.accept_push.is_some(),
             allowed_tables: Some(list_of(&self.allowed_tables)).filter(|t| !t.is_empty()),
             accounts: list_of(&self.accounts),
+            tls_ca_pem: optional(&self.tls_ca_pem),
+            tls_accept_invalid: self.tls_accept_invalid.is_some(),
         }
     }
 
@@ -110,6 +116,8 @@ impl PostedRepository {
             accept_push: form.accept_push.then(|| "on".into()),
             allowed_tables: form.allowed_tables.clone().unwrap_or_default().join(", "),
             accounts: form.accounts.join(", "),
+            tls_ca_pem: form.tls_ca_pem.clone().unwrap_or_default(),
+            tls_accept_invalid: form.tls_accept_invalid.then(|| "on".into()),
             ..PostedRepository::default()
         }
     }

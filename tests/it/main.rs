@@ -30,4 +30,5 @@ mod sync_load;
 mod sync_pull;
 mod sync_push;
 mod sync_register;
+mod sync_tls;
 mod users;

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod peers;
 pub mod postgres;
 pub mod stand_in;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::path::Path;
