@@ -4,6 +4,7 @@
 //! the protocol functions, answer as Eden does.
 
 use std::io::{Seek, Write};
+use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -182,17 +183,27 @@ async fn push(
     let mut body = actix_web::dev::Decompress::from_headers(payload, req.headers());
     let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
     let mut received: u64 = 0;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::failed(
-                StatusCode::BAD_REQUEST,
-                format!("The body could not be read: {e}"),
-            )
-        })?;
+    let mut pace = BodyPace::new();
+    loop {
+        let next = tokio::time::timeout_at(pace.window_end(), body.next()).await;
+        let chunk = match next {
+            Err(_elapsed) => {
+                pace.window_over()?;
+                continue;
+            }
+            Ok(None) => break,
+            Ok(Some(chunk)) => chunk.map_err(|e| {
+                ApiError::failed(
+                    StatusCode::BAD_REQUEST,
+                    format!("The body could not be read: {e}"),
+                )
+            })?,
+        };
         received += chunk.len() as u64;
         if received > limit {
             return Err(too_large());
         }
+        pace.arrived(chunk.len())?;
         spool.write_all(&chunk).await?;
     }
     spool.flush().await?;
@@ -206,6 +217,55 @@ async fn push(
     })
     .await?;
     Ok(HttpResponse::Ok().json(push::answer(&summary)))
+}
+
+/// A push body must keep moving: at least `MIN_BYTES_PER_WINDOW` in every
+/// `BODY_WINDOW`. Generous for the worst field links (a 2G link moves that
+/// in about a second), fatal for a client trickling a byte a second to hold
+/// the connection.
+const BODY_WINDOW: Duration = Duration::from_secs(30);
+const MIN_BYTES_PER_WINDOW: usize = 1024;
+
+struct BodyPace {
+    window_start: tokio::time::Instant,
+    bytes: usize,
+}
+
+impl BodyPace {
+    fn new() -> BodyPace {
+        BodyPace {
+            window_start: tokio::time::Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    fn window_end(&self) -> tokio::time::Instant {
+        self.window_start + BODY_WINDOW
+    }
+
+    fn arrived(&mut self, bytes: usize) -> Result<(), ApiError> {
+        self.bytes += bytes;
+        if tokio::time::Instant::now() >= self.window_end() {
+            self.window_over()?;
+        }
+        Ok(())
+    }
+
+    /// A window ended: enough arrived, or the client is too slow.
+    fn window_over(&mut self) -> Result<(), ApiError> {
+        if self.bytes < MIN_BYTES_PER_WINDOW {
+            return Err(ApiError::failed(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "The body arrived too slowly (less than {MIN_BYTES_PER_WINDOW} bytes in {} s)",
+                    BODY_WINDOW.as_secs()
+                ),
+            ));
+        }
+        self.window_start = tokio::time::Instant::now();
+        self.bytes = 0;
+        Ok(())
+    }
 }
 
 /// `GET sync.xml`: a peer pulls a table. The answer is written to a

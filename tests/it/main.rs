@@ -17,6 +17,7 @@ mod console_settings;
 mod database;
 mod export;
 mod first_start;
+mod hostile;
 mod login;
 mod operations;
 mod s3xml;
