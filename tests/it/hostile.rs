@@ -291,10 +291,9 @@ async fn slow_clients_time_out_and_do_not_starve_others() {
                 // Stop trickling once the server has answered.
                 if let Ok(Ok(n)) =
                     tokio::time::timeout(Duration::from_secs(1), socket.peek(&mut peek)).await
+                    && n > 0
                 {
-                    if n > 0 {
-                        break;
-                    }
+                    break;
                 }
                 if started.elapsed() > Duration::from_secs(90) {
                     panic!("a client sending a byte a second was never cut off");
