@@ -293,6 +293,16 @@ pub fn take_lease(
     Ok(changed == 1)
 }
 
+/// Who holds the repository's lease now, if anyone.
+pub fn lease_holder(conn: &mut DbConnection, id: i64) -> QueryResult<Option<String>> {
+    Ok(repositories::table
+        .find(id)
+        .select(repositories::lease_holder)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
 /// Extend the lease; false when it is no longer ours.
 pub fn renew_lease(
     conn: &mut DbConnection,

@@ -164,6 +164,25 @@ pub fn mark_abandoned(conn: &mut DbConnection, before: NaiveDateTime) -> QueryRe
     .execute(conn)
 }
 
+/// The run a dead process left behind, known by its lease holder.
+pub fn mark_holder_dead(
+    conn: &mut DbConnection,
+    holder: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        runs::table
+            .filter(runs::status.eq("running"))
+            .filter(runs::holder.eq(holder)),
+    )
+    .set((
+        runs::status.eq("failed"),
+        runs::finished_at.eq(now),
+        runs::error.eq("the process running it stopped (it was killed or crashed)"),
+    ))
+    .execute(conn)
+}
+
 /// Runs newest first, optionally of one status and one repository, before
 /// a run id (keyset pagination).
 pub fn list(

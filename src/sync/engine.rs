@@ -467,6 +467,16 @@ impl Engine {
                     )));
                 }
                 let expires = now + chrono::Duration::seconds(LEASE_SECS);
+                // A holder on this host whose process is gone (killed, crashed)
+                // will never release its lease: take it over at once rather
+                // than after the lease expires.
+                if let Some(dead) = model::repositories::lease_holder(conn, repository_id)?
+                    .filter(|h| holder_process_is_gone(h, &holder))
+                {
+                    model::repositories::release_lease(conn, repository_id, &dead)?;
+                    model::runs::mark_holder_dead(conn, &dead, now)?;
+                    tracing::warn!(repository_id, holder = %dead, "took over the lease of a process that is gone");
+                }
                 if model::repositories::take_lease(conn, repository_id, &holder, now, expires)? {
                     let run_id = model::runs::insert(
                         conn,
@@ -683,6 +693,31 @@ impl Engine {
             tasks: run.progress.tasks(),
         }
     }
+}
+
+/// Whether a lease `holder` (`host:pid:run`) belongs to a process on this
+/// host (the host of `ours`) that no longer exists. Holders on other hosts
+/// are left to their lease's expiry.
+fn holder_process_is_gone(holder: &str, ours: &str) -> bool {
+    let mut theirs = holder.split(':');
+    let mut mine = ours.split(':');
+    let (Some(host), Some(pid)) = (theirs.next(), theirs.next()) else {
+        return false;
+    };
+    if Some(host) != mine.next() {
+        return false;
+    }
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    if pid <= 0 || pid as u32 == std::process::id() {
+        return false;
+    }
+    // Signal 0 checks existence; EPERM means it exists under another user.
+    // SAFETY: kill with signal 0 sends nothing.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !alive
 }
 
 /// Capped exponential backoff with jitter: base · 2^failures, at most cap,

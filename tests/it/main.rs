@@ -14,6 +14,7 @@ mod console_repositories;
 mod console_resources;
 mod console_runs;
 mod console_settings;
+mod crash;
 mod database;
 mod export;
 mod first_start;
