@@ -13,6 +13,7 @@ mod console_records;
 mod console_repositories;
 mod console_resources;
 mod console_runs;
+mod console_security;
 mod console_settings;
 mod crash;
 mod database;
