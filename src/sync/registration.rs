@@ -19,6 +19,66 @@ pub struct Registration<'a> {
     pub api_type: Option<&'a str>,
 }
 
+/// The body of `register.json` as a peer sends it: JSON whatever the
+/// Content-Type says (Eden sends it as application/x-www-form-urlencoded).
+#[derive(Debug, Default, PartialEq)]
+pub struct RegistrationBody {
+    /// `None`: no uuid given (Eden answers that with a failure inside a 200).
+    pub uuid: Option<String>,
+    pub name: Option<String>,
+    pub api_type: Option<String>,
+}
+
+/// The longest peer uuid accepted (Eden's are `urn:uuid:` and 36 characters).
+pub const MAX_PEER_UUID_CHARS: usize = 255;
+/// Names longer than this are cut (they only label the repository).
+pub const MAX_PEER_NAME_CHARS: usize = 100;
+const MAX_API_TYPE_CHARS: usize = 32;
+
+/// Read a registration body; the error is the message for a 400.
+pub fn parse_body(body: &[u8]) -> Result<RegistrationBody, String> {
+    let parsed: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("Invalid parameters: {e}"))?;
+    let text = |key: &str| {
+        parsed
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    };
+    let uuid = match text("uuid") {
+        Some(uuid)
+            if uuid.chars().count() > MAX_PEER_UUID_CHARS
+                || uuid.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            return Err(format!(
+                "Invalid parameters: uuid must be one word of at most {MAX_PEER_UUID_CHARS} characters"
+            ));
+        }
+        uuid => uuid.map(str::to_string),
+    };
+    let api_type = match text("apitype") {
+        Some(api) if api.chars().count() > MAX_API_TYPE_CHARS || !api.is_ascii() => {
+            return Err("Invalid parameters: apitype is not an API type".into());
+        }
+        api => api.map(str::to_string),
+    };
+    // A label only: keep what can be shown, cut to length.
+    let name = text("name")
+        .map(|n| {
+            n.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_PEER_NAME_CHARS)
+                .collect::<String>()
+        })
+        .filter(|n| !n.trim().is_empty());
+    Ok(RegistrationBody {
+        uuid,
+        name,
+        api_type,
+    })
+}
+
 /// What Eden answers, by case.
 pub enum Registered {
     Created,
@@ -96,4 +156,34 @@ pub fn register(
         )?;
         Ok(outcome)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_PEER_NAME_CHARS, RegistrationBody, parse_body};
+
+    #[test]
+    fn registration_bodies() {
+        assert_eq!(
+            parse_body(br#"{"uuid": " urn:uuid:a ", "name": "Field office\n", "apitype": "eden"}"#),
+            Ok(RegistrationBody {
+                uuid: Some("urn:uuid:a".into()),
+                name: Some("Field office".into()),
+                api_type: Some("eden".into()),
+            })
+        );
+        assert_eq!(parse_body(br#"{"uuid": "  "}"#).unwrap().uuid, None);
+        assert_eq!(parse_body(br#"{"uuid": 7}"#).unwrap().uuid, None);
+        assert!(
+            parse_body(b"uuid=urn:uuid:a")
+                .unwrap_err()
+                .starts_with("Invalid parameters")
+        );
+        assert!(parse_body(br#"{"uuid": "two words"}"#).is_err());
+        let long = format!(r#"{{"uuid": "{}"}}"#, "u".repeat(256));
+        assert!(parse_body(long.as_bytes()).is_err());
+        let named = format!(r#"{{"uuid": "x", "name": "{}"}}"#, "n".repeat(500));
+        let name = parse_body(named.as_bytes()).unwrap().name.unwrap();
+        assert_eq!(name.chars().count(), MAX_PEER_NAME_CHARS);
+    }
 }

@@ -89,14 +89,14 @@ pub async fn repository(
             "Registration body too large",
         ));
     }
-    // The body is JSON whatever the Content-Type says (Eden sends it as
-    // application/x-www-form-urlencoded).
-    let parsed: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::failed(StatusCode::BAD_REQUEST, format!("Invalid parameters: {e}"))
-    })?;
-    let text = |key: &str| parsed.get(key).and_then(Value::as_str).map(str::to_string);
+    let registration::RegistrationBody {
+        uuid,
+        name,
+        api_type,
+    } = registration::parse_body(&body)
+        .map_err(|message| ApiError::failed(StatusCode::BAD_REQUEST, message))?;
     let site_uuid = state.site_uuid.clone();
-    let Some(peer_uuid) = text("uuid").filter(|u| !u.trim().is_empty()) else {
+    let Some(peer_uuid) = uuid else {
         // Eden answers this with HTTP 200 and a failure inside.
         let mut answer = eden_json(
             false,
@@ -106,7 +106,6 @@ pub async fn repository(
         answer.insert("sender".into(), site_uuid.into());
         return Ok(HttpResponse::Ok().json(answer));
     };
-    let (name, api_type) = (text("name"), text("apitype"));
     let outcome = with_conn(&state, move |conn, _| {
         let request = Registration {
             peer_uuid: &peer_uuid,

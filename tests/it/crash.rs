@@ -120,7 +120,7 @@ fn sync_killed_midway(env: &HashMap<&str, String>, progress: impl Fn() -> usize)
         .envs(env)
         .env("EDENSYNC_LOG", "error")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let started = Instant::now();
@@ -131,10 +131,13 @@ fn sync_killed_midway(env: &HashMap<&str, String>, progress: impl Fn() -> usize)
             let _ = child.wait();
             return done;
         }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed ({done} transferred)"
-        );
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut said = String::new();
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said);
+            panic!(
+                "the run ended ({status}) before it could be killed ({done} transferred): {said}"
+            );
+        }
         assert!(started.elapsed() < Duration::from_secs(300), "no progress");
         std::thread::sleep(Duration::from_millis(10));
     }
