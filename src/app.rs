@@ -83,6 +83,52 @@ fn ensure_site_identity(conn: &mut DbConnection) -> Result<String, StartError> {
     Ok(site_uuid)
 }
 
+/// The lock `serve` holds on its data directory for as long as it runs, so
+/// that a second server or `secrets rotate` (which would leave the running
+/// server with a stale key) is refused while it runs.
+pub fn lock_data_dir(settings: &Settings) -> Result<std::fs::File, StartError> {
+    let path = settings.data_dir.join(SERVE_LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            ConfigError::new(
+                "data_dir (EDENSYNC_DATA_DIR)",
+                format!("cannot open {}: {e}", path.display()),
+            )
+        })?;
+    if !try_lock(&file) {
+        return Err(ConfigError::new(
+            "data_dir (EDENSYNC_DATA_DIR)",
+            format!(
+                "another edensync serve is running on {} (it holds {SERVE_LOCK})",
+                settings.data_dir.display()
+            ),
+        )
+        .into());
+    }
+    Ok(file)
+}
+
+/// Whether a `serve` holds the data directory's lock now.
+pub fn serve_is_running(settings: &Settings) -> bool {
+    match std::fs::File::open(settings.data_dir.join(SERVE_LOCK)) {
+        // Closing the file releases the lock if we got it.
+        Ok(file) => !try_lock(&file),
+        Err(_) => false,
+    }
+}
+
+const SERVE_LOCK: &str = "serve.lock";
+
+fn try_lock(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own; released when it is closed.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
 /// The run engine of a node. Peers reach us at the configured public URL,
 /// else at `listen_url` (a server's own address), else we have no URL to
 /// tell them.

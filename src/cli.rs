@@ -516,6 +516,7 @@ fn serve(settings: Settings, with_scheduler: bool) -> Result<(), CliError> {
         let node = tokio::task::spawn_blocking(move || app::open(settings))
             .await
             .map_err(|e| CliError::Failed(e.to_string()))??;
+        let _serving = app::lock_data_dir(&node.settings)?;
         let running = app::start(node)?;
         let engine = running.engine.clone();
         let scheduler = if with_scheduler {
@@ -1010,9 +1011,24 @@ fn backup(settings: Settings, target: &std::path::Path) -> Result<(), CliError> 
             target.display()
         )));
     }
+    // The copy holds everything the store does: private from the start
+    // (VACUUM INTO fills an empty file), and never over an existing one.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(target)
+        .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", target.display())))?;
     let pool = db::open_pool(&settings.database)?;
     let mut conn = pool.get().map_err(DbError::from)?;
-    db::backup_sqlite(&mut conn, target)?;
+    if let Err(e) = db::backup_sqlite(&mut conn, target) {
+        let _ = std::fs::remove_file(target);
+        return Err(e.into());
+    }
     let size = std::fs::metadata(target).map(|m| m.len()).unwrap_or(0);
     println!(
         "backed up {} to {} ({size} bytes)",
@@ -1038,6 +1054,13 @@ fn live_runs(conn: &mut crate::db::DbConnection) -> Result<usize, CliError> {
 }
 
 fn rotate_secrets(node: Node) -> Result<(), CliError> {
+    if app::serve_is_running(&node.settings) {
+        return Err(CliError::Usage(
+            "edensync serve is running on this data directory: stop it first (it holds the old \
+             key in memory), then rotate"
+                .into(),
+        ));
+    }
     let mut conn = node.pool.get().map_err(DbError::from)?;
     let live = live_runs(&mut conn)?;
     if live > 0 {

@@ -6,6 +6,7 @@
 //! database at each scrape, so every node of a shared PostgreSQL store
 //! reports the same truth.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub struct Metrics {
     /// Unix time of the scheduler's last tick (0: never ticked).
     heartbeat_secs: AtomicI64,
     scheduler_running: AtomicBool,
+    /// One scrape at a time: the per-scrape gauges are reset and refilled.
+    scraping: Mutex<()>,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -179,10 +182,17 @@ impl Metrics {
             scheduler_heartbeat,
             heartbeat_secs: AtomicI64::new(0),
             scheduler_running: AtomicBool::new(false),
+            scraping: Mutex::new(()),
         }
     }
 
     pub fn observe_http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        // Clients may send any method name: only the standard ones become
+        // series, so nobody can grow the metrics without bound.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "OPTIONS" | "PATCH" => method,
+            _ => "other",
+        };
         self.http_requests
             .with_label_values(&[route, method, status.to_string().as_str()])
             .inc();
@@ -227,6 +237,11 @@ impl Metrics {
         }
     }
 
+    /// A run that did not start: another run held the repository's lease.
+    pub fn observe_skipped_run(&self, repository: &str) {
+        self.runs.with_label_values(&[repository, "skipped"]).inc();
+    }
+
     /// The scheduler ticked (`now` in Unix seconds).
     pub fn scheduler_tick(&self, now: i64) {
         self.scheduler_running.store(true, Ordering::Relaxed);
@@ -249,6 +264,7 @@ impl Metrics {
     /// The Prometheus text of every metric, with the repositories' state
     /// as read now.
     pub fn render(&self, repositories: &[Repository], runs_in_progress: i64) -> String {
+        let _one_scrape = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
         self.last_success.reset();
         self.consecutive_failures.reset();
         self.lease_held.reset();

@@ -392,6 +392,17 @@ const MAX_CA_CERTIFICATES: usize = 16;
 pub fn check_ca_pem(pem: &str) -> Result<(), String> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
+    // Anything else (a private key pasted by mistake) must not be stored
+    // and shown back: the reader below would skip it silently.
+    if let Some(other) = pem
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("-----BEGIN ") && *l != "-----BEGIN CERTIFICATE-----")
+    {
+        return Err(format!(
+            "holds something other than certificates ({other}); paste only the CA certificate"
+        ));
+    }
     let mut count = 0;
     for (n, item) in CertificateDer::pem_slice_iter(pem.as_bytes()).enumerate() {
         let der = item.map_err(|e| format!("certificate {} is not valid PEM: {e}", n + 1))?;

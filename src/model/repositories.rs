@@ -293,14 +293,17 @@ pub fn take_lease(
     Ok(changed == 1)
 }
 
-/// Who holds the repository's lease now, if anyone.
-pub fn lease_holder(conn: &mut DbConnection, id: i64) -> QueryResult<Option<String>> {
-    Ok(repositories::table
+/// Who holds the repository's lease now and until when, if anyone.
+pub fn lease(conn: &mut DbConnection, id: i64) -> QueryResult<Option<(String, NaiveDateTime)>> {
+    let found = repositories::table
         .find(id)
-        .select(repositories::lease_holder)
-        .first::<Option<String>>(conn)
-        .optional()?
-        .flatten())
+        .select((repositories::lease_holder, repositories::lease_expires_at))
+        .first::<(Option<String>, Option<NaiveDateTime>)>(conn)
+        .optional()?;
+    Ok(match found {
+        Some((Some(holder), Some(expires))) => Some((holder, expires)),
+        _ => None,
+    })
 }
 
 /// Extend the lease; false when it is no longer ours.

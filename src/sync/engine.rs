@@ -468,10 +468,14 @@ impl Engine {
                 }
                 let expires = now + chrono::Duration::seconds(LEASE_SECS);
                 // A holder on this host whose process is gone (killed, crashed)
-                // will never release its lease: take it over at once rather
-                // than after the lease expires.
-                if let Some(dead) = model::repositories::lease_holder(conn, repository_id)?
-                    .filter(|h| holder_process_is_gone(h, &holder))
+                // will never release its lease: take it over once its heartbeat
+                // has stopped for a few beats, rather than when the lease
+                // expires. A live holder renews every beat, so a look-alike
+                // process elsewhere is never mistaken for a dead one.
+                let silent_since =
+                    expires - chrono::Duration::seconds(3 * HEARTBEAT.as_secs() as i64);
+                if let Some((dead, _)) = model::repositories::lease(conn, repository_id)?
+                    .filter(|(h, until)| *until < silent_since && holder_process_is_gone(h, &holder))
                 {
                     model::repositories::release_lease(conn, repository_id, &dead)?;
                     model::runs::mark_holder_dead(conn, &dead, now)?;
@@ -516,6 +520,14 @@ impl Engine {
         };
         let (run_id, leased) = taken;
         if !leased {
+            let name = self
+                .db(move |conn| Ok(model::repositories::find(conn, repository_id)?.map(|r| r.name)))
+                .await
+                .ok()
+                .flatten();
+            if let Some(name) = name {
+                self.metrics.observe_skipped_run(&name);
+            }
             return Ok(RunReport {
                 run_id,
                 status: RunStatus::Skipped,

@@ -63,7 +63,7 @@ pub async fn repository(
     req: HttpRequest,
     state: web::Data<AppState>,
     file: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let account = peer(&req, &state).await?;
     let file = file.into_inner();
@@ -83,12 +83,7 @@ pub async fn repository(
             "Unsupported method!",
         ));
     }
-    if body.len() > MAX_REGISTRATION_BYTES {
-        return Err(ApiError::failed(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Registration body too large",
-        ));
-    }
+    let body = read_small_body(payload, MAX_REGISTRATION_BYTES).await?;
     let registration::RegistrationBody {
         uuid,
         name,
@@ -216,6 +211,36 @@ async fn push(
     })
     .await?;
     Ok(HttpResponse::Ok().json(push::answer(&summary)))
+}
+
+/// A small body (registration) read whole, at most `limit` bytes, at the
+/// pace every body must keep.
+async fn read_small_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    let mut pace = BodyPace::new();
+    loop {
+        let chunk = match tokio::time::timeout_at(pace.window_end(), payload.next()).await {
+            Err(_elapsed) => {
+                pace.window_over()?;
+                continue;
+            }
+            Ok(None) => return Ok(body),
+            Ok(Some(chunk)) => chunk.map_err(|e| {
+                ApiError::failed(
+                    StatusCode::BAD_REQUEST,
+                    format!("The body could not be read: {e}"),
+                )
+            })?,
+        };
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::failed(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Registration body too large",
+            ));
+        }
+        body.extend_from_slice(&chunk);
+        pace.arrived(chunk.len())?;
+    }
 }
 
 /// A push body must keep moving: at least `MIN_BYTES_PER_WINDOW` in every

@@ -42,7 +42,12 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             scheduler_ok,
         ),
         Err(error) => (
-            json!({"status": "unreachable", "error": error}),
+            {
+                // The detail (host, user) is for the operator's log, not for
+                // whoever asks.
+                tracing::error!(%error, "health check: the database is unreachable");
+                json!({"status": "unreachable"})
+            },
             json!({"in_this_process": this_process}),
             false,
         ),

@@ -13,20 +13,19 @@ pub async fn metrics(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let (config, repositories, running) = super::db(&state.pool, |conn| {
-        let config = model::sync_config::get(conn)?;
-        let repositories = model::repositories::list(conn)?;
-        let running = model::runs::in_progress(conn)?.len() as i64;
-        Ok::<_, WebError>((config, repositories, running))
+    // The token first: a caller without it costs one small query.
+    let expected = super::db(&state.pool, |conn| {
+        Ok::<_, WebError>(model::sync_config::get(conn)?.and_then(|c| c.metrics_token_hash))
     })
     .await?;
-    if let Some(expected) = config.and_then(|c| c.metrics_token_hash) {
+    if let Some(expected) = expected {
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(metrics_token_hash);
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| metrics_token_hash(token));
         if given.as_deref() != Some(expected.as_str()) {
             return Ok(HttpResponse::Unauthorized()
                 .insert_header((
@@ -37,6 +36,12 @@ pub async fn metrics(
                 .body("a valid bearer token is required for /metrics\n"));
         }
     }
+    let (repositories, running) = super::db(&state.pool, |conn| {
+        let repositories = model::repositories::list(conn)?;
+        let running = model::runs::in_progress(conn)?.len() as i64;
+        Ok::<_, WebError>((repositories, running))
+    })
+    .await?;
     let text = state.engine.metrics.render(&repositories, running);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -163,10 +163,10 @@ async fn sync_repository_under_app(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, crate::error::ApiError> {
     let (_, file) = path.into_inner();
-    crate::sync::server::repository(req, state, web::Path::from(file), body).await
+    crate::sync::server::repository(req, state, web::Path::from(file), payload).await
 }
 
 async fn sync_xml(

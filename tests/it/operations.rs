@@ -114,6 +114,16 @@ async fn a_metrics_token_is_required_once_set() {
         token,
     )
     .unwrap();
+    // A made-up method is counted, under "other".
+    let odd = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(b"FROBNICATE").unwrap(),
+            app.url("/healthz"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(odd.status(), 404);
     let refused = scrape(&app, None).await;
     assert_eq!(refused.status(), 401);
     assert!(

@@ -270,3 +270,55 @@ struct IntegrityRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
     integrity_check: String,
 }
+
+/// While `serve` runs on a data directory, a second `serve` and a key
+/// rotation are refused (the server holds the key in memory).
+#[test]
+fn a_running_server_blocks_rotation_and_a_second_server() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let node = store_with_secrets(dir.path());
+    let key = node.key.check_value();
+    drop(node);
+    let env: HashMap<&str, String> = [
+        ("EDENSYNC_DATA_DIR", dir.path().display().to_string()),
+        ("EDENSYNC_BIND", "127.0.0.1:0".to_string()),
+    ]
+    .into();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_edensync"))
+        .args(["serve", "--no-scheduler"])
+        .env_clear()
+        .envs(&env)
+        .env("EDENSYNC_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .starts_with("edensync listening on")
+    );
+
+    let rotate = edensync(&["secrets", "rotate"], &env, None);
+    assert_eq!(rotate.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&rotate.stderr).contains("stop it first"));
+    let second = edensync(&["serve"], &env, None);
+    assert_eq!(second.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another edensync serve"));
+
+    server.kill().unwrap();
+    let _ = server.wait();
+    let node = app::open(settings_for(dir.path(), Backend::Sqlite).unwrap()).unwrap();
+    assert_eq!(node.key.check_value(), key, "the key is unchanged");
+    drop(node);
+    assert!(
+        edensync(&["secrets", "rotate"], &env, None)
+            .status
+            .success()
+    );
+}

@@ -57,6 +57,12 @@ async fn an_https_peer_with_its_own_ca() {
     // Not a certificate, or some other CA: refused when saved / when used.
     let garbage = edit(&a, id, |f| f.tls_ca_pem = Some("not a certificate".into()));
     assert!(garbage.unwrap_err().contains("tls_ca_pem"));
+    let with_key = format!(
+        "{}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        front.ca_pem
+    );
+    let refused = edit(&a, id, |f| f.tls_ca_pem = Some(with_key)).unwrap_err();
+    assert!(refused.contains("other than certificates"), "{refused}");
     let truncated = front.ca_pem.replace("-----END CERTIFICATE-----", "");
     assert!(edit(&a, id, |f| f.tls_ca_pem = Some(truncated)).is_err());
     let other = certificate_authority("someone else").pem();
