@@ -1075,14 +1075,14 @@ fn rotate_secrets(node: Node) -> Result<(), CliError> {
         "re-encrypted {} stored password(s) under a new key",
         rotation.reencrypted
     );
-    match rotation.key_file {
-        Some(path) => println!("the new key is in {}", path.display()),
-        None => {
-            println!(
-                "the key comes from EDENSYNC_SECRET_KEY: set it to the new key before the next start:"
-            );
-            println!("EDENSYNC_SECRET_KEY={}", rotation.new_key.to_text());
-        }
+    if rotation.from_environment {
+        println!(
+            "the key comes from EDENSYNC_SECRET_KEY: set it to the new key in {} before the next \
+             start, then delete that file",
+            rotation.key_file.display()
+        );
+    } else {
+        println!("the new key is in {}", rotation.key_file.display());
     }
     Ok(())
 }

@@ -27,6 +27,7 @@ pub struct Metrics {
     run_duration: HistogramVec,
     records: IntCounterVec,
     bytes: IntCounterVec,
+    served: IntCounterVec,
     last_success: GaugeVec,
     consecutive_failures: IntGaugeVec,
     lease_held: IntGaugeVec,
@@ -118,6 +119,12 @@ impl Metrics {
             "Bytes transferred by runs, by repository and direction (in, out).",
             &["repository", "direction"],
         );
+        let served = counter(
+            &registry,
+            "edensync_served_records_total",
+            "Records peers pulled from this node (direction sent) or pushed to it (direction received, by outcome: written, unchanged, skipped, rejected), by repository.",
+            &["repository", "direction", "outcome"],
+        );
         let last_success = gauges(
             &registry,
             GaugeVec::new(
@@ -175,6 +182,7 @@ impl Metrics {
             run_duration,
             records,
             bytes,
+            served,
             last_success,
             consecutive_failures,
             lease_held,
@@ -234,6 +242,34 @@ impl Metrics {
             self.bytes
                 .with_label_values(&[repository, direction])
                 .inc_by(n.max(0) as u64);
+        }
+    }
+
+    /// A peer pulled `records` masters from us.
+    pub fn observe_served_pull(&self, repository: &str, records: u64) {
+        self.served
+            .with_label_values(&[repository, "sent", "sent"])
+            .inc_by(records);
+    }
+
+    /// A peer pushed to us: what became of its items.
+    pub fn observe_received_push(
+        &self,
+        repository: &str,
+        written: u64,
+        unchanged: u64,
+        skipped: u64,
+        rejected: u64,
+    ) {
+        for (outcome, n) in [
+            ("written", written),
+            ("unchanged", unchanged),
+            ("skipped", skipped),
+            ("rejected", rejected),
+        ] {
+            self.served
+                .with_label_values(&[repository, "received", outcome])
+                .inc_by(n);
         }
     }
 

@@ -172,7 +172,19 @@ pub fn load_or_create(
     let check = key.check_value();
     match stored_check {
         Some(stored) if stored == check => {}
-        Some(_) if secrets > 0 => {
+        Some(stored) if secrets > 0 => {
+            let pending = pending_key_path(settings);
+            let rotated = std::fs::read_to_string(&pending)
+                .ok()
+                .and_then(|text| SecretKey::from_text(&text).ok())
+                .is_some_and(|k| k.check_value() == stored);
+            if rotated {
+                return Err(SecretsError::Key(format!(
+                    "the secret key was rotated: set {source} to the new key in {} (then delete \
+                     that file)",
+                    pending.display()
+                )));
+            }
             return Err(SecretsError::Key(format!(
                 "wrong secret key: the key in {source} is not the one {secrets} stored \
                  password(s) were encrypted with; restore the original key"
@@ -229,33 +241,42 @@ fn finish_interrupted_rotation(
 pub struct Rotation {
     /// Stored passwords re-encrypted.
     pub reencrypted: usize,
-    pub new_key: SecretKey,
-    /// The key file now holding the new key; `None` when the key comes
-    /// from EDENSYNC_SECRET_KEY and the operator must set the new one.
-    pub key_file: Option<PathBuf>,
+    /// The file holding the new key: `secret.key`, or, when the key comes
+    /// from EDENSYNC_SECRET_KEY, `secret.key.new` for the operator to copy
+    /// into the environment.
+    pub key_file: PathBuf,
+    pub from_environment: bool,
 }
 
 /// Re-encrypt every stored password under a fresh key, all in one
 /// transaction, and replace the key.
 ///
-/// With a key file the new key is first written next to it
-/// (`secret.key.new`), then the database is committed, then the file is
-/// renamed over the old key: a crash between the two is finished at the next
-/// start (`finish_interrupted_rotation`), and a failure before the commit
-/// leaves everything under the old key.
+/// The new key is first written next to the old one (`secret.key.new`,
+/// 0600), then the database is committed, then the file is renamed over the
+/// old key: a crash between the two is finished at the next start
+/// (`finish_interrupted_rotation`), and a failure before the commit leaves
+/// everything under the old key. When the key comes from the environment,
+/// the new key stays in that file for the operator: it never exists only on
+/// a terminal.
 pub fn rotate(
     settings: &Settings,
     conn: &mut DbConnection,
     old: &SecretKey,
 ) -> Result<Rotation, SecretsError> {
     let new_key = SecretKey::generate();
-    let from_file = settings.secret_key.is_none();
+    let from_environment = settings.secret_key.is_some();
     let pending = pending_key_path(settings);
-    if from_file {
-        // A leftover from an earlier failed rotation: never committed, or
-        // already finished at start-up, so not needed.
-        let _ = std::fs::remove_file(&pending);
-        write_key_file(&pending, &new_key)?;
+    // A leftover from an earlier rotation: never committed, or already
+    // finished at start-up (a key from the environment checked out), so not
+    // needed.
+    let _ = std::fs::remove_file(&pending);
+    write_key_file(&pending, &new_key)?;
+    #[cfg(unix)]
+    if let Ok(old_file) = std::fs::metadata(settings.secret_key_path()) {
+        // Rotated by root for a service account: the new key keeps the old
+        // key's owner, or the service could not read it.
+        use std::os::unix::fs::MetadataExt;
+        let _ = std::os::unix::fs::chown(&pending, Some(old_file.uid()), Some(old_file.gid()));
     }
     let reencrypted = conn.transaction(|conn| -> Result<usize, SecretsError> {
         let reseal = |sealed: Option<String>, what: &str| -> Result<Option<String>, SecretsError> {
@@ -292,30 +313,30 @@ pub fn rotate(
     let reencrypted = match reencrypted {
         Ok(count) => count,
         Err(e) => {
-            if from_file {
-                let _ = std::fs::remove_file(&pending);
-            }
+            let _ = std::fs::remove_file(&pending);
             return Err(e);
         }
     };
-    let key_file = if from_file {
-        let path = settings.secret_key_path();
-        std::fs::rename(&pending, &path).map_err(|e| {
-            SecretsError::Key(format!(
-                "the stored passwords are now encrypted with the key in {}, but it could not \
-                 replace {}: {e}; move it there by hand before the next start",
-                pending.display(),
-                path.display()
-            ))
-        })?;
-        Some(path)
-    } else {
-        None
-    };
+    if from_environment {
+        return Ok(Rotation {
+            reencrypted,
+            key_file: pending,
+            from_environment,
+        });
+    }
+    let path = settings.secret_key_path();
+    std::fs::rename(&pending, &path).map_err(|e| {
+        SecretsError::Key(format!(
+            "the stored passwords are now encrypted with the key in {}, but it could not \
+             replace {}: {e}; move it there by hand before the next start",
+            pending.display(),
+            path.display()
+        ))
+    })?;
     Ok(Rotation {
         reencrypted,
-        new_key,
-        key_file,
+        key_file: path,
+        from_environment,
     })
 }
 

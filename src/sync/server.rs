@@ -207,9 +207,17 @@ async fn push(
         let options = push::options(conn, &repository, &table, query.msince.as_deref())?;
         let summary = push::receive(conn, body, limit, &options)?;
         push::log_push(conn, &repository, &table, &summary)?;
-        Ok(summary)
+        Ok((summary, repository.name))
     })
     .await?;
+    let (summary, peer_name) = summary;
+    state.engine.metrics.observe_received_push(
+        &peer_name,
+        summary.written,
+        summary.unchanged,
+        summary.skipped,
+        summary.rejected.len() as u64,
+    );
     Ok(HttpResponse::Ok().json(push::answer(&summary)))
 }
 
@@ -324,9 +332,14 @@ pub async fn pull(
         file.flush()?;
         file.rewind()?;
         pull::log_pull(conn, &plan, &outcome)?;
-        Ok(file)
+        let peer_name = plan.repository.map(|r| r.name);
+        Ok((file, peer_name, outcome.results))
     })
     .await?;
+    let (spool, peer_name, results) = spool;
+    if let Some(name) = peer_name {
+        state.engine.metrics.observe_served_pull(&name, results);
+    }
     let body = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(spool));
     Ok(HttpResponse::Ok().content_type("text/xml").streaming(body))
 }

@@ -85,6 +85,23 @@ async fn metrics_report_runs_records_and_requests(backend: Backend) {
     assert_eq!(sample(&text, register), Some(1.0), "{text}");
     let pulls = r#"edensync_http_requests_total{method="GET",route="/sync/sync.xml",status="200"}"#;
     assert!(sample(&text, pulls).unwrap() >= 1.0, "{text}");
+    // And what the peer took and gave, by the repository B knows A as.
+    let served = |prefix: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    assert_eq!(
+        served(r#"edensync_served_records_total{direction="sent",outcome="sent""#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        served(r#"edensync_served_records_total{direction="received",outcome="written""#),
+        1.0,
+        "{text}"
+    );
 }
 on_both_backends!(
     metrics_report_runs_records_and_requests_on,

@@ -112,7 +112,7 @@ fn rotation_reencrypts_every_password_and_replaces_the_key_file() {
 }
 
 #[test]
-fn rotation_with_the_key_in_the_environment_prints_the_new_key() {
+fn rotation_with_the_key_in_the_environment_leaves_the_new_key_in_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let old_key = SecretKey::generate();
     let mut settings = settings_for(dir.path(), Backend::Sqlite).unwrap();
@@ -142,18 +142,23 @@ fn rotation_with_the_key_in_the_environment_prints_the_new_key() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let new_key = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("EDENSYNC_SECRET_KEY="))
-        .expect("the new key is printed")
+    assert!(stdout.contains("secret.key.new"), "{stdout}");
+    let pending = dir.path().join("secret.key.new");
+    let new_key = std::fs::read_to_string(&pending)
+        .unwrap()
+        .trim()
         .to_string();
+    assert!(!stdout.contains(&new_key), "the key is not printed");
     assert!(
         !dir.path().join("secret.key").exists(),
         "no key file written"
     );
 
     let refused = app::open(settings.clone()).err().unwrap().to_string();
-    assert!(refused.contains("wrong secret key"), "{refused}");
+    assert!(
+        refused.contains("was rotated") && refused.contains("secret.key.new"),
+        "{refused}"
+    );
     settings.secret_key = Some(new_key);
     let node = app::open(settings).unwrap();
     let config = edensync::model::sync_config::get(&mut node.pool.get().unwrap())
