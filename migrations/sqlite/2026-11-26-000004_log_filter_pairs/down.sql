@@ -1,0 +1,3 @@
+DROP INDEX sync_log_table_result_id;
+DROP INDEX sync_log_repository_result_id;
+DROP INDEX sync_log_repository_mode_id;
