@@ -118,6 +118,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(resources::add_task),
         )
         .route(
+            "/repositories/{id}/resources/{table}",
+            web::post().to(resources::update_task),
+        )
+        .route(
             "/repositories/{id}/resources/{table}/{action}",
             web::post().to(resources::task_action),
         )

@@ -95,6 +95,35 @@ impl PostedTask {
         }
     }
 
+    /// A stored task's values, to edit. Filters on the task's own table are
+    /// shown without the table prefix, as they are typed.
+    fn of(form: TaskForm) -> PostedTask {
+        let on = |method: &str| {
+            form.strategy
+                .split(',')
+                .any(|m| m.trim() == method)
+                .then(|| "on".to_string())
+        };
+        let own = format!("{}:", form.table);
+        PostedTask {
+            create: on("create"),
+            update: on("update"),
+            delete: on("delete"),
+            merge: on("merge"),
+            components: form.components.then(|| "on".into()),
+            filters: form
+                .filters
+                .iter()
+                .map(|f| f.strip_prefix(&own).unwrap_or(f).to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            table: form.table,
+            mode: form.mode,
+            update_policy: form.update_policy,
+            conflict_policy: form.conflict_policy,
+        }
+    }
+
     fn has(&self, method: &str) -> bool {
         match method {
             "create" => self.create.is_some(),
@@ -136,6 +165,8 @@ struct ResourcesPage {
     repository: Repository,
     tasks: Vec<(Task, Vec<TaskFilter>)>,
     form: PostedTask,
+    /// The table whose task the form changes; `None`: the form adds one.
+    editing: Option<String>,
     errors: FormErrors,
     policies: [(&'static str, &'static str); 4],
     modes: [(&'static str, &'static str); 4],
@@ -148,6 +179,7 @@ async fn resources_page(
     who: &AdminSession,
     repository: Repository,
     form: PostedTask,
+    editing: Option<String>,
     errors: FormErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
@@ -166,6 +198,7 @@ async fn resources_page(
         repository,
         tasks,
         form,
+        editing,
         errors,
         policies: POLICIES,
         modes: MODES,
@@ -174,23 +207,98 @@ async fn resources_page(
     Ok(render_status(req, page, status))
 }
 
+#[derive(Deserialize)]
+pub struct ResourcesQuery {
+    /// The table whose task to edit in the form.
+    edit: Option<String>,
+}
+
 pub async fn resources(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: AdminSession,
     id: web::Path<i64>,
+    query: web::Query<ResourcesQuery>,
 ) -> Result<HttpResponse, WebError> {
     let repository = repository(&state, id.into_inner()).await?;
+    let (form, editing) = match query.into_inner().edit {
+        Some(table) => {
+            let target = repository.clone();
+            let stored = super::db(&state.pool, move |conn| {
+                let task = manage::tasks::find(conn, &target, &table).map_err(manage_error)?;
+                let filters = model::task_filters::list_for_task(conn, task.id)?;
+                Ok::<_, WebError>(TaskForm::from_task(&task, &filters))
+            })
+            .await?;
+            let table = stored.table.clone();
+            (PostedTask::of(stored), Some(table))
+        }
+        None => (PostedTask::fresh(), None),
+    };
     resources_page(
         &req,
         &state,
         &who,
         repository,
-        PostedTask::fresh(),
+        form,
+        editing,
         FormErrors::default(),
         StatusCode::OK,
     )
     .await
+}
+
+/// `POST /repositories/{id}/resources/{table}`: change a task in place.
+pub async fn update_task(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+    posted: Protected<PostedTask>,
+) -> Result<HttpResponse, WebError> {
+    let Protected { session: who, form } = posted;
+    let (id, table) = path.into_inner();
+    let repository = repository(&state, id).await?;
+    // The table is the one in the address, whatever the form says.
+    let form = PostedTask {
+        table: table.clone(),
+        ..form
+    };
+    let (actor, task_form, target) = (
+        actor(&req, &who),
+        form.clone().into_form(),
+        repository.clone(),
+    );
+    let updated = super::db(&state.pool, move |conn| {
+        let task = manage::tasks::find(conn, &target, &table).map_err(manage_error)?;
+        Ok::<_, WebError>(manage::tasks::update(
+            conn, &actor, &target, &task, &task_form,
+        ))
+    })
+    .await?;
+    match updated {
+        Ok(task) => Ok(redirect_with_flash(
+            &format!("/repositories/{}/resources", repository.id),
+            &format!(
+                "{} with {} was changed.",
+                task.resource_name, repository.name
+            ),
+        )),
+        Err(ManageError::Invalid(errors)) => {
+            let editing = Some(form.table.clone());
+            resources_page(
+                &req,
+                &state,
+                &who,
+                repository,
+                form,
+                editing,
+                FormErrors(errors),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(manage_error(e)),
+    }
 }
 
 pub async fn add_task(
@@ -225,6 +333,7 @@ pub async fn add_task(
                 &who,
                 repository,
                 form,
+                None,
                 FormErrors(errors),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

@@ -189,3 +189,112 @@ fn diesel_set_last_pull(app: &TestApp, task_id: i64) {
         .execute(&mut *app.conn())
         .unwrap();
 }
+
+/// A task is changed in place: the form comes filled in with its values
+/// (the table fixed), errors show next to the fields, and a change of
+/// filters resets the push watermark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_is_edited_in_place() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let id = add_repository(
+        &a,
+        "Hub",
+        "http://127.0.0.1:9/eden",
+        "someone@example.org",
+        "whatever password",
+    );
+    crate::support::peers::add_task(
+        &a,
+        id,
+        crate::support::peers::TaskSpec {
+            filters: &[("org_organisation", "~.acronym__like=RO*")],
+            ..Default::default()
+        },
+    );
+    let task = model::tasks::find(&mut a.conn(), id, "org_organisation")
+        .unwrap()
+        .unwrap();
+    model::tasks::set_push_watermark(&mut a.conn(), task.id, model::now(), 42).unwrap();
+    a.add_admin();
+    let admin = a.logged_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let edit = format!("/repositories/{id}/resources?edit=org_organisation");
+    let html = admin.get(&edit).await.text().await.unwrap();
+    assert!(
+        html.contains("Change <code>org_organisation</code>"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"org_organisation\" readonly"));
+    assert!(html.contains(">~.acronym__like=RO*</textarea>"), "{html}");
+    assert!(html.contains("<option value=\"NEWER\" selected>"));
+
+    let action = format!("/repositories/{id}/resources/org_organisation");
+    let refused = admin
+        .submit(
+            &edit,
+            &action,
+            &[
+                ("mode", "sideways"),
+                ("update_policy", "NEWER"),
+                ("conflict_policy", "NEWER"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status().as_u16(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("id=\"mode-error\""), "{html}");
+    assert!(html.contains("Change <code>org_organisation</code>"));
+
+    let saved = admin
+        .submit(
+            &edit,
+            &action,
+            &[
+                ("mode", "pull"),
+                ("create", "on"),
+                ("update_policy", "THIS"),
+                ("conflict_policy", "OTHER"),
+                ("filters", "~.acronym__like=XY*"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status().as_u16(), 303);
+    assert_eq!(location(&saved), format!("/repositories/{id}/resources"));
+    let task = model::tasks::find(&mut a.conn(), id, "org_organisation")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            task.mode.as_str(),
+            task.strategy.as_str(),
+            task.update_policy.as_str(),
+            task.conflict_policy.as_str()
+        ),
+        ("pull", "create", "THIS", "OTHER")
+    );
+    assert_eq!(
+        task.last_push_seq, None,
+        "new filters: everything is pushed again"
+    );
+    let filters = model::task_filters::list_for_task(&mut a.conn(), task.id).unwrap();
+    assert_eq!(filters[0].filter_string, "~.acronym__like=XY*");
+    assert!(a.audit_actions().contains(&"task.edit".to_string()));
+
+    // Without the CSRF token nothing changes.
+    let forged = admin
+        .post_form(
+            &action,
+            &[
+                ("mode", "none"),
+                ("update_policy", "NEWER"),
+                ("conflict_policy", "NEWER"),
+            ],
+        )
+        .await;
+    assert_ne!(forged.status().as_u16(), 303);
+    let task = model::tasks::find(&mut a.conn(), id, "org_organisation")
+        .unwrap()
+        .unwrap();
+    assert_eq!(task.mode, "pull");
+}
