@@ -173,16 +173,27 @@ struct ResourcesPage {
     methods: [&'static str; 4],
 }
 
+/// What the task form shows: values, the task it changes (none: it adds
+/// one), and the errors of the last attempt.
+struct TaskFormView {
+    form: PostedTask,
+    editing: Option<String>,
+    errors: FormErrors,
+}
+
 async fn resources_page(
     req: &HttpRequest,
     state: &AppState,
     who: &AdminSession,
     repository: Repository,
-    form: PostedTask,
-    editing: Option<String>,
-    errors: FormErrors,
+    shown: TaskFormView,
     status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
+    let TaskFormView {
+        form,
+        editing,
+        errors,
+    } = shown;
     let listed = repository.clone();
     let tasks = super::db(&state.pool, move |conn| {
         manage::tasks::list(conn, &listed).map_err(manage_error)
@@ -240,9 +251,11 @@ pub async fn resources(
         &state,
         &who,
         repository,
-        form,
-        editing,
-        FormErrors::default(),
+        TaskFormView {
+            form,
+            editing,
+            errors: FormErrors::default(),
+        },
         StatusCode::OK,
     )
     .await
@@ -290,9 +303,11 @@ pub async fn update_task(
                 &state,
                 &who,
                 repository,
-                form,
-                editing,
-                FormErrors(errors),
+                TaskFormView {
+                    form,
+                    editing,
+                    errors: FormErrors(errors),
+                },
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -332,9 +347,11 @@ pub async fn add_task(
                 &state,
                 &who,
                 repository,
-                form,
-                None,
-                FormErrors(errors),
+                TaskFormView {
+                    form,
+                    editing: None,
+                    errors: FormErrors(errors),
+                },
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
