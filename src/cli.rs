@@ -960,6 +960,7 @@ fn config_show(node: Node, as_json: bool) -> Result<(), CliError> {
         "secret_key": secret_key,
         "log": s.log,
         "log_format": if s.log_json { "json" } else { "human" },
+        "trusted_proxies": s.trusted_proxies.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
         "proxy_url": config.proxy_url,
         "proxy_username": config.proxy_username,
         "proxy_password": masked(&config.proxy_password_enc),

@@ -94,6 +94,10 @@ pub struct Settings {
     pub admin_password: Option<String>,
     /// The largest push body accepted from a peer, in bytes (413 beyond).
     pub max_push_bytes: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (for
+    /// the login throttles, sessions and the audit log). Empty: the socket's
+    /// address is the client, whatever the headers say.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The TOML file; every key is optional and unknown keys are an error, so a
@@ -109,6 +113,25 @@ struct FileSettings {
     log: Option<String>,
     log_format: Option<String>,
     max_push_bytes: Option<u64>,
+    trusted_proxies: Option<String>,
+}
+
+/// `127.0.0.1, 10.0.0.0/8, ::1`: addresses or networks, comma-separated.
+fn parse_trusted_proxies(text: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "trusted_proxies (EDENSYNC_TRUSTED_PROXIES)",
+                        format!("'{item}' is not an IP address or network (like 127.0.0.1 or 10.0.0.0/8)"),
+                    )
+                })
+        })
+        .collect()
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -192,6 +215,10 @@ impl Settings {
             })?,
             None => file.max_push_bytes.unwrap_or(DEFAULT_MAX_PUSH_BYTES),
         };
+        let trusted_proxies = pick("EDENSYNC_TRUSTED_PROXIES", file.trusted_proxies)
+            .map(|text| parse_trusted_proxies(&text))
+            .transpose()?
+            .unwrap_or_default();
         let admin_email = env.get("EDENSYNC_ADMIN_EMAIL").cloned();
         let admin_password = env.get("EDENSYNC_ADMIN_PASSWORD").cloned();
         if admin_email.is_some() != admin_password.is_some() {
@@ -212,6 +239,7 @@ impl Settings {
             admin_email,
             admin_password,
             max_push_bytes,
+            trusted_proxies,
         })
     }
 
@@ -228,6 +256,7 @@ impl Settings {
             admin_email: None,
             admin_password: None,
             max_push_bytes: DEFAULT_MAX_PUSH_BYTES,
+            trusted_proxies: Vec::new(),
         }
     }
 

@@ -37,7 +37,7 @@ pub const MAX_SITE_NAME_CHARS: usize = 100;
 /// The settings `config show` lists that come from the settings file and
 /// the environment, each with where it is set, for the message that
 /// refuses to change it here.
-const SET_ELSEWHERE: [(&str, &str); 9] = [
+const SET_ELSEWHERE: [(&str, &str); 10] = [
     (
         "bind",
         "is set in the settings file (bind) or with EDENSYNC_BIND, and read at start-up",
@@ -73,6 +73,11 @@ const SET_ELSEWHERE: [(&str, &str); 9] = [
         "log_format",
         "is set in the settings file (log_format) or with EDENSYNC_LOG_FORMAT, and read at \
          start-up",
+    ),
+    (
+        "trusted_proxies",
+        "is set in the settings file (trusted_proxies) or with EDENSYNC_TRUSTED_PROXIES, and \
+         read at start-up",
     ),
     (
         "site_uuid",

@@ -47,6 +47,8 @@ pub struct AppState {
     pub max_push_bytes: u64,
     /// Starts runs ("Sync now").
     pub engine: crate::sync::engine::Engine,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             secure_cookies: node.settings.secure_cookies(),
             public_url: node.settings.public_url.as_ref().map(|u| u.to_string()),
             max_push_bytes: node.settings.max_push_bytes,
+            trusted_proxies: node.settings.trusted_proxies.clone(),
             pool: node.pool,
             key: node.key,
             site_uuid: node.site_uuid,
@@ -228,10 +231,34 @@ where
     .await?
 }
 
-/// The client's address as seen on the socket (forwarded headers are not
-/// trusted: anyone could set them).
+/// The client's address: the socket's, or, when the socket is a trusted
+/// reverse proxy, the last address in `X-Forwarded-For` that is not itself
+/// a trusted proxy (what comes before it anyone could have written).
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|a| a.ip())
+    let socket = req.peer_addr()?.ip();
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Some(socket);
+    };
+    let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&socket) {
+        return Some(socket);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted(&ip) => continue,
+            Ok(ip) => return Some(ip),
+            // Garbage from before the trusted proxies: stop believing.
+            Err(_) => break,
+        }
+    }
+    Some(socket)
 }
 
 pub const FLASH_COOKIE: &str = "edensync_flash";

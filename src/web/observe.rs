@@ -1,5 +1,6 @@
 //! Every request: a request id (the client's `X-Request-Id` when it is a
-//! sane token, else a new one) carried by every log line of the request and
+//! sane token, else a new one) carried by the log lines written while the
+//! request is handled (not by work it hands to other threads), and
 //! returned in the response; one access-log line; the HTTP metrics.
 //!
 //! The access log never carries credentials: no headers are logged, and
@@ -29,9 +30,8 @@ pub async fn observe(
     let id = request_id(&req);
     let method = req.method().to_string();
     let target = loggable_target(req.path(), req.query_string());
-    let client = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
+    let client = super::client_ip(req.request())
+        .map(|ip| ip.to_string())
         .unwrap_or_default();
     let metrics = req
         .app_data::<web::Data<AppState>>()

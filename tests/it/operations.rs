@@ -359,3 +359,64 @@ async fn logs_are_json_with_request_ids_and_never_carry_secrets() {
         "{requests:?}"
     );
 }
+
+/// Behind a trusted reverse proxy the client is the last untrusted address
+/// in `X-Forwarded-For`; from anywhere else the header is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_address_behind_a_trusted_proxy() {
+    async fn session_ip(app: &TestApp, forwarded: &str) -> Option<String> {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let html = http
+            .get(app.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = crate::support::csrf_of(&html).unwrap();
+        let response = http
+            .post(app.url("/login"))
+            .header("X-Forwarded-For", forwarded)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let user = edensync::model::users::find_by_email(&mut app.conn(), ADMIN_EMAIL)
+            .unwrap()
+            .unwrap();
+        edensync::model::sessions::list_for_user(&mut app.conn(), user.id)
+            .unwrap()
+            .into_iter()
+            .next()
+            .and_then(|s| s.ip)
+    }
+    let forwarded = "198.51.100.9, 203.0.113.7";
+
+    let direct = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    direct.add_admin();
+    assert_eq!(
+        session_ip(&direct, forwarded).await.as_deref(),
+        Some("127.0.0.1")
+    );
+
+    let proxied = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await
+    .unwrap();
+    proxied.add_admin();
+    assert_eq!(
+        session_ip(&proxied, forwarded).await.as_deref(),
+        Some("203.0.113.7")
+    );
+}
