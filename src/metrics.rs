@@ -17,6 +17,7 @@ use prometheus::{
 
 use crate::model::repositories::Repository;
 use crate::model::runs::RunCounts;
+use crate::store::ImportSummary;
 
 /// The metrics of one node (shared by its engine, scheduler and server).
 pub struct Metrics {
@@ -253,19 +254,12 @@ impl Metrics {
     }
 
     /// A peer pushed to us: what became of its items.
-    pub fn observe_received_push(
-        &self,
-        repository: &str,
-        written: u64,
-        unchanged: u64,
-        skipped: u64,
-        rejected: u64,
-    ) {
+    pub fn observe_received_push(&self, repository: &str, summary: &ImportSummary) {
         for (outcome, n) in [
-            ("written", written),
-            ("unchanged", unchanged),
-            ("skipped", skipped),
-            ("rejected", rejected),
+            ("written", summary.written),
+            ("unchanged", summary.unchanged),
+            ("skipped", summary.skipped),
+            ("rejected", summary.rejected.len() as u64),
         ] {
             self.served
                 .with_label_values(&[repository, "received", outcome])

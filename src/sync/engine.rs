@@ -461,11 +461,11 @@ impl Engine {
             let holder = holder.clone();
             self.db(move |conn| {
                 let now = model::now();
-                if model::repositories::find(conn, repository_id)?.is_none() {
+                let Some(repository) = model::repositories::find(conn, repository_id)? else {
                     return Err(SyncError::permanent(format!(
                         "there is no repository {repository_id}"
                     )));
-                }
+                };
                 let expires = now + chrono::Duration::seconds(LEASE_SECS);
                 // A holder on this host whose process is gone (killed, crashed)
                 // will never release its lease: take it over once its heartbeat
@@ -491,7 +491,7 @@ impl Engine {
                         &holder,
                         now,
                     )?;
-                    Ok((run_id, true))
+                    Ok((run_id, true, repository.name))
                 } else {
                     let run_id = model::runs::insert(
                         conn,
@@ -513,21 +513,14 @@ impl Engine {
                         false,
                         "Synchronization already active - skipping run",
                     )?;
-                    Ok((run_id, false))
+                    Ok((run_id, false, repository.name))
                 }
             })
             .await?
         };
-        let (run_id, leased) = taken;
+        let (run_id, leased, name) = taken;
         if !leased {
-            let name = self
-                .db(move |conn| Ok(model::repositories::find(conn, repository_id)?.map(|r| r.name)))
-                .await
-                .ok()
-                .flatten();
-            if let Some(name) = name {
-                self.metrics.observe_skipped_run(&name);
-            }
+            self.metrics.observe_skipped_run(&name);
             return Ok(RunReport {
                 run_id,
                 status: RunStatus::Skipped,

@@ -174,30 +174,17 @@ async fn push(
     };
 
     // edensync peers send gzip; the limit counts the decompressed bytes.
-    let mut body = actix_web::dev::Decompress::from_headers(payload, req.headers());
+    let mut body = PacedBody::new(actix_web::dev::Decompress::from_headers(
+        payload,
+        req.headers(),
+    ));
     let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
     let mut received: u64 = 0;
-    let mut pace = BodyPace::new();
-    loop {
-        let next = tokio::time::timeout_at(pace.window_end(), body.next()).await;
-        let chunk = match next {
-            Err(_elapsed) => {
-                pace.window_over()?;
-                continue;
-            }
-            Ok(None) => break,
-            Ok(Some(chunk)) => chunk.map_err(|e| {
-                ApiError::failed(
-                    StatusCode::BAD_REQUEST,
-                    format!("The body could not be read: {e}"),
-                )
-            })?,
-        };
+    while let Some(chunk) = body.next().await? {
         received += chunk.len() as u64;
         if received > limit {
             return Err(too_large());
         }
-        pace.arrived(chunk.len())?;
         spool.write_all(&chunk).await?;
     }
     spool.flush().await?;
@@ -211,35 +198,19 @@ async fn push(
     })
     .await?;
     let (summary, peer_name) = summary;
-    state.engine.metrics.observe_received_push(
-        &peer_name,
-        summary.written,
-        summary.unchanged,
-        summary.skipped,
-        summary.rejected.len() as u64,
-    );
+    state
+        .engine
+        .metrics
+        .observe_received_push(&peer_name, &summary);
     Ok(HttpResponse::Ok().json(push::answer(&summary)))
 }
 
 /// A small body (registration) read whole, at most `limit` bytes, at the
 /// pace every body must keep.
-async fn read_small_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+async fn read_small_body(payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
-    let mut pace = BodyPace::new();
-    loop {
-        let chunk = match tokio::time::timeout_at(pace.window_end(), payload.next()).await {
-            Err(_elapsed) => {
-                pace.window_over()?;
-                continue;
-            }
-            Ok(None) => return Ok(body),
-            Ok(Some(chunk)) => chunk.map_err(|e| {
-                ApiError::failed(
-                    StatusCode::BAD_REQUEST,
-                    format!("The body could not be read: {e}"),
-                )
-            })?,
-        };
+    let mut paced = PacedBody::new(payload);
+    while let Some(chunk) = paced.next().await? {
         if body.len() + chunk.len() > limit {
             return Err(ApiError::failed(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -247,8 +218,8 @@ async fn read_small_body(mut payload: web::Payload, limit: usize) -> Result<Vec<
             ));
         }
         body.extend_from_slice(&chunk);
-        pace.arrived(chunk.len())?;
     }
+    Ok(body)
 }
 
 /// A push body must keep moving: at least `MIN_BYTES_PER_WINDOW` in every
@@ -258,29 +229,49 @@ async fn read_small_body(mut payload: web::Payload, limit: usize) -> Result<Vec<
 const BODY_WINDOW: Duration = Duration::from_secs(30);
 const MIN_BYTES_PER_WINDOW: usize = 1024;
 
-struct BodyPace {
+/// A request body read chunk by chunk at the pace above.
+struct PacedBody<S> {
+    stream: S,
     window_start: tokio::time::Instant,
     bytes: usize,
 }
 
-impl BodyPace {
-    fn new() -> BodyPace {
-        BodyPace {
+impl<S, E> PacedBody<S>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    fn new(stream: S) -> PacedBody<S> {
+        PacedBody {
+            stream,
             window_start: tokio::time::Instant::now(),
             bytes: 0,
         }
     }
 
-    fn window_end(&self) -> tokio::time::Instant {
-        self.window_start + BODY_WINDOW
-    }
-
-    fn arrived(&mut self, bytes: usize) -> Result<(), ApiError> {
-        self.bytes += bytes;
-        if tokio::time::Instant::now() >= self.window_end() {
-            self.window_over()?;
+    /// The next chunk, `None` at the end; 408 when the body stalls, 400
+    /// when it cannot be read.
+    async fn next(&mut self) -> Result<Option<web::Bytes>, ApiError> {
+        loop {
+            let window_end = self.window_start + BODY_WINDOW;
+            match tokio::time::timeout_at(window_end, self.stream.next()).await {
+                Err(_elapsed) => self.window_over()?,
+                Ok(None) => return Ok(None),
+                Ok(Some(Err(e))) => {
+                    return Err(ApiError::failed(
+                        StatusCode::BAD_REQUEST,
+                        format!("The body could not be read: {e}"),
+                    ));
+                }
+                Ok(Some(Ok(chunk))) => {
+                    self.bytes += chunk.len();
+                    if tokio::time::Instant::now() >= window_end {
+                        self.window_over()?;
+                    }
+                    return Ok(Some(chunk));
+                }
+            }
         }
-        Ok(())
     }
 
     /// A window ended: enough arrived, or the client is too slow.

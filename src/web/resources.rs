@@ -268,36 +268,74 @@ pub async fn update_task(
     path: web::Path<(i64, String)>,
     posted: Protected<PostedTask>,
 ) -> Result<HttpResponse, WebError> {
-    let Protected { session: who, form } = posted;
     let (id, table) = path.into_inner();
+    save_task(req, state, id, Some(table), posted).await
+}
+
+/// `POST /repositories/{id}/resources`: add a task.
+pub async fn add_task(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    posted: Protected<PostedTask>,
+) -> Result<HttpResponse, WebError> {
+    save_task(req, state, id.into_inner(), None, posted).await
+}
+
+/// Add a task, or change the one for `editing`; on invalid input the form
+/// again, with the errors next to the fields.
+async fn save_task(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: i64,
+    editing: Option<String>,
+    posted: Protected<PostedTask>,
+) -> Result<HttpResponse, WebError> {
+    let Protected { session: who, form } = posted;
     let repository = repository(&state, id).await?;
-    // The table is the one in the address, whatever the form says.
-    let form = PostedTask {
-        table: table.clone(),
-        ..form
+    // When editing, the table is the one in the address, whatever the form says.
+    let form = match &editing {
+        Some(table) => PostedTask {
+            table: table.clone(),
+            ..form
+        },
+        None => form,
     };
-    let (actor, task_form, target) = (
+    let (actor, task_form, target, table) = (
         actor(&req, &who),
         form.clone().into_form(),
         repository.clone(),
+        editing.clone(),
     );
-    let updated = super::db(&state.pool, move |conn| {
-        let task = manage::tasks::find(conn, &target, &table).map_err(manage_error)?;
-        Ok::<_, WebError>(manage::tasks::update(
-            conn, &actor, &target, &task, &task_form,
-        ))
+    let saved = super::db(&state.pool, move |conn| {
+        Ok::<_, WebError>(match table {
+            Some(table) => {
+                let task = manage::tasks::find(conn, &target, &table).map_err(manage_error)?;
+                manage::tasks::update(conn, &actor, &target, &task, &task_form)
+            }
+            None => manage::tasks::add(conn, &actor, &target, &task_form),
+        })
     })
     .await?;
-    match updated {
-        Ok(task) => Ok(redirect_with_flash(
-            &format!("/repositories/{}/resources", repository.id),
-            &format!(
-                "{} with {} was changed.",
-                task.resource_name, repository.name
-            ),
-        )),
+    match saved {
+        Ok(task) => {
+            let said = if editing.is_some() {
+                format!(
+                    "{} with {} was changed.",
+                    task.resource_name, repository.name
+                )
+            } else {
+                format!(
+                    "{} is synced with {} now ({}).",
+                    task.resource_name, repository.name, task.mode
+                )
+            };
+            Ok(redirect_with_flash(
+                &format!("/repositories/{}/resources", repository.id),
+                &said,
+            ))
+        }
         Err(ManageError::Invalid(errors)) => {
-            let editing = Some(form.table.clone());
             resources_page(
                 &req,
                 &state,
@@ -306,50 +344,6 @@ pub async fn update_task(
                 TaskFormView {
                     form,
                     editing,
-                    errors: FormErrors(errors),
-                },
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => Err(manage_error(e)),
-    }
-}
-
-pub async fn add_task(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    posted: Protected<PostedTask>,
-) -> Result<HttpResponse, WebError> {
-    let Protected { session: who, form } = posted;
-    let repository = repository(&state, id.into_inner()).await?;
-    let (actor, task_form, target) = (
-        actor(&req, &who),
-        form.clone().into_form(),
-        repository.clone(),
-    );
-    let added = super::db(&state.pool, move |conn| {
-        Ok::<_, WebError>(manage::tasks::add(conn, &actor, &target, &task_form))
-    })
-    .await?;
-    match added {
-        Ok(task) => Ok(redirect_with_flash(
-            &format!("/repositories/{}/resources", repository.id),
-            &format!(
-                "{} is synced with {} now ({}).",
-                task.resource_name, repository.name, task.mode
-            ),
-        )),
-        Err(ManageError::Invalid(errors)) => {
-            resources_page(
-                &req,
-                &state,
-                &who,
-                repository,
-                TaskFormView {
-                    form,
-                    editing: None,
                     errors: FormErrors(errors),
                 },
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -179,10 +179,7 @@ async fn a_gigabyte_body_gets_413_and_memory_stays_flat() {
         .unwrap()
         .to_string();
     let address = base.trim_start_matches("http://").to_string();
-    let authorization = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(format!("{PEER}:{PEER_PASSWORD}"))
-    };
+    let authorization = crate::support::basic_credentials(PEER, PEER_PASSWORD);
 
     // Declared: refused from the head alone.
     let mut socket = TcpStream::connect(&address).unwrap();
@@ -254,10 +251,7 @@ fn bytes_of(piece: &str, size: usize) -> Vec<u8> {
 async fn slow_clients_time_out_and_do_not_starve_others() {
     let app = hostile_peer().await;
     let address = app.url.trim_start_matches("http://").to_string();
-    let authorization = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(format!("{PEER}:{PEER_PASSWORD}"))
-    };
+    let authorization = crate::support::basic_credentials(PEER, PEER_PASSWORD);
     let mut slow = Vec::new();
     for n in 0..40 {
         let address = address.clone();

@@ -243,11 +243,7 @@ async fn logs_are_json_with_request_ids_and_never_carry_secrets() {
             .collect::<Vec<_>>()
     });
 
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = crate::support::browser_http();
     // The setup page with its token, then the first administrator.
     let page = http
         .get(format!("{base}/setup?token={setup_token}"))
@@ -285,11 +281,7 @@ async fn logs_are_json_with_request_ids_and_never_carry_secrets() {
         .to_string();
     assert_eq!(generated.len(), 32, "a fresh id when the client sends none");
     let wrong = "not-the-password-987654";
-    let stranger = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let stranger = crate::support::browser_http();
     let html = stranger
         .get(format!("{base}/login"))
         .send()
@@ -325,11 +317,7 @@ async fn logs_are_json_with_request_ids_and_never_carry_secrets() {
     let log = log.join().unwrap();
     assert!(log.len() > 5, "debug logging wrote lines: {log:?}");
 
-    let basic = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("peer@example.org:{PEER_PASSWORD}"))
-    };
+    let basic = crate::support::basic_credentials("peer@example.org", PEER_PASSWORD);
     for line in &log {
         let value: serde_json::Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
@@ -365,11 +353,7 @@ async fn logs_are_json_with_request_ids_and_never_carry_secrets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_address_behind_a_trusted_proxy() {
     async fn session_ip(app: &TestApp, forwarded: &str) -> Option<String> {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http = crate::support::browser_http();
         let html = http
             .get(app.url("/login"))
             .send()

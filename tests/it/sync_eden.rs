@@ -3,7 +3,6 @@
 //! query, headers, body form), and Eden's answers are read as Eden's client
 //! reads them.
 
-use base64::Engine as _;
 use edensync::model;
 use edensync::s3xml::{self, time};
 use edensync::sync::engine::RunStatus;
@@ -93,7 +92,7 @@ async fn requests_match_what_eden_accepted() {
     let requests = eden.requests();
     let basic = format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{EDEN_USER}:{EDEN_PASSWORD}"))
+        crate::support::basic_credentials(EDEN_USER, EDEN_PASSWORD)
     );
     let uuid = &a.node.site_uuid;
 

@@ -122,11 +122,7 @@ impl TestApp {
     pub fn client(&self) -> Client {
         Client {
             base: self.url.clone(),
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: browser_http(),
         }
     }
 
@@ -196,6 +192,21 @@ impl Client {
             other => panic!("unexpected status {other} for the dashboard"),
         }
     }
+}
+
+/// An HTTP client as a browser is one: its own cookies, redirects not followed.
+pub fn browser_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// HTTP Basic credentials as they travel: `user:password` in base64.
+pub fn basic_credentials(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
 
 /// The value of the first `name="csrf"` hidden field of a page.

@@ -206,13 +206,8 @@ pub struct Proxy {
 
 impl Proxy {
     pub async fn start(credentials: Option<(&str, &str)>) -> Proxy {
-        use base64::Engine as _;
-        let expected = credentials.map(|(u, p)| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )
-        });
+        let expected =
+            credentials.map(|(u, p)| format!("Basic {}", super::basic_credentials(u, p)));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
