@@ -173,16 +173,11 @@ pub fn load_or_create(
     match stored_check {
         Some(stored) if stored == check => {}
         Some(stored) if secrets > 0 => {
-            let pending = pending_key_path(settings);
-            let rotated = std::fs::read_to_string(&pending)
-                .ok()
-                .and_then(|text| SecretKey::from_text(&text).ok())
-                .is_some_and(|k| k.check_value() == stored);
-            if rotated {
+            if pending_key_matching(settings, &stored).is_some() {
                 return Err(SecretsError::Key(format!(
                     "the secret key was rotated: set {source} to the new key in {} (then delete \
                      that file)",
-                    pending.display()
+                    pending_key_path(settings).display()
                 )));
             }
             return Err(SecretsError::Key(format!(
@@ -206,6 +201,15 @@ fn pending_key_path(settings: &Settings) -> PathBuf {
     settings.data_dir.join("secret.key.new")
 }
 
+/// The key a rotation left in `secret.key.new`, if it is the one the
+/// database's check value names.
+fn pending_key_matching(settings: &Settings, check: &str) -> Option<SecretKey> {
+    let text = std::fs::read_to_string(pending_key_path(settings)).ok()?;
+    SecretKey::from_text(&text)
+        .ok()
+        .filter(|key| key.check_value() == check)
+}
+
 /// A rotation that committed the database but stopped before renaming its
 /// new key file into place: the pending key matches the stored check, so
 /// finish the rename and use it.
@@ -216,16 +220,10 @@ fn finish_interrupted_rotation(
     if settings.secret_key.is_some() {
         return Ok(None);
     }
+    let Some(key) = stored_check.and_then(|check| pending_key_matching(settings, check)) else {
+        return Ok(None);
+    };
     let pending = pending_key_path(settings);
-    let Ok(text) = std::fs::read_to_string(&pending) else {
-        return Ok(None);
-    };
-    let Ok(key) = SecretKey::from_text(&text) else {
-        return Ok(None);
-    };
-    if Some(key.check_value().as_str()) != stored_check {
-        return Ok(None);
-    }
     std::fs::rename(&pending, settings.secret_key_path()).map_err(|e| {
         SecretsError::Key(format!(
             "cannot finish the interrupted key rotation (rename {} to {}): {e}",
