@@ -1345,6 +1345,7 @@ fn repository_json(r: &Repository, accounts: &[String]) -> serde_json::Value {
         "peer_uuid": r.peer_uuid,
         "api_type": r.api_type,
         "peer_kind": r.peer_kind,
+        "peer_capabilities": r.peer_capabilities.as_deref().map(|c| c.split_whitespace().collect::<Vec<_>>()),
         "username": r.username,
         "password_set": r.password_enc.is_some(),
         "proxy_url": r.proxy_url,

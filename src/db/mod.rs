@@ -83,7 +83,7 @@ impl ConnectionManager {
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -16384;"
+                     PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;"
                 ))
                 .map_err(|e| connect_error(e.to_string()))?;
                 Ok(DbConnection::Sqlite(conn))

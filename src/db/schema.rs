@@ -92,6 +92,7 @@ diesel::table! {
         updated_at -> Timestamp,
         last_error -> Nullable<Text>,
         clock_skew_secs -> Nullable<BigInt>,
+        peer_capabilities -> Nullable<Text>,
     }
 }
 

@@ -54,6 +54,17 @@ pub struct Repository {
     pub last_error: Option<String>,
     /// Seconds the peer's clock was ahead of ours at the last contact.
     pub clock_skew_secs: Option<i64>,
+    /// What an edensync peer said it can do at registration (space-separated).
+    pub peer_capabilities: Option<String>,
+}
+
+impl Repository {
+    /// Whether the peer listed this capability when it registered.
+    pub fn peer_can(&self, capability: &str) -> bool {
+        self.peer_capabilities
+            .as_deref()
+            .is_some_and(|c| c.split_whitespace().any(|c| c == capability))
+    }
 }
 
 pub fn find_by_peer_uuid(
@@ -412,13 +423,14 @@ pub fn claim_retry(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> Quer
     Ok(changed == 1)
 }
 
-/// What the peer said at registration: its uuid and whether it is Eden or
-/// edensync.
+/// What the peer said at registration: its uuid, whether it is Eden or
+/// edensync, and what it can do.
 pub fn set_registered(
     conn: &mut DbConnection,
     id: i64,
     peer_uuid: Option<&str>,
     peer_kind: &str,
+    capabilities: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     if let Some(peer_uuid) = peer_uuid {
@@ -429,6 +441,7 @@ pub fn set_registered(
     diesel::update(repositories::table.find(id))
         .set((
             repositories::peer_kind.eq(Some(peer_kind)),
+            repositories::peer_capabilities.eq(Some(capabilities)),
             repositories::last_connected_at.eq(Some(now)),
         ))
         .execute(conn)

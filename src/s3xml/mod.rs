@@ -1,38 +1,62 @@
 //! S3XML, the document format of Eden's sync: a streaming reader (one
 //! top-level `<resource>` at a time) and a streaming writer.
 
+pub mod format;
+pub mod lines;
 pub mod reader;
 pub mod time;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};
 
+pub use format::{DocumentReader, DocumentWriter, Format};
 pub use reader::{Limits, ReadError, Reader, Root};
 pub use writer::Writer;
 
 /// One `<resource>`: a record of `table`, with its fields in document order,
 /// nested component records, and every attribute we do not model kept as is.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Its serde form is the record line of [`lines`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub table: String,
     /// Component alias, when it differs from the table name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
     /// Document-local id; `(table, tuid)` is the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mci: Option<i32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_by: Option<String>,
+    #[serde(
+        default,
+        with = "lines::eden_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_on: Option<chrono::NaiveDateTime>,
+    #[serde(
+        default,
+        with = "lines::eden_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<chrono::NaiveDateTime>,
     /// Attributes not modelled above (`created_by`, `owned_by_group`, ...),
     /// in document order. The exporter's `url` is not kept: it names a page
     /// of the exporting server, not part of the record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<Field>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<Record>,
     /// What was wrong with this element (an unparsable time, say); the
     /// importer rejects the record with these reasons.
+    #[serde(skip)]
     pub problems: Vec<String>,
 }
 

@@ -66,11 +66,22 @@ impl Root {
 }
 
 /// Counts bytes and stops at the document limit.
-struct Limited<R> {
+pub(super) struct Limited<R> {
     inner: R,
     read: u64,
     max: u64,
-    exceeded: bool,
+    pub(super) exceeded: bool,
+}
+
+impl<R> Limited<R> {
+    pub(super) fn new(inner: R, limits: Limits) -> Self {
+        Limited {
+            inner,
+            read: 0,
+            max: limits.max_document_bytes,
+            exceeded: false,
+        }
+    }
 }
 
 impl<R: Read> Read for Limited<R> {
@@ -116,15 +127,7 @@ impl<R: Read> Reader<R> {
             .max_name_length(1024)
             .max_attribute_length(limits.max_attribute_bytes)
             .max_data_length(limits.max_text_bytes);
-        let source = BufReader::with_capacity(
-            64 * 1024,
-            Limited {
-                inner: source,
-                read: 0,
-                max: limits.max_document_bytes,
-                exceeded: false,
-            },
-        );
+        let source = BufReader::with_capacity(64 * 1024, Limited::new(source, limits));
         let mut reader = Reader {
             events: config.create_reader(source),
             limits,
@@ -142,7 +145,12 @@ impl<R: Read> Reader<R> {
                             name.local_name
                         )));
                     }
-                    reader.root = root_of(attributes);
+                    reader.root = root_of(
+                        attributes
+                            .into_iter()
+                            .map(|a| (a.name.local_name, a.value))
+                            .collect(),
+                    );
                     return Ok(reader);
                 }
                 XmlEvent::EndDocument => return Err(reader.error("the document is empty")),
@@ -422,16 +430,16 @@ impl<R: Read> Iterator for Reader<R> {
     }
 }
 
-fn root_of(attributes: Vec<OwnedAttribute>) -> Root {
+/// The root from its attributes, in document order.
+pub(super) fn root_of(attributes: Vec<(String, String)>) -> Root {
     let mut root = Root::default();
-    for attribute in attributes {
-        let name = attribute.name.local_name;
+    for (name, value) in attributes {
         match name.as_str() {
-            "success" => root.success = Some(attribute.value.clone()),
-            "results" => root.results = attribute.value.trim().parse().ok(),
+            "success" => root.success = Some(value.clone()),
+            "results" => root.results = value.trim().parse().ok(),
             _ => {}
         }
-        root.attributes.push((name, attribute.value));
+        root.attributes.push((name, value));
     }
     root
 }

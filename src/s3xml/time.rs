@@ -65,9 +65,41 @@ fn parse_plain(text: &str) -> Option<NaiveDateTime> {
     date.and_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?)
 }
 
-/// Write a datetime as Eden does: naive UTC, whole seconds, no `Z`.
+/// Write a datetime as Eden does: naive UTC, whole seconds, no `Z`. By
+/// hand: every record carries two, and chrono's format strings cost more
+/// than the rest of writing a record.
 pub fn format(dt: &NaiveDateTime) -> String {
-    dt.format("%Y-%m-%dT%H:%M:%S").to_string()
+    use chrono::{Datelike, Timelike};
+    let year = dt.year();
+    if !(0..=9999).contains(&year) {
+        return dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+    }
+    let mut text = String::with_capacity(19);
+    for (i, (value, width)) in [
+        (year as u32, 4),
+        (dt.month(), 2),
+        (dt.day(), 2),
+        (dt.hour(), 2),
+        (dt.minute(), 2),
+        (dt.second(), 2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            text.push(match i {
+                1 | 2 => '-',
+                3 => 'T',
+                _ => ':',
+            });
+        }
+        let mut divisor = 10u32.pow(width - 1);
+        while divisor > 0 {
+            text.push(char::from(b'0' + (value / divisor % 10) as u8));
+            divisor /= 10;
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -103,6 +135,22 @@ mod tests {
         assert_eq!(parse("2026-13-26T06:19:04"), None);
         assert_eq!(parse("2026-02-30T06:19:04"), None);
         assert_eq!(parse("2026-11-26T06:19:6x"), None);
+    }
+
+    #[test]
+    fn format_writes_edens_form() {
+        assert_eq!(
+            format(&at("2026-01-02 03:04:05.678")),
+            "2026-01-02T03:04:05"
+        );
+        assert_eq!(format(&at("0987-12-31 23:59:59")), "0987-12-31T23:59:59");
+        let far = chrono::NaiveDate::from_ymd_opt(12026, 1, 2)
+            .and_then(|d| d.and_hms_opt(3, 4, 5))
+            .unwrap();
+        assert_eq!(format(&far), "+12026-01-02T03:04:05");
+        for text in ["2026-11-26T06:19:04", "1999-02-28T00:00:00"] {
+            assert_eq!(format(&parse(text).unwrap()), text);
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::filter::Filter;
 use crate::db::DbConnection;
 use crate::model;
 use crate::model::records::StoredRecord;
-use crate::s3xml::{Record, Writer};
+use crate::s3xml::{DocumentWriter, Format, Record};
 
 /// Records read per query.
 const PAGE: i64 = 500;
@@ -39,6 +39,8 @@ pub struct ExportRequest {
     pub components: bool,
     /// Root attributes after `results` (`domain`, `url`).
     pub root_attributes: Vec<(String, String)>,
+    /// S3XML, or JSON lines for an edensync peer that asked for them.
+    pub format: Format,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -147,9 +149,9 @@ pub fn export<W: Write>(
             root.push(("next_seq", &next));
         }
         if outcome.results == 0 {
-            return Ok((outcome, Writer::empty(out, &root)?));
+            return Ok((outcome, DocumentWriter::empty(request.format, out, &root)?));
         }
-        let mut writer = Writer::start(out, outcome.results, &root)?;
+        let mut writer = DocumentWriter::start(request.format, out, outcome.results, &root)?;
         model::export_dependencies::prepare(conn)?;
         let mut position = 0;
         for_each_master(conn, request, last_seq, |conn, master| {

@@ -153,6 +153,17 @@ struct Importer<'a> {
     now: NaiveDateTime,
 }
 
+fn in_transaction(conn: &mut DbConnection) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let status = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        DbConnection::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+    };
+    status
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some())
+}
+
 fn new_uuid() -> String {
     format!("urn:uuid:{}", uuid::Uuid::new_v4())
 }
@@ -245,7 +256,7 @@ impl Importer<'_> {
         let mut summary = self.summary.clone();
         let options = self.options;
         let now = self.now;
-        conn.transaction::<_, StoreError, _>(|conn| {
+        let work = |conn: &mut DbConnection| {
             // The counter's lock first: importers commit in seq order, and
             // what we read below cannot change under us.
             model::records::lock_seq(conn)?;
@@ -256,7 +267,15 @@ impl Importer<'_> {
                 apply(conn, item, options, now, &mut summary, &mut state)?;
             }
             state.flush(conn)
-        })?;
+        };
+        // Inside the caller's transaction (all or nothing) the batch is part
+        // of it: a savepoint per batch would only copy every page it touches
+        // to the statement journal.
+        if in_transaction(conn) {
+            work(conn)?;
+        } else {
+            conn.transaction::<_, StoreError, _>(work)?;
+        }
         self.summary = summary;
         Ok(())
     }

@@ -20,6 +20,7 @@ use tokio::io::AsyncWriteExt;
 use url::Url;
 
 use super::error::SyncError;
+use crate::s3xml::{Format, lines};
 
 /// What kind of server the peer is, learned at registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +130,9 @@ pub struct Peer {
     pub username: Option<String>,
     pub password: Option<String>,
     pub kind: PeerKind,
+    /// The peer listed JSON lines at registration: pulls ask for them,
+    /// pushes send them.
+    pub speaks_lines: bool,
     pub site_uuid: String,
     /// The peer rejected `text/xml` pushes with a 500 once: use Eden's own
     /// form-urlencoded content type from then on.
@@ -140,6 +144,8 @@ pub struct Peer {
 pub struct Registered {
     pub peer_uuid: Option<String>,
     pub kind: PeerKind,
+    /// What an edensync peer said it can do (`since_seq`, `gzip`, `ndjson`, …).
+    pub capabilities: Vec<String>,
     pub message: String,
 }
 
@@ -148,6 +154,10 @@ pub struct Spooled {
     pub file: std::fs::File,
     pub bytes: u64,
     pub gzip: bool,
+    /// What the peer answered in (by its Content-Type).
+    pub format: Format,
+    /// One page of a paged pull (bounded by `limit`), not a whole table.
+    pub page: bool,
     /// Seconds the peer's clock is ahead of ours (from its `Date` header).
     pub clock_skew: Option<i64>,
 }
@@ -273,7 +283,20 @@ impl Peer {
             Some(server) if server.starts_with("edensync/") => PeerKind::Edensync,
             _ => PeerKind::Eden,
         };
+        let capabilities = match kind {
+            PeerKind::Edensync => reply
+                .get("capabilities")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|c| !c.is_empty() && c.len() <= 32 && !c.contains(char::is_whitespace))
+                .map(str::to_string)
+                .collect(),
+            PeerKind::Eden => Vec::new(),
+        };
         Ok(Registered {
+            capabilities,
             peer_uuid: reply
                 .get("sender")
                 .and_then(Value::as_str)
@@ -296,6 +319,13 @@ impl Peer {
             PeerKind::Edensync => request.header(header::ACCEPT_ENCODING, "gzip"),
             PeerKind::Eden => request.header(header::ACCEPT_ENCODING, "identity"),
         };
+        if self.speaks_lines {
+            // What the answer is in, its Content-Type says.
+            request = request.header(
+                header::ACCEPT,
+                format!("{}, text/xml;q=0.5", lines::MEDIA_TYPE),
+            );
+        }
         let response = request.send().await.map_err(|e| self.transport_error(&e))?;
         let response = self.check(response).await?;
         let clock_skew = clock_skew(response.headers());
@@ -303,6 +333,12 @@ impl Peer {
             .headers()
             .get(header::CONTENT_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        let format = Format::of_content_type(
+            response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
         let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
         let mut bytes: u64 = 0;
         let mut stream = response.bytes_stream();
@@ -317,20 +353,23 @@ impl Peer {
             file: spool.into_std().await,
             bytes,
             gzip,
+            format,
+            page: query.limit.is_some(),
             clock_skew,
         })
     }
 
     /// `POST sync.xml` with the document in `body` (`length` bytes, gzip
-    /// for edensync peers). Eden gets `text/xml` with a file name, which its
-    /// server parses fast; a server that answers 500 to that gets Eden's own
-    /// form-urlencoded content type instead.
+    /// for edensync peers, in `format`). Eden gets `text/xml` with a file
+    /// name, which its server parses fast; a server that answers 500 to that
+    /// gets Eden's own form-urlencoded content type instead.
     pub async fn push(
         &mut self,
         query: &SyncQuery,
         body: &std::fs::File,
         length: u64,
         gzip: bool,
+        format: Format,
         bytes_out: &AtomicI64,
     ) -> Result<PushReply, SyncError> {
         let url = self.sync_url(query);
@@ -349,7 +388,9 @@ impl Peer {
                     .header(header::CONTENT_ENCODING, "gzip")
                     .header(header::ACCEPT_ENCODING, "identity");
             }
-            request = if self.form_pushes {
+            request = if format == Format::Lines {
+                request.header(header::CONTENT_TYPE, format.media_type())
+            } else if self.form_pushes {
                 request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             } else {
                 request.header(header::CONTENT_TYPE, "text/xml").header(
@@ -667,6 +708,7 @@ mod tests {
             username: None,
             password: None,
             kind: PeerKind::Eden,
+            speaks_lines: false,
             site_uuid: "urn:uuid:5513e238-de56-4c16-ab02-54b2b8ba64cb".into(),
             form_pushes: false,
         };

@@ -23,7 +23,7 @@ use crate::model::runs::RunCounts;
 use crate::model::sync_config::SyncConfig;
 use crate::model::sync_log::NewLogEntry;
 use crate::model::tasks::Task;
-use crate::s3xml::{Limits, Reader};
+use crate::s3xml::{DocumentReader, Format, Limits};
 use crate::secrets::SecretKey;
 use crate::store::policy::{Policy, Strategy};
 use crate::store::{self, ExportRequest, Filter, ImportOptions};
@@ -350,6 +350,7 @@ impl Engine {
                     repository_id,
                     r.peer_uuid.as_deref(),
                     r.kind.as_str(),
+                    &r.capabilities.join(" "),
                     model::now(),
                 )?;
             }
@@ -444,6 +445,8 @@ impl Engine {
             username: repository.username.clone().filter(|u| !u.is_empty()),
             password: decrypt(&repository.password_enc, "password")?,
             kind: PeerKind::parse(repository.peer_kind.as_deref()),
+            speaks_lines: repository.peer_kind.as_deref() == Some("edensync")
+                && repository.peer_can("ndjson"),
             site_uuid: self.site_uuid.clone(),
             form_pushes: false,
         })
@@ -1197,6 +1200,11 @@ impl Run<'_> {
         let table = task.resource_name.clone();
         let filters = self.filters(task).await?;
         let gzip = peer.kind == PeerKind::Edensync;
+        let format = if peer.speaks_lines {
+            Format::Lines
+        } else {
+            Format::Xml
+        };
         let since_seq = task.last_push_seq.unwrap_or(0);
         // Eden's conflict detection compares with our last push: the same
         // for every page of this run; the next run compares with this start.
@@ -1211,6 +1219,7 @@ impl Run<'_> {
             components: task.components,
             url: self.engine.public_url.clone(),
             gzip,
+            format,
         };
         self.say(&format!(
             "{table}: preparing the push to {}",
@@ -1271,7 +1280,14 @@ impl Run<'_> {
             ));
             let reply = self
                 .stop
-                .guard(peer.push(&query, &file, length, gzip, &self.progress.bytes_out))
+                .guard(peer.push(
+                    &query,
+                    &file,
+                    length,
+                    gzip,
+                    format,
+                    &self.progress.bytes_out,
+                ))
                 .await?;
             self.contacted = true;
             self.note_clock(&table, reply.clock_skew, margin).await;
@@ -1386,6 +1402,7 @@ struct PushExport {
     /// Our base URL, the document's `url` root attribute.
     url: Option<String>,
     gzip: bool,
+    format: Format,
 }
 
 type ExportedPage = Result<(store::ExportOutcome, std::fs::File, u64), SyncError>;
@@ -1405,6 +1422,7 @@ impl PushExport {
                 .iter()
                 .map(|u| ("url".to_string(), u.trim_end_matches('/').to_string()))
                 .collect(),
+            format: self.format,
             ..ExportRequest::default()
         };
         let (engine, gzip) = (engine.clone(), self.gzip);
@@ -1471,14 +1489,20 @@ fn import_spooled(
     } else {
         Box::new(std::io::BufReader::new(file))
     };
-    let reader = Reader::new(source, limits).map_err(|e| {
-        SyncError::transient(format!("the peer's answer is not S3XML: {e}")).from_peer()
+    let reader = DocumentReader::open(spooled.format, source, limits).map_err(|e| {
+        SyncError::transient(format!("the peer's answer is not a sync document: {e}")).from_peer()
     })?;
     let root = reader.root().clone();
     if let Some(seen) = root_seen {
         let _ = seen.send(root.clone());
     }
-    let summary = store::import(conn, reader, options)?;
+    // A page from an edensync peer is bounded (`limit` masters): committed
+    // as one transaction, it is written once instead of once per batch.
+    let summary = if spooled.page {
+        diesel::Connection::transaction(conn, |conn| store::import(conn, reader, options))?
+    } else {
+        store::import(conn, reader, options)?
+    };
     Ok((summary, root))
 }
 
@@ -1491,13 +1515,15 @@ fn export_to_file(
     use std::io::{Seek, Write};
     let file = tempfile::tempfile()?;
     let (outcome, mut file) = if gzip {
-        let out = flate2::write::GzEncoder::new(
-            std::io::BufWriter::with_capacity(64 * 1024, file),
-            flate2::Compression::fast(),
+        // Buffered before the compressor: every write into it is a call
+        // into deflate, and the writers write a few bytes at a time.
+        let out = std::io::BufWriter::with_capacity(
+            64 * 1024,
+            flate2::write::GzEncoder::new(file, flate2::Compression::fast()),
         );
         let (outcome, out) = store::export(conn, request, out)?;
-        let buffered = out.finish()?;
-        (outcome, buffered.into_inner().map_err(|e| e.into_error())?)
+        let compressor = out.into_inner().map_err(|e| e.into_error())?;
+        (outcome, compressor.finish()?)
     } else {
         let out = std::io::BufWriter::with_capacity(64 * 1024, file);
         let (outcome, out) = store::export(conn, request, out)?;

@@ -11,7 +11,7 @@ use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::sync_log::NewLogEntry;
 use crate::model::users::User;
-use crate::s3xml::time;
+use crate::s3xml::{Format, time};
 use crate::store::{ExportOutcome, ExportRequest, Filter};
 
 /// A pull (or push) as the query string asks for it.
@@ -96,6 +96,7 @@ pub fn plan(
             exclude_changed_by: query.since_seq.and(repository.as_ref().map(|r| r.id)),
             components: true,
             root_attributes: Vec::new(),
+            format: Format::Xml,
         },
         repository,
         ignored_msince,

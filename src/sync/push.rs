@@ -16,7 +16,7 @@ use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::sync_log::NewLogEntry;
 use crate::model::users::User;
-use crate::s3xml::{Limits, Reader, time};
+use crate::s3xml::{DocumentReader, Format, Limits, time};
 use crate::store::policy::{Policy, Strategy};
 use crate::store::{self, ImportOptions, ImportSummary};
 
@@ -98,6 +98,7 @@ const ONE_TRANSACTION_BYTES: u64 = 16 * 1024 * 1024;
 pub fn receive(
     conn: &mut DbConnection,
     mut body: File,
+    format: Format,
     limit: u64,
     options: &ImportOptions,
 ) -> Result<ImportSummary, ApiError> {
@@ -106,24 +107,27 @@ pub fn receive(
         ..Limits::default()
     };
     let parse_error = |e: crate::s3xml::ReadError| {
-        ApiError::failed(StatusCode::BAD_REQUEST, format!("XML Parse error: {e}"))
+        let what = match format {
+            Format::Xml => "XML Parse error",
+            Format::Lines => "JSON lines parse error",
+        };
+        ApiError::failed(StatusCode::BAD_REQUEST, format!("{what}: {e}"))
     };
     let size = body.seek(SeekFrom::End(0))?;
     body.seek(SeekFrom::Start(0))?;
     if size <= ONE_TRANSACTION_BYTES {
-        let reader = Reader::new(body, limits).map_err(parse_error)?;
+        let reader = DocumentReader::open(format, body, limits).map_err(parse_error)?;
         return conn.transaction(|conn| match store::import(conn, reader, options) {
             Ok(summary) => Ok(summary),
             Err(store::StoreError::Read(e)) => Err(parse_error(e)),
             Err(e) => Err(e.into()),
         });
     }
-    {
-        let mut check = Reader::new(&mut body, limits).map_err(parse_error)?;
-        while check.next_record().map_err(parse_error)?.is_some() {}
+    for record in DocumentReader::open(format, &mut body, limits).map_err(parse_error)? {
+        record.map_err(parse_error)?;
     }
     body.seek(SeekFrom::Start(0))?;
-    let reader = Reader::new(body, limits).map_err(parse_error)?;
+    let reader = DocumentReader::open(format, body, limits).map_err(parse_error)?;
     Ok(store::import(conn, reader, options)?)
 }
 

@@ -6,7 +6,7 @@
 use std::io::{Seek, Write};
 use std::time::Duration;
 
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -18,6 +18,7 @@ use super::registration::{self, Registration};
 use crate::db::DbConnection;
 use crate::error::{ApiError, eden_json};
 use crate::model::users::User;
+use crate::s3xml::Format;
 use crate::store;
 use crate::web::{AppState, client_ip};
 
@@ -25,8 +26,9 @@ use crate::web::{AppState, client_ip};
 const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
 
 /// What edensync peers learn at registration (Eden ignores extra keys):
-/// pulls page by `since_seq` + `limit`, answers are gzip-compressed on request.
-const CAPABILITIES: &[&str] = &["since_seq", "limit", "gzip"];
+/// pulls page by `since_seq` + `limit`, answers are gzip-compressed on
+/// request, and documents may be JSON lines both ways.
+const CAPABILITIES: &[&str] = &["since_seq", "limit", "gzip", "ndjson"];
 
 /// Run protocol work on the blocking pool with a pooled connection.
 async fn with_conn<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
@@ -156,14 +158,11 @@ async fn push(
             format!("The document is larger than the limit of {limit} bytes"),
         )
     };
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = header_text(&req, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit) {
         return Err(too_large());
     }
+    let format = Format::of_content_type(header_text(&req, header::CONTENT_TYPE));
     // Who may push is settled before the body is read.
     let (repository, table) = {
         let query = query.clone();
@@ -192,7 +191,7 @@ async fn push(
 
     let summary = with_conn(&state, move |conn, _| {
         let options = push::options(conn, &repository, &table, query.msince.as_deref())?;
-        let summary = push::receive(conn, body, limit, &options)?;
+        let summary = push::receive(conn, body, format, limit, &options)?;
         push::log_push(conn, &repository, &table, &summary)?;
         Ok((summary, repository.name))
     })
@@ -313,9 +312,11 @@ pub async fn pull(
             .body(Value::Object(answer).to_string()));
     }
     let root = root_attributes(&req, state.public_url.as_deref(), app.as_deref());
+    let format = Format::accepted(header_text(&req, header::ACCEPT));
     let spool = with_conn(&state, move |conn, _| {
         let mut plan = pull::plan(conn, &account, &query)?;
         plan.request.root_attributes = root;
+        plan.request.format = format;
         let peer = plan.repository.as_ref().map(|r| r.id);
         let out = std::io::BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
         let (outcome, out) = store::serve_pull(conn, &plan.request, peer, out)?;
@@ -331,8 +332,17 @@ pub async fn pull(
     if let Some(name) = peer_name {
         state.engine.metrics.observe_served_pull(&name, results);
     }
-    let body = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(spool));
-    Ok(HttpResponse::Ok().content_type("text/xml").streaming(body))
+    // Large chunks: each is a trip to the blocking pool and, for gzip, a
+    // flushed deflate block.
+    let body =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(spool), 64 * 1024);
+    Ok(HttpResponse::Ok()
+        .content_type(format.media_type())
+        .streaming(body))
+}
+
+fn header_text(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Eden's root attributes: `domain` (the host name) and `url` (the base URL

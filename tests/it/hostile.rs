@@ -99,6 +99,44 @@ async fn hostile_documents_are_refused_and_change_nothing() {
         ),
         ("JSON", "application/json", br#"{"s3xml": []}"#.to_vec()),
         ("empty", "text/xml", Vec::new()),
+        // The JSON lines edensync nodes exchange: every line is checked
+        // before anything is stored.
+        (
+            "JSON lines, a broken line",
+            LINES,
+            lines(&[LINE_1, r#"{"table":"org_organisation","uuid":"#]),
+        ),
+        (
+            "JSON lines, cut at a line break",
+            LINES,
+            lines(&[LINE_1, LINE_2]),
+        ),
+        (
+            "JSON lines, a wrong count",
+            LINES,
+            lines(&[LINE_1, LINE_2, "[5]"]),
+        ),
+        (
+            "JSON lines, a bad time",
+            LINES,
+            lines(&[
+                LINE_1,
+                &LINE_2.replace("2026-11-20T10:00:00", "soon"),
+                "[2]",
+            ]),
+        ),
+        (
+            "JSON lines, 10 000 deep",
+            LINES,
+            lines(&[&deep_line(10_000), "[1]"]),
+        ),
+        (
+            "JSON lines, no root line",
+            LINES,
+            lines(&[LINE_1, "[1]"])[ROOT.len() + 1..].to_vec(),
+        ),
+        ("JSON lines, XML inside", LINES, whole.as_bytes().to_vec()),
+        ("JSON lines, empty", LINES, Vec::new()),
     ];
     for (what, content_type, body) in cases {
         let (status, answer) = push(&app, content_type, body).await;
@@ -109,10 +147,47 @@ async fn hostile_documents_are_refused_and_change_nothing() {
         assert!(!message.is_empty(), "{what}: a message says why");
         assert_eq!(count(&app, "org_organisation"), 0, "{what} changed nothing");
     }
-    // The node still takes a good document.
+    // The node still takes a good document, in either form.
     let (status, answer) = push(&app, "text/xml", whole.into_bytes()).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(count(&app, "org_organisation"), 2);
+    let good_lines = lines(&[
+        LINE_1.replace("h-1", "h-6").as_str(),
+        LINE_2.replace("h-2", "h-7").as_str(),
+        "[2]",
+    ]);
+    let (status, answer) = push(&app, LINES, good_lines).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["created"].as_array().map(Vec::len),
+        Some(2),
+        "{answer}"
+    );
+    assert_eq!(count(&app, "org_organisation"), 4);
+}
+
+const LINES: &str = "application/x-ndjson";
+const ROOT: &str = r#"[["success","true"],["results","2"]]"#;
+const LINE_1: &str = r#"{"table":"org_organisation","uuid":"urn:uuid:h-1","modified_on":"2026-11-20T10:00:00","fields":[{"kind":"data","field":"name","text":"Fine"}]}"#;
+const LINE_2: &str = r#"{"table":"org_organisation","uuid":"urn:uuid:h-2","modified_on":"2026-11-20T10:00:00","fields":[{"kind":"data","field":"name","text":"Also fine"}]}"#;
+
+/// A JSON-lines document: the root line, then these lines.
+fn lines(body: &[&str]) -> Vec<u8> {
+    let mut text = format!("{ROOT}\n");
+    for line in body {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.into_bytes()
+}
+
+/// A record with components nested `depth` deep.
+fn deep_line(depth: usize) -> String {
+    let open = r#"{"table":"org_office","components":["#.repeat(depth);
+    format!(
+        r#"{{"table":"org_organisation","uuid":"urn:uuid:h-8","components":[{open}{}"#,
+        "]}".repeat(depth + 1)
+    )
 }
 
 /// Peak resident memory of a process, in KiB.

@@ -3,11 +3,15 @@
 //! decide concurrent edits as Eden's do, filters and components apply, and
 //! a second run transfers nothing new.
 
+use diesel::prelude::*;
+use edensync::db::schema::repositories;
+
 use crate::on_both_backends;
 use crate::support::Backend;
 use crate::support::peers::{
     TaskSpec, add_task, count, deleted, doc, field, org, pair, record, run, write_local,
 };
+use crate::support::stand_in::Proxy;
 use edensync::sync::engine::RunStatus;
 
 const O1: &str = "urn:uuid:00000000-0000-4000-8000-000000000001";
@@ -277,4 +281,92 @@ async fn filters_and_components_apply_to_pulls_and_pushes() {
         "the filter excludes YY4 on push"
     );
     assert_eq!(count(&b, "org_organisation"), 3);
+}
+
+/// Between edensync nodes records travel as JSON lines both ways; a peer
+/// that did not list them at registration (an older edensync) gets S3XML
+/// both ways, with the same outcome. The traffic goes through a recording
+/// proxy to see which form was used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edensync_peers_exchange_json_lines_and_fall_back_to_s3xml() {
+    let Some((a, b, repository)) = pair(Backend::Sqlite).await else {
+        return;
+    };
+    let stored = |app: &crate::support::TestApp| {
+        edensync::model::repositories::find(&mut app.conn(), repository)
+            .unwrap()
+            .unwrap()
+    };
+    assert!(stored(&a).peer_can("ndjson"), "{:?}", stored(&a));
+    let proxy = Proxy::start(None).await;
+    diesel::update(repositories::table.find(repository))
+        .set(repositories::proxy_url.eq(Some(proxy.url.as_str())))
+        .execute(&mut *a.conn())
+        .unwrap();
+    add_task(
+        &a,
+        repository,
+        TaskSpec {
+            components: true,
+            ..TaskSpec::default()
+        },
+    );
+    let traffic = || {
+        let seen = std::mem::take(&mut *proxy.requests.lock().unwrap());
+        let pull = seen.iter().find(|r| r.method == "GET").cloned().unwrap();
+        let push = seen.iter().find(|r| r.method == "POST").cloned().unwrap();
+        (
+            pull.header("Accept").unwrap_or("").to_string(),
+            push.header("Content-Type").unwrap_or("").to_string(),
+        )
+    };
+
+    write_local(
+        &b,
+        &doc(&[org(O1, "Remote One", "RO1", "2026-11-20T10:00:00")]),
+    );
+    write_local(
+        &a,
+        &doc(&[org(O3, "Local Three", "LT3", "2026-11-20T11:00:00")]),
+    );
+    let report = run(&a, repository).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    let (accept, content_type) = traffic();
+    assert!(accept.starts_with("application/x-ndjson"), "{accept}");
+    assert_eq!(content_type, "application/x-ndjson");
+    assert_eq!(
+        field(&a, "org_organisation", O1, "name").as_deref(),
+        Some("Remote One")
+    );
+    assert_eq!(
+        field(&b, "org_organisation", O3, "name").as_deref(),
+        Some("Local Three")
+    );
+
+    // B as an older edensync: it never listed JSON lines.
+    diesel::update(repositories::table.find(repository))
+        .set(repositories::peer_capabilities.eq(Some("since_seq limit gzip")))
+        .execute(&mut *a.conn())
+        .unwrap();
+    write_local(
+        &b,
+        &doc(&[org(O2, "Remote Two", "RO2", "2026-11-21T10:00:00")]),
+    );
+    write_local(
+        &a,
+        &doc(&[org(O3, "Local Three renamed", "LT3", "2026-11-21T11:00:00")]),
+    );
+    let report = run(&a, repository).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    let (accept, content_type) = traffic();
+    assert!(!accept.contains("ndjson"), "{accept}");
+    assert_eq!(content_type, "text/xml");
+    assert_eq!(
+        field(&a, "org_organisation", O2, "name").as_deref(),
+        Some("Remote Two")
+    );
+    assert_eq!(
+        field(&b, "org_organisation", O3, "name").as_deref(),
+        Some("Local Three renamed")
+    );
 }

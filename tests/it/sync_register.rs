@@ -104,7 +104,7 @@ async fn eden_registers_as_it_does_with_eden() {
     assert_eq!(answer["server"], format!("edensync/{}", edensync::VERSION));
     assert_eq!(
         answer["capabilities"],
-        serde_json::json!(["since_seq", "limit", "gzip"])
+        serde_json::json!(["since_seq", "limit", "gzip", "ndjson"])
     );
 
     let repository = model::repositories::find_by_peer_uuid(
