@@ -77,11 +77,15 @@ impl ConnectionManager {
                     .ok_or_else(|| connect_error("path is not UTF-8".into()))?;
                 let mut conn =
                     SqliteConnection::establish(path).map_err(|e| connect_error(e.to_string()))?;
-                // WAL lets readers run while one writer commits; the busy
-                // timeout makes concurrent writers wait instead of failing.
-                // Statement journals and temporary tables stay in memory.
+                // 8 KiB pages for a new store (an existing one keeps its
+                // own): an import writes the same bytes in half as many page
+                // writes, and runs 15 % faster than with 4 KiB (BENCHMARKS.md). WAL lets readers run while
+                // one writer commits; the busy timeout makes concurrent
+                // writers wait instead of failing. Statement journals and
+                // temporary tables stay in memory.
                 conn.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                    "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; \
                      PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
                      PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;"
                 ))

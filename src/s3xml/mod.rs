@@ -60,12 +60,64 @@ pub struct Record {
     pub problems: Vec<String>,
 }
 
-/// A `<data>` or `<reference>` element.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A `<data>` or `<reference>` element. As JSON (stored bodies, JSON
+/// lines): an object whose `kind` says which, written first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Field {
     Data(Data),
     Reference(Reference),
+}
+
+/// Read by hand: serde's reader for tagged enums first copies every object
+/// into a buffer to find the tag, and fields are most of what a node reads.
+/// With `kind` first, as written, the rest is read straight into the
+/// variant; otherwise the object is gathered first.
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FieldVisitor {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field object with a \"kind\"")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Field, A::Error> {
+        use serde::de::Error;
+        use serde::de::value::MapAccessDeserializer;
+        let Some(key) = map.next_key::<String>()? else {
+            return Err(A::Error::missing_field("kind"));
+        };
+        if key == "kind" {
+            let kind: String = map.next_value()?;
+            let rest = MapAccessDeserializer::new(map);
+            return match kind.as_str() {
+                "data" => Data::deserialize(rest).map(Field::Data),
+                "reference" => Reference::deserialize(rest).map(Field::Reference),
+                other => Err(A::Error::unknown_variant(other, &["data", "reference"])),
+            };
+        }
+        let mut object = serde_json::Map::new();
+        object.insert(key, map.next_value()?);
+        while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+            object.insert(key, value);
+        }
+        let kind = object.remove("kind");
+        let rest = serde_json::Value::Object(object);
+        match kind.as_ref().and_then(|k| k.as_str()) {
+            Some("data") => serde_json::from_value(rest).map(Field::Data),
+            Some("reference") => serde_json::from_value(rest).map(Field::Reference),
+            Some(other) => return Err(A::Error::unknown_variant(other, &["data", "reference"])),
+            None => return Err(A::Error::missing_field("kind")),
+        }
+        .map_err(A::Error::custom)
+    }
 }
 
 impl Field {
@@ -156,5 +208,38 @@ impl Record {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_read_with_kind_anywhere() {
+        let data = Field::Data(Data {
+            field: "name".into(),
+            value: Some("\"x\"".into()),
+            text: "x".into(),
+            ..Data::default()
+        });
+        let written = serde_json::to_string(&data).unwrap();
+        assert!(written.starts_with(r#"{"kind":"data","#), "{written}");
+        assert_eq!(serde_json::from_str::<Field>(&written).unwrap(), data);
+        let kind_last = r#"{"field":"name","value":"\"x\"","text":"x","kind":"data"}"#;
+        assert_eq!(serde_json::from_str::<Field>(kind_last).unwrap(), data);
+        let reference = r#"{"kind":"reference","field":"parent","resource":"org_organisation","uuid":"u","text":""}"#;
+        let Field::Reference(r) = serde_json::from_str::<Field>(reference).unwrap() else {
+            panic!("not a reference");
+        };
+        assert_eq!((r.field.as_str(), r.uuid.as_deref()), ("parent", Some("u")));
+        for bad in [
+            r#"{"kind":"photo","field":"x","text":""}"#,
+            r#"{"field":"x","text":""}"#,
+            r#"{}"#,
+            r#"{"kind":"data","text":""}"#,
+        ] {
+            assert!(serde_json::from_str::<Field>(bad).is_err(), "{bad}");
+        }
     }
 }

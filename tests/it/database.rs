@@ -142,6 +142,16 @@ async fn migrations_create_the_data_model_once(backend: Backend) {
         .is_err(),
         "a session of a missing user is refused on {backend:?}"
     );
+    if let DbConnection::Sqlite(c) = &mut *conn {
+        // A new SQLite store has the larger pages its imports are fast with.
+        #[derive(diesel::QueryableByName)]
+        struct PageSize {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            page_size: i64,
+        }
+        let size: PageSize = diesel::sql_query("PRAGMA page_size").get_result(c).unwrap();
+        assert_eq!(size.page_size, 8192);
+    }
 }
 on_both_backends!(migrations, migrations_create_the_data_model_once);
 
