@@ -153,6 +153,7 @@ struct Importer<'a> {
     now: NaiveDateTime,
 }
 
+/// Whether the caller already holds a transaction on this connection.
 fn in_transaction(conn: &mut DbConnection) -> bool {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let status = match conn {
