@@ -528,12 +528,18 @@ fn serve(settings: Settings, with_scheduler: bool) -> Result<(), CliError> {
         } else {
             None
         };
-        // One parseable line when ready; tools and tests wait for it.
-        println!("edensync listening on {}", running.listen_url);
+        // One parseable line when ready; tools and tests wait for it. A
+        // reader that has gone away (`serve | head -1`) must not stop the
+        // server: println! would panic on the closed pipe.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "edensync listening on {}", running.listen_url);
         if let Some(url) = &running.setup_url {
-            println!("edensync setup: create the first administrator at {url}");
+            let _ = writeln!(
+                out,
+                "edensync setup: create the first administrator at {url}"
+            );
         }
-        let _ = std::io::stdout().flush();
+        let _ = out.flush();
         // The server returns on SIGTERM or Ctrl-C; then runs in progress
         // finish their current page and release their leases.
         let served = running

@@ -56,11 +56,9 @@ impl<W: Write> LinesWriter<W> {
 }
 
 fn write_root(out: &mut impl Write, results: u64, extra: &[(&str, &str)]) -> io::Result<()> {
+    let success = if results > 0 { "true" } else { "false" };
     let results = results.to_string();
-    let mut attributes = vec![
-        ("success", if results != "0" { "true" } else { "false" }),
-        ("results", results.as_str()),
-    ];
+    let mut attributes = vec![("success", success), ("results", results.as_str())];
     attributes.extend_from_slice(extra);
     serde_json::to_writer(&mut *out, &attributes)?;
     out.write_all(b"\n")

@@ -103,6 +103,47 @@ async fn serve_prints_where_it_listens_and_the_setup_link() {
     let _ = child.wait();
 }
 
+/// Nobody reads what `serve` prints (its reader went away, as with
+/// `edensync serve | head -1`): the server serves on regardless.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_outlives_a_closed_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        free.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edensync"))
+        .arg("serve")
+        .env_clear()
+        .env("EDENSYNC_DATA_DIR", dir.path())
+        .env("EDENSYNC_BIND", format!("127.0.0.1:{port}"))
+        .env("EDENSYNC_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Closed before the server writes its ready line and setup link.
+    drop(child.stdout.take());
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    let mut answered = None;
+    for _ in 0..300 {
+        if let Ok(response) = reqwest::get(&health).await {
+            answered = Some(response.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answered, Some(200), "the server answers");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server is still running"
+    );
+    assert_eq!(reqwest::get(&health).await.unwrap().status(), 200);
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
 async fn setup_link_works_exactly_once(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
