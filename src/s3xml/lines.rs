@@ -15,10 +15,13 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 
 use super::reader::{Limited, root_of};
-use super::{Limits, ReadError, Record, Root};
+use super::{Field, Limits, ReadError, Record, Root};
 
 /// The media type edensync peers ask for (`Accept`) and send (`Content-Type`).
 pub const MEDIA_TYPE: &str = "application/x-ndjson";
+
+/// The longest line read when the document itself has no limit.
+const MAX_LINE_BYTES: u64 = 1 << 30;
 
 pub struct LinesWriter<W: Write> {
     out: W,
@@ -155,22 +158,56 @@ impl<R: Read> LinesReader<R> {
         Ok(())
     }
 
-    /// What the S3XML reader refuses, refused here too.
+    /// What the S3XML reader refuses, refused here too: no table or field
+    /// name, nesting past the limit, texts and values past theirs. Beyond
+    /// that, what S3XML cannot carry: an attribute name that is not an XML
+    /// name or that is one of the modelled attributes (written out again,
+    /// it would change the element), and NUL characters.
     fn check(&self, record: &Record, depth: usize) -> Result<(), ReadError> {
+        let refuse = |message: String| Err(self.error(1, message));
         if depth > self.limits.max_depth {
-            return Err(self.error(
-                1,
-                format!(
-                    "records nested deeper than the limit of {}",
-                    self.limits.max_depth
-                ),
+            return refuse(format!(
+                "records nested deeper than the limit of {}",
+                self.limits.max_depth
             ));
         }
         if record.table.is_empty() {
-            return Err(self.error(1, "a record has no table name"));
+            return refuse("a record has no table name".into());
         }
-        if record.fields.iter().any(|f| f.name().is_empty()) {
-            return Err(self.error(1, "a field has no name"));
+        self.check_attributes(&record.attributes, RECORD_ATTRIBUTES)?;
+        for text in [
+            &record.alias,
+            &record.uuid,
+            &record.tuid,
+            &record.replaced_by,
+        ]
+        .into_iter()
+        .flatten()
+        .chain([&record.table])
+        {
+            self.check_value(text, self.limits.max_attribute_bytes)?;
+        }
+        for field in &record.fields {
+            if field.name().is_empty() {
+                return refuse("a field has no name".into());
+            }
+            self.check_value(field.name(), self.limits.max_attribute_bytes)?;
+            match field {
+                Field::Data(d) => {
+                    self.check_attributes(&d.attributes, DATA_ATTRIBUTES)?;
+                    self.check_value(&d.text, self.limits.max_text_bytes)?;
+                    for value in [&d.value, &d.url, &d.filename].into_iter().flatten() {
+                        self.check_value(value, self.limits.max_attribute_bytes)?;
+                    }
+                }
+                Field::Reference(r) => {
+                    self.check_attributes(&r.attributes, REFERENCE_ATTRIBUTES)?;
+                    self.check_value(&r.text, self.limits.max_text_bytes)?;
+                    for value in [&r.resource, &r.uuid, &r.tuid].into_iter().flatten() {
+                        self.check_value(value, self.limits.max_attribute_bytes)?;
+                    }
+                }
+            }
         }
         record
             .components
@@ -178,11 +215,38 @@ impl<R: Read> LinesReader<R> {
             .try_for_each(|c| self.check(c, depth + 1))
     }
 
+    fn check_attributes(
+        &self,
+        attributes: &[(String, String)],
+        modelled: &[&str],
+    ) -> Result<(), ReadError> {
+        for (name, value) in attributes {
+            if !is_xml_name(name) || modelled.contains(&name.as_str()) {
+                return Err(self.error(1, format!("'{name}' cannot be an attribute name")));
+            }
+            self.check_value(value, self.limits.max_attribute_bytes)?;
+        }
+        Ok(())
+    }
+
+    fn check_value(&self, value: &str, limit: usize) -> Result<(), ReadError> {
+        if value.len() > limit {
+            return Err(self.error(
+                1,
+                format!("a value is longer than the limit of {limit} bytes"),
+            ));
+        }
+        if value.contains('\0') {
+            return Err(self.error(1, "a value holds a NUL character"));
+        }
+        Ok(())
+    }
+
     /// The next non-empty line into `self.line`, without its line break;
-    /// false at the end of the document. A line may not be longer than a
-    /// field may be in S3XML, times two.
+    /// false at the end of the document. One line holds a master with all
+    /// its components: it may be as long as an S3XML document, up to 1 GiB.
     fn read_line(&mut self) -> Result<bool, ReadError> {
-        let max_line = self.limits.max_text_bytes + self.limits.max_attribute_bytes;
+        let max_line = self.limits.max_document_bytes.min(MAX_LINE_BYTES) as usize;
         loop {
             self.line.clear();
             self.line_number += 1;
@@ -240,6 +304,29 @@ impl<R: Read> LinesReader<R> {
             message: message.into(),
         }
     }
+}
+
+/// The attributes the S3XML reader and writer model on each element.
+const RECORD_ATTRIBUTES: &[&str] = &[
+    "name",
+    "alias",
+    "uuid",
+    "tuid",
+    "mci",
+    "deleted",
+    "replaced_by",
+    "created_on",
+    "modified_on",
+    "url",
+];
+const DATA_ATTRIBUTES: &[&str] = &["field", "value", "url", "filename"];
+const REFERENCE_ATTRIBUTES: &[&str] = &["field", "resource", "uuid", "tuid"];
+
+/// An XML name without a namespace prefix, as the S3XML reader gives them.
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn newline_in(bytes: &[u8]) -> Option<usize> {
@@ -428,6 +515,22 @@ mod tests {
                 .message
                 .contains("no table name")
         );
+        // Attribute names S3XML could not carry back, and NUL characters.
+        for (name, bad) in [
+            ("an injected element", r#"x=\"1\"/><resource name=\"x"#),
+            ("a modelled attribute", "uuid"),
+            ("an empty name", ""),
+            ("a prefixed name", "xml:lang"),
+        ] {
+            let injected = text.replacen("owned_by_group", bad, 1);
+            let error = read(injected.as_bytes()).unwrap_err();
+            assert!(
+                error.message.contains("cannot be an attribute name"),
+                "{name}: {error}"
+            );
+        }
+        let nul = text.replacen("urn:uuid:1", "urn:uuid:\\u00001", 1);
+        assert!(read(nul.as_bytes()).unwrap_err().message.contains("NUL"));
     }
 
     #[test]
@@ -441,15 +544,17 @@ mod tests {
             .and_then(|mut r| r.by_ref().collect::<Result<Vec<_>, _>>())
             .unwrap_err();
         assert!(error.message.contains("larger than the limit"), "{error}");
-        let short_lines = Limits {
-            max_text_bytes: 40,
-            max_attribute_bytes: 40,
+        let short_values = Limits {
+            max_text_bytes: 10,
             ..Limits::default()
         };
-        let error = LinesReader::new(&bytes[..], short_lines)
+        let error = LinesReader::new(&bytes[..], short_values)
             .and_then(|mut r| r.by_ref().collect::<Result<Vec<_>, _>>())
             .unwrap_err();
-        assert!(error.message.contains("longer than the limit"), "{error}");
+        assert!(
+            error.message.contains("longer than the limit of 10"),
+            "{error}"
+        );
         let shallow = Limits {
             max_depth: 1,
             ..Limits::default()

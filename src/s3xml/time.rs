@@ -71,7 +71,8 @@ fn parse_plain(text: &str) -> Option<NaiveDateTime> {
 pub fn format(dt: &NaiveDateTime) -> String {
     use chrono::{Datelike, Timelike};
     let year = dt.year();
-    if !(0..=9999).contains(&year) {
+    // Years chrono writes with a sign, and leap seconds (`:60`), are rare.
+    if !(0..=9999).contains(&year) || dt.nanosecond() >= 1_000_000_000 {
         return dt.format("%Y-%m-%dT%H:%M:%S").to_string();
     }
     let mut text = String::with_capacity(19);
@@ -148,6 +149,10 @@ mod tests {
             .and_then(|d| d.and_hms_opt(3, 4, 5))
             .unwrap();
         assert_eq!(format(&far), "+12026-01-02T03:04:05");
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 1_000))
+            .unwrap();
+        assert_eq!(format(&leap), "2016-12-31T23:59:60");
         for text in ["2026-11-26T06:19:04", "1999-02-28T00:00:00"] {
             assert_eq!(format(&parse(text).unwrap()), text);
         }

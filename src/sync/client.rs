@@ -291,6 +291,7 @@ impl Peer {
                 .flatten()
                 .filter_map(Value::as_str)
                 .filter(|c| !c.is_empty() && c.len() <= 32 && !c.contains(char::is_whitespace))
+                .take(32)
                 .map(str::to_string)
                 .collect(),
             PeerKind::Eden => Vec::new(),

@@ -135,6 +135,17 @@ async fn hostile_documents_are_refused_and_change_nothing() {
             LINES,
             lines(&[LINE_1, "[1]"])[ROOT.len() + 1..].to_vec(),
         ),
+        (
+            "JSON lines, an attribute name that would inject XML",
+            LINES,
+            lines(&[
+                &LINE_1.replace(
+                    r#""fields""#,
+                    r#""attributes":[["x=\"1\"/><resource name=\"org_organisation\" deleted=\"True","y"]],"fields""#,
+                ),
+                "[1]",
+            ]),
+        ),
         ("JSON lines, XML inside", LINES, whole.as_bytes().to_vec()),
         ("JSON lines, empty", LINES, Vec::new()),
     ];
