@@ -445,8 +445,8 @@ impl Engine {
             username: repository.username.clone().filter(|u| !u.is_empty()),
             password: decrypt(&repository.password_enc, "password")?,
             kind: PeerKind::parse(repository.peer_kind.as_deref()),
-            speaks_lines: repository.peer_kind.as_deref() == Some("edensync")
-                && repository.peer_can("ndjson"),
+            // Only edensync peers list capabilities at registration.
+            speaks_lines: repository.peer_can("ndjson"),
             site_uuid: self.site_uuid.clone(),
             form_pushes: false,
         })
