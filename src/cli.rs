@@ -15,6 +15,7 @@ use crate::app::{self, Node, StartError};
 use crate::audit::Actor;
 use crate::config::{ConfigError, Settings};
 use crate::db::{self, DbConnection, DbError};
+use crate::engine::{ProgressSink, RunRequest, RunStatus, Stop, Trigger};
 use crate::manage::repositories::RepositoryForm;
 use crate::manage::tasks::TaskForm;
 use crate::manage::{self, ManageError, PasswordChange};
@@ -28,7 +29,6 @@ use crate::s3xml::{self, Limits, Reader};
 use crate::secrets::SecretsError;
 use crate::store::policy::Policy;
 use crate::store::{self, ExportRequest, ImportOptions};
-use crate::sync::engine::{ProgressSink, RunRequest, RunStatus, Stop, Trigger};
 
 #[derive(Parser)]
 #[command(
@@ -1076,7 +1076,7 @@ fn rotate_secrets(node: Node) -> Result<(), CliError> {
              then rotate"
         )));
     }
-    let rotation = crate::secrets::rotate(&node.settings, &mut conn, &node.key)
+    let rotation = crate::secrets::rotate(&node.settings.key_location(), &mut conn, &node.key)
         .map_err(|e| CliError::Failed(e.to_string()))?;
     println!(
         "re-encrypted {} stored password(s) under a new key",

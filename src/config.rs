@@ -3,6 +3,7 @@
 //! can change at run time (site name, proxy, timeouts) lives in the database
 //! instead (`sync_config`), editable in the console.
 
+pub use crate::db::{DatabaseUrl, mask_url_password};
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -24,55 +25,6 @@ impl ConfigError {
             setting: setting.to_string(),
             message: message.into(),
         }
-    }
-}
-
-/// Where the database lives, decided by the URL scheme.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
-impl DatabaseUrl {
-    pub fn parse(url: &str) -> Result<Self, String> {
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            if path.is_empty() {
-                return Err("sqlite:// needs a file path, e.g. sqlite://./data/edensync.db".into());
-            }
-            Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Url::parse(url).map_err(|e| format!("not a valid PostgreSQL URL ({e})"))?;
-            Ok(DatabaseUrl::Postgres(url.to_string()))
-        } else {
-            Err(format!(
-                "'{}' is neither sqlite://PATH nor postgres://USER@HOST/DB",
-                mask_url_password(url)
-            ))
-        }
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, DatabaseUrl::Postgres(_))
-    }
-
-    /// The URL as it may be shown to people: any password masked.
-    pub fn display(&self) -> String {
-        match self {
-            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
-            DatabaseUrl::Postgres(url) => mask_url_password(url),
-        }
-    }
-}
-
-/// Replace the password of `scheme://user:password@host` by `****`.
-pub fn mask_url_password(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("****"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
     }
 }
 
@@ -263,6 +215,15 @@ impl Settings {
     pub fn set_bind(&mut self, text: &str) -> Result<(), ConfigError> {
         self.bind = parse_bind(text)?;
         Ok(())
+    }
+
+    /// Where the node's secret key lives, for `secrets`.
+    pub fn key_location(&self) -> crate::secrets::KeyLocation {
+        crate::secrets::KeyLocation {
+            secret_key: self.secret_key.clone(),
+            key_file: self.secret_key_path(),
+            pending_file: self.data_dir.join("secret.key.new"),
+        }
     }
 
     pub fn secret_key_path(&self) -> PathBuf {

@@ -1,5 +1,6 @@
-//! The console's error type and its mapping to HTTP, in one place. Lower
-//! layers have their own error types (`DbError`, `AccountError`, ...);
+//! The mapping of errors to HTTP, in one place: the console's error type,
+//! and the sync API's `ProtocolError`. Lower layers have their own error
+//! types (`DbError`, `AccountError`, ...);
 //! expected problems such as a bad form value are shown next to the field by
 //! the handler and never reach this type.
 
@@ -9,6 +10,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::accounts::AccountError;
+use crate::api::error::{ProtocolError, eden_json};
 use crate::db::DbError;
 
 #[derive(Debug, thiserror::Error)]
@@ -137,119 +139,41 @@ pub fn url_encode(text: &str) -> String {
 /// The sync API's errors, answered the way Eden answers them: JSON
 /// `{"status": "failed", "statuscode": "<code>", "message": …}`, except a
 /// missing or wrong login, which is Eden's plain 401 with a Basic challenge.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("Authentication Required")]
-    Unauthorized,
-    #[error("{message}")]
-    Failed { status: StatusCode, message: String },
-    #[error("{message}")]
-    Throttled {
-        message: String,
-        retry_after_secs: u64,
-    },
-    /// Details go to the server log, not to the peer.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl ApiError {
-    pub fn failed(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError::Failed {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<diesel::result::Error> for ApiError {
-    fn from(e: diesel::result::Error) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(e: actix_web::error::BlockingError) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
-
-/// Eden's JSON message: status, statuscode as a string, then the rest.
-pub fn eden_json(
-    success: bool,
-    status: StatusCode,
-    message: &str,
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut body = serde_json::Map::new();
-    body.insert(
-        "status".into(),
-        (if success { "success" } else { "failed" }).into(),
-    );
-    body.insert("statuscode".into(), status.as_u16().to_string().into());
-    body.insert("message".into(), message.into());
-    body
-}
-
-impl ResponseError for ApiError {
+impl ResponseError for ProtocolError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Failed { status, .. } => *status,
-            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ProtocolError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProtocolError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ProtocolError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProtocolError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ProtocolError::NotFound(_) => StatusCode::NOT_FOUND,
+            ProtocolError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProtocolError::UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProtocolError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ProtocolError::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
+            ProtocolError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
+        let json = |message: &str| eden_json(false, status.as_u16(), message);
         match self {
-            ApiError::Unauthorized => HttpResponse::Unauthorized()
+            ProtocolError::Unauthorized => HttpResponse::Unauthorized()
                 .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"edensync\""))
                 .content_type(ContentType::plaintext())
                 .body("Authentication Required"),
-            ApiError::Internal(detail) => {
+            ProtocolError::Internal(detail) => {
                 tracing::error!(error = %detail, "sync request failed");
-                HttpResponse::build(status).json(eden_json(
-                    false,
-                    status,
-                    "Internal error; the server logged it",
-                ))
+                HttpResponse::build(status).json(json("Internal error; the server logged it"))
             }
-            ApiError::Throttled {
+            ProtocolError::Throttled {
                 message,
                 retry_after_secs,
             } => HttpResponse::build(status)
                 .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
-                .json(eden_json(false, status, message)),
-            ApiError::Failed { message, .. } => {
-                HttpResponse::build(status).json(eden_json(false, status, message))
-            }
+                .json(json(message)),
+            other => HttpResponse::build(status).json(json(&other.to_string())),
         }
-    }
-}
-
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        match e {
-            crate::store::StoreError::Filter(message) => {
-                ApiError::failed(StatusCode::BAD_REQUEST, message)
-            }
-            crate::store::StoreError::Read(e) => {
-                ApiError::failed(StatusCode::BAD_REQUEST, format!("XML Parse error: {e}"))
-            }
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<std::io::Error> for ApiError {
-    fn from(e: std::io::Error) -> Self {
-        ApiError::Internal(format!("spool file: {e}"))
     }
 }

@@ -5,11 +5,13 @@
 //! connection pool and migrations. `app` wires them into a running server.
 
 pub mod accounts;
+pub mod api;
 pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod manage;
 pub mod metrics;
@@ -17,6 +19,7 @@ pub mod model;
 pub mod s3xml;
 pub mod scheduler;
 pub mod secrets;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod web;

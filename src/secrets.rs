@@ -17,7 +17,6 @@ use sha2::Sha256;
 
 use diesel::Connection;
 
-use crate::config::Settings;
 use crate::db::DbConnection;
 use crate::model;
 
@@ -123,19 +122,31 @@ impl SecretKey {
     }
 }
 
+/// Where the node's key lives: given in the environment, or a file in the
+/// data directory.
+#[derive(Debug, Clone)]
+pub struct KeyLocation {
+    /// `EDENSYNC_SECRET_KEY`: the key itself.
+    pub secret_key: Option<String>,
+    /// `<data dir>/secret.key`.
+    pub key_file: PathBuf,
+    /// Where a rotation's new key waits until it is in use.
+    pub pending_file: PathBuf,
+}
+
 /// Where the key came from, for messages.
-fn key_source(settings: &Settings) -> String {
-    if settings.secret_key.is_some() {
+fn key_source(keys: &KeyLocation) -> String {
+    if keys.secret_key.is_some() {
         "EDENSYNC_SECRET_KEY".to_string()
     } else {
-        settings.secret_key_path().display().to_string()
+        keys.key_file.display().to_string()
     }
 }
 
 /// Load the node's key (from `EDENSYNC_SECRET_KEY` or `<data dir>/secret.key`),
 /// creating it on first start, and check it against the database.
 pub fn load_or_create(
-    settings: &Settings,
+    keys: &KeyLocation,
     conn: &mut DbConnection,
 ) -> Result<SecretKey, SecretsError> {
     let db = |e: diesel::result::Error| SecretsError::Db(e.into());
@@ -143,15 +154,15 @@ pub fn load_or_create(
         .map_err(db)?
         .and_then(|c| c.key_check);
     let secrets = model::repositories::count_encrypted_secrets(conn).map_err(db)?;
-    let source = key_source(settings);
+    let source = key_source(keys);
 
-    let key = match read_key(settings)? {
+    let key = match read_key(keys)? {
         Some(key)
             if stored_check
                 .as_ref()
                 .is_some_and(|c| *c != key.check_value()) =>
         {
-            finish_interrupted_rotation(settings, stored_check.as_deref())?.unwrap_or(key)
+            finish_interrupted_rotation(keys, stored_check.as_deref())?.unwrap_or(key)
         }
         Some(key) => key,
         None if secrets > 0 => {
@@ -163,7 +174,7 @@ pub fn load_or_create(
         }
         None => {
             let key = SecretKey::generate();
-            write_key_file(&settings.secret_key_path(), &key)?;
+            write_key_file(&keys.key_file, &key)?;
             tracing::info!(path = %source, "created a new secret key");
             key
         }
@@ -173,11 +184,11 @@ pub fn load_or_create(
     match stored_check {
         Some(stored) if stored == check => {}
         Some(stored) if secrets > 0 => {
-            if pending_key_matching(settings, &stored).is_some() {
+            if pending_key_matching(keys, &stored).is_some() {
                 return Err(SecretsError::Key(format!(
                     "the secret key was rotated: set {source} to the new key in {} (then delete \
                      that file)",
-                    pending_key_path(settings).display()
+                    pending_key_path(keys).display()
                 )));
             }
             return Err(SecretsError::Key(format!(
@@ -197,14 +208,14 @@ pub fn load_or_create(
 }
 
 /// The key file a rotation writes before it commits (see `rotate`).
-fn pending_key_path(settings: &Settings) -> PathBuf {
-    settings.data_dir.join("secret.key.new")
+fn pending_key_path(keys: &KeyLocation) -> &Path {
+    &keys.pending_file
 }
 
 /// The key a rotation left in `secret.key.new`, if it is the one the
 /// database's check value names.
-fn pending_key_matching(settings: &Settings, check: &str) -> Option<SecretKey> {
-    let text = std::fs::read_to_string(pending_key_path(settings)).ok()?;
+fn pending_key_matching(keys: &KeyLocation, check: &str) -> Option<SecretKey> {
+    let text = std::fs::read_to_string(pending_key_path(keys)).ok()?;
     SecretKey::from_text(&text)
         .ok()
         .filter(|key| key.check_value() == check)
@@ -214,21 +225,21 @@ fn pending_key_matching(settings: &Settings, check: &str) -> Option<SecretKey> {
 /// new key file into place: the pending key matches the stored check, so
 /// finish the rename and use it.
 fn finish_interrupted_rotation(
-    settings: &Settings,
+    keys: &KeyLocation,
     stored_check: Option<&str>,
 ) -> Result<Option<SecretKey>, SecretsError> {
-    if settings.secret_key.is_some() {
+    if keys.secret_key.is_some() {
         return Ok(None);
     }
-    let Some(key) = stored_check.and_then(|check| pending_key_matching(settings, check)) else {
+    let Some(key) = stored_check.and_then(|check| pending_key_matching(keys, check)) else {
         return Ok(None);
     };
-    let pending = pending_key_path(settings);
-    std::fs::rename(&pending, settings.secret_key_path()).map_err(|e| {
+    let pending = pending_key_path(keys);
+    std::fs::rename(&pending, &keys.key_file).map_err(|e| {
         SecretsError::Key(format!(
             "cannot finish the interrupted key rotation (rename {} to {}): {e}",
             pending.display(),
-            settings.secret_key_path().display()
+            keys.key_file.display()
         ))
     })?;
     tracing::warn!("finished an interrupted key rotation: secret.key now holds the new key");
@@ -257,20 +268,20 @@ pub struct Rotation {
 /// the new key stays in that file for the operator: it never exists only on
 /// a terminal.
 pub fn rotate(
-    settings: &Settings,
+    keys: &KeyLocation,
     conn: &mut DbConnection,
     old: &SecretKey,
 ) -> Result<Rotation, SecretsError> {
     let new_key = SecretKey::generate();
-    let from_environment = settings.secret_key.is_some();
-    let pending = pending_key_path(settings);
+    let from_environment = keys.secret_key.is_some();
+    let pending = pending_key_path(keys);
     // A leftover from an earlier rotation: never committed, or already
     // finished at start-up (a key from the environment checked out), so not
     // needed.
     let _ = std::fs::remove_file(&pending);
     write_key_file(&pending, &new_key)?;
     #[cfg(unix)]
-    if let Ok(old_file) = std::fs::metadata(settings.secret_key_path()) {
+    if let Ok(old_file) = std::fs::metadata(&keys.key_file) {
         // Rotated by root for a service account: the new key keeps the old
         // key's owner, or the service could not read it.
         use std::os::unix::fs::MetadataExt;
@@ -318,11 +329,11 @@ pub fn rotate(
     if from_environment {
         return Ok(Rotation {
             reencrypted,
-            key_file: pending,
+            key_file: pending.to_path_buf(),
             from_environment,
         });
     }
-    let path = settings.secret_key_path();
+    let path = keys.key_file.clone();
     std::fs::rename(&pending, &path).map_err(|e| {
         SecretsError::Key(format!(
             "the stored passwords are now encrypted with the key in {}, but it could not \
@@ -338,13 +349,13 @@ pub fn rotate(
     })
 }
 
-fn read_key(settings: &Settings) -> Result<Option<SecretKey>, SecretsError> {
-    if let Some(text) = &settings.secret_key {
+fn read_key(keys: &KeyLocation) -> Result<Option<SecretKey>, SecretsError> {
+    if let Some(text) = &keys.secret_key {
         return SecretKey::from_text(text)
             .map(Some)
             .map_err(|m| SecretsError::Key(format!("secret key (EDENSYNC_SECRET_KEY) {m}")));
     }
-    let path = settings.secret_key_path();
+    let path = keys.key_file.clone();
     match std::fs::read_to_string(&path) {
         Ok(text) => SecretKey::from_text(&text)
             .map(Some)

@@ -3,7 +3,7 @@
 //! word, a name is short and printable).
 #![no_main]
 
-use edensync::sync::registration::{MAX_PEER_NAME_CHARS, MAX_PEER_UUID_CHARS, parse_body};
+use edensync::api::register::{MAX_PEER_NAME_CHARS, MAX_PEER_UUID_CHARS, parse_body};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

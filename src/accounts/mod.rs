@@ -3,6 +3,7 @@
 //! change is written to the audit log.
 
 pub mod password;
+pub mod peer_auth;
 pub mod sessions;
 pub mod setup;
 pub mod throttle;

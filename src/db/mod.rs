@@ -2,6 +2,9 @@
 //! the embedded migrations of both backends.
 
 pub mod schema;
+mod url;
+
+pub use url::{DatabaseUrl, mask_url_password};
 
 use std::time::Duration;
 
@@ -9,8 +12,6 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-
-use crate::config::DatabaseUrl;
 
 /// One connection to whichever backend the database URL names.
 #[derive(diesel::MultiConnection)]
@@ -47,6 +48,28 @@ pub enum DbError {
     Migration(String),
     #[error("{0}")]
     Unsupported(&'static str),
+    /// The blocking task running database work panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// Run `work` with a pooled connection on the blocking pool: the one way
+/// async code (console, sync API, engine) reaches the database.
+pub async fn with_conn<T, E, F>(pool: &Pool, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let pool = pool.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(DbError::from)?;
+        work(&mut conn)
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(e) => Err(DbError::Task(e.to_string()).into()),
+    }
 }
 
 /// How long a writer waits for SQLite's lock before giving up.

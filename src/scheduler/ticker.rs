@@ -15,11 +15,11 @@ use chrono::NaiveDateTime;
 use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 
 use super::schedule;
+use crate::engine::error::SyncError;
+use crate::engine::{Engine, RunRequest, Trigger};
 use crate::manage;
 use crate::model;
 use crate::model::jobs::Job;
-use crate::sync::engine::{Engine, RunRequest, Trigger};
-use crate::sync::error::SyncError;
 
 /// Runs started by a retry (not a job) get this long.
 const RETRY_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -114,8 +114,7 @@ impl Scheduler {
             .engine
             .metrics
             .scheduler_tick(chrono::Utc::now().timestamp());
-        // Runs left behind by a dead process are rare, and old log rows
-        // can wait: look once a minute.
+        // Runs left behind by a dead process are rare: look once a minute.
         let sweep = self.inner.ticks.fetch_add(1, Ordering::Relaxed) % 60 == 0;
         match self.claim_due(sweep).await {
             Ok(claimed) => {
@@ -128,7 +127,7 @@ impl Scheduler {
     }
 
     /// Claim due jobs and due retries (and, with `sweep`, mark the runs of
-    /// dead processes failed and apply the log retention); returns what
+    /// dead processes failed); returns what
     /// this process must run.
     async fn claim_due(&self, sweep: bool) -> Result<Vec<Claimed>, SyncError> {
         self.inner
@@ -140,11 +139,6 @@ impl Scheduler {
                         conn,
                         now - chrono::Duration::seconds(ABANDONED_AFTER_SECS),
                     )?;
-                    // Log retention, from the settings.
-                    if let Some(config) = model::sync_config::get(conn)? {
-                        let days = i64::from(config.log_retention_days.max(1));
-                        model::sync_log::purge_before(conn, now - chrono::Duration::days(days))?;
-                    }
                 }
                 let mut claimed = Vec::new();
                 for job in model::jobs::due(conn, now)? {

@@ -2,11 +2,13 @@
 //! Protocol rules live here; the SQL they need lives in `model::records`.
 
 pub mod body;
+pub mod document;
 pub mod export;
 pub mod filter;
 pub mod import;
 pub mod policy;
 
+pub use document::{SpooledDocument, import_document};
 pub use export::{ExportOutcome, ExportRequest, export, serve_pull};
 pub use filter::Filter;
 pub use import::{ImportOptions, ImportSummary, import};

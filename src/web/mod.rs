@@ -18,55 +18,14 @@ pub mod session;
 mod settings;
 mod users;
 
-use std::net::IpAddr;
-
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 
-use crate::accounts::throttle::LoginThrottle;
-use crate::app::Node;
-use crate::db::{DbConnection, DbError, Pool};
+use crate::db::{DbConnection, Pool};
 use crate::error::WebError;
-use crate::secrets::SecretKey;
-
-/// What every request handler may use.
-pub struct AppState {
-    pub pool: Pool,
-    pub key: SecretKey,
-    pub site_uuid: String,
-    /// Cookies carry `Secure` when the public URL is https.
-    pub secure_cookies: bool,
-    pub login_throttle: LoginThrottle,
-    /// Basic authentication of peers on the sync API.
-    pub peer_auth: crate::sync::peer_auth::PeerAuth,
-    /// `EDENSYNC_PUBLIC_URL`, for the `url` of exported documents.
-    pub public_url: Option<String>,
-    /// The largest push body accepted (413 beyond).
-    pub max_push_bytes: u64,
-    /// Starts runs ("Sync now").
-    pub engine: crate::sync::engine::Engine,
-    /// Reverse proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-}
-
-impl AppState {
-    pub fn new(node: Node, engine: crate::sync::engine::Engine) -> Self {
-        AppState {
-            engine,
-            secure_cookies: node.settings.secure_cookies(),
-            public_url: node.settings.public_url.as_ref().map(|u| u.to_string()),
-            max_push_bytes: node.settings.max_push_bytes,
-            trusted_proxies: node.settings.trusted_proxies.clone(),
-            pool: node.pool,
-            key: node.key,
-            site_uuid: node.site_uuid,
-            login_throttle: LoginThrottle::default(),
-            peer_auth: Default::default(),
-        }
-    }
-}
+pub use crate::state::{AppState, client_ip};
 
 /// The single routes table.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -151,46 +110,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/runs/{id}", web::get().to(runs::show))
         .route("/repositories/{id}/sync", web::post().to(runs::sync_now))
         .route("/repositories/{id}/retry", web::post().to(runs::retry_now))
-        // The sync API, with and without an application name in front.
-        .route(
-            "/sync/repository/{file}",
-            web::route().to(crate::sync::server::repository),
-        )
-        .route(
-            "/{app}/sync/repository/{file}",
-            web::route().to(sync_repository_under_app),
-        )
-        .route("/sync/sync.xml", web::route().to(sync_xml))
-        .route("/{app}/sync/sync.xml", web::route().to(sync_xml_under_app))
         .default_service(web::to(not_found));
-}
-
-/// `/{app}/sync/repository/{file}`: the same as without the application name.
-async fn sync_repository_under_app(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-) -> Result<HttpResponse, crate::error::ApiError> {
-    let (_, file) = path.into_inner();
-    crate::sync::server::repository(req, state, web::Path::from(file), payload).await
-}
-
-async fn sync_xml(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> Result<HttpResponse, crate::error::ApiError> {
-    crate::sync::server::sync_xml(req, state, None, payload).await
-}
-
-async fn sync_xml_under_app(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    app: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, crate::error::ApiError> {
-    crate::sync::server::sync_xml(req, state, Some(app.into_inner()), payload).await
 }
 
 async fn not_found() -> Result<HttpResponse, WebError> {
@@ -223,42 +143,7 @@ where
     T: Send + 'static,
     E: Into<WebError> + Send + 'static,
 {
-    let pool = pool.clone();
-    web::block(move || {
-        let mut conn = pool.get().map_err(|e| WebError::from(DbError::from(e)))?;
-        work(&mut conn).map_err(Into::into)
-    })
-    .await?
-}
-
-/// The client's address: the socket's, or, when the socket is a trusted
-/// reverse proxy, the last address in `X-Forwarded-For` that is not itself
-/// a trusted proxy (what comes before it anyone could have written).
-pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    let socket = req.peer_addr()?.ip();
-    let Some(state) = req.app_data::<web::Data<AppState>>() else {
-        return Some(socket);
-    };
-    let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|net| net.contains(ip));
-    if !trusted(&socket) {
-        return Some(socket);
-    }
-    let forwarded = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect::<Vec<_>>();
-    for hop in forwarded.iter().rev() {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) if trusted(&ip) => continue,
-            Ok(ip) => return Some(ip),
-            // Garbage from before the trusted proxies: stop believing.
-            Err(_) => break,
-        }
-    }
-    Some(socket)
+    crate::db::with_conn(pool, move |conn| work(conn).map_err(Into::into)).await
 }
 
 pub const FLASH_COOKIE: &str = "edensync_flash";

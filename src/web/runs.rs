@@ -9,12 +9,12 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use crate::engine::Trigger;
 use crate::error::WebError;
 use crate::model;
 use crate::model::rejected_items::RejectedItem;
 use crate::model::runs::Run;
 use crate::model::sync_log::LogEntry;
-use crate::sync::engine::Trigger;
 use crate::sync::health::span;
 use crate::web::dashboard::{name_of, names};
 use crate::web::session::{AdminSession, NoFields, Protected};

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use edensync::engine::RunStatus;
 use edensync::model;
-use edensync::sync::engine::RunStatus;
 
 use crate::support::peers::{self, TaskSpec, add_repository, add_task, doc, org, write_local};
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, location};

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod background;
 mod browser;
 mod browser_sync;
 mod cli_config;

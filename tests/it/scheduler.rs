@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use edensync::db::schema::{repositories, runs};
+use edensync::engine::Engine;
 use edensync::model;
 use edensync::model::jobs::NewJob;
 use edensync::scheduler::Scheduler;
-use edensync::sync::engine::Engine;
 
 use crate::support::peers::{self, TaskSpec, add_repository, add_task, link};
 use crate::support::stand_in::{Reply, StandIn};

@@ -3,9 +3,9 @@
 //! query, headers, body form), and Eden's answers are read as Eden's client
 //! reads them.
 
+use edensync::engine::RunStatus;
 use edensync::model;
 use edensync::s3xml::{self, time};
-use edensync::sync::engine::RunStatus;
 
 use crate::support::peers::{self, TaskSpec, add_repository, add_task, doc, org, run, write_local};
 use crate::support::stand_in::{Reply, StandIn};

@@ -12,7 +12,7 @@ use crate::support::peers::{
     TaskSpec, add_task, count, deleted, doc, field, org, pair, record, run, write_local,
 };
 use crate::support::stand_in::Proxy;
-use edensync::sync::engine::RunStatus;
+use edensync::engine::RunStatus;
 
 const O1: &str = "urn:uuid:00000000-0000-4000-8000-000000000001";
 const O2: &str = "urn:uuid:00000000-0000-4000-8000-000000000002";

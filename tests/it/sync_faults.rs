@@ -7,8 +7,8 @@
 
 use diesel::prelude::*;
 use edensync::db::schema::{repositories, sync_config};
+use edensync::engine::RunStatus;
 use edensync::model;
-use edensync::sync::engine::RunStatus;
 
 use crate::support::peers::{
     self, PEER_EMAIL, TaskSpec, add_repository, add_task, count, doc, org, run, unreachable_url,

@@ -53,7 +53,7 @@ pub struct TestApp {
     pub node: Node,
     pub setup_url: Option<String>,
     /// The server's own engine (its metrics are what `/metrics` shows).
-    pub engine: edensync::sync::engine::Engine,
+    pub engine: edensync::engine::Engine,
     /// Kept so the data directory lives as long as the server.
     _dir: TempDir,
     handle: ServerHandle,

@@ -4,12 +4,12 @@
 
 use diesel::prelude::*;
 use edensync::db::schema::{repositories, task_filters, tasks};
+use edensync::engine::{Engine, RunReport, RunRequest, Stop, Trigger};
 use edensync::model;
 use edensync::model::records::StoredRecord;
 use edensync::model::users::Role;
 use edensync::s3xml::{Limits, Reader};
 use edensync::store::{self, ImportOptions, ImportSummary};
-use edensync::sync::engine::{Engine, RunReport, RunRequest, Stop, Trigger};
 
 use super::TestApp;
 

@@ -2,10 +2,8 @@
 //! place: the table a request names, the repository it acts as, a sync
 //! account's binding, a repository's allowed tables.
 
-use actix_web::http::StatusCode;
-
+use super::error::ProtocolError;
 use crate::db::DbConnection;
-use crate::error::ApiError;
 use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::users::{Role, User};
@@ -13,16 +11,14 @@ use crate::store;
 
 /// The table a pull or push names; Eden's answers for a missing, mixed or
 /// invalid one.
-pub fn table(resource: Option<&str>) -> Result<String, ApiError> {
+pub fn table(resource: Option<&str>) -> Result<String, ProtocolError> {
     match resource {
-        None | Some("mixed") => Err(ApiError::failed(
-            StatusCode::BAD_REQUEST,
-            "Mixed resource synchronization not supported",
+        None | Some("mixed") => Err(ProtocolError::BadRequest(
+            "Mixed resource synchronization not supported".into(),
         )),
-        Some(t) if !store::is_valid_table_name(t) => Err(ApiError::failed(
-            StatusCode::BAD_REQUEST,
-            format!("Invalid resource name '{t}'"),
-        )),
+        Some(t) if !store::is_valid_table_name(t) => Err(ProtocolError::BadRequest(format!(
+            "Invalid resource name '{t}'"
+        ))),
         Some(t) => Ok(t.to_string()),
     }
 }
@@ -31,7 +27,7 @@ pub fn table(resource: Option<&str>) -> Result<String, ApiError> {
 pub fn repository(
     conn: &mut DbConnection,
     peer_uuid: Option<&str>,
-) -> Result<Option<Repository>, ApiError> {
+) -> Result<Option<Repository>, ProtocolError> {
     Ok(match peer_uuid {
         Some(uuid) => model::repositories::find_by_peer_uuid(conn, uuid)?,
         None => None,
@@ -45,7 +41,7 @@ pub fn ensure_acts_as(
     account: &User,
     repository: Option<&Repository>,
     named: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), ProtocolError> {
     if account.role() != Some(Role::Sync) {
         return Ok(());
     }
@@ -56,19 +52,16 @@ pub fn ensure_acts_as(
     if bound {
         return Ok(());
     }
-    Err(ApiError::failed(
-        StatusCode::FORBIDDEN,
-        format!(
-            "The account {} may not act as the repository {}",
-            account.email,
-            named.unwrap_or("(none given)")
-        ),
-    ))
+    Err(ProtocolError::Forbidden(format!(
+        "The account {} may not act as the repository {}",
+        account.email,
+        named.unwrap_or("(none given)")
+    )))
 }
 
 /// A repository's allowed tables (all, or a comma-separated list) limit
 /// what it may pull and push.
-pub fn ensure_table_allowed(repository: &Repository, table: &str) -> Result<(), ApiError> {
+pub fn ensure_table_allowed(repository: &Repository, table: &str) -> Result<(), ProtocolError> {
     let allowed = match repository.allowed_tables.as_deref().map(str::trim) {
         None | Some("") => true,
         Some(list) => list.split(',').any(|t| t.trim() == table),
@@ -76,12 +69,9 @@ pub fn ensure_table_allowed(repository: &Repository, table: &str) -> Result<(), 
     if allowed {
         Ok(())
     } else {
-        Err(ApiError::failed(
-            StatusCode::FORBIDDEN,
-            format!(
-                "The repository {} may not sync the table {table}",
-                repository.name
-            ),
-        ))
+        Err(ProtocolError::Forbidden(format!(
+            "The repository {} may not sync the table {table}",
+            repository.name
+        )))
     }
 }

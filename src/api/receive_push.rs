@@ -2,33 +2,95 @@
 //! policies apply, the import, the answer Eden gives, and the log row.
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom};
 
-use actix_web::http::StatusCode;
-use diesel::Connection;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
+use tokio::io::AsyncWriteExt;
 
-use super::access;
-use super::pull::PullQuery;
+use super::body::PacedBody;
+use super::error::{ProtocolError, eden_json};
+use super::query::PeerQuery;
+use super::{access, authenticate, header_text, with_conn};
 use crate::db::DbConnection;
-use crate::error::{ApiError, eden_json};
 use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::sync_log::NewLogEntry;
 use crate::model::users::User;
-use crate::s3xml::{DocumentReader, Format, Limits, time};
+use crate::s3xml::{Format, Limits, time};
+use crate::state::AppState;
 use crate::store::policy::{Policy, Strategy};
-use crate::store::{self, ImportOptions, ImportSummary};
+use crate::store::{self, ImportOptions, ImportSummary, SpooledDocument};
+
+/// `POST|PUT sync.xml`: a peer pushes a table. The body is read whatever its
+/// Content-Type says, spooled to a temporary file as it arrives, parsed
+/// completely and only then imported: a document broken at its end changes
+/// nothing.
+pub(super) async fn receive_push(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ProtocolError> {
+    let account = authenticate(&req, &state).await?;
+    let query = PeerQuery::parse(req.query_string());
+    let limit = state.max_push_bytes;
+    let too_large = || {
+        ProtocolError::TooLarge(format!(
+            "The document is larger than the limit of {limit} bytes"
+        ))
+    };
+    let declared = header_text(&req, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let format = Format::of_content_type(header_text(&req, header::CONTENT_TYPE));
+    // Who may push is settled before the body is read.
+    let (repository, table) = {
+        let query = query.clone();
+        with_conn(&state, move |conn, _| authorize(conn, &account, &query)).await?
+    };
+
+    // edensync peers send gzip; the limit counts the decompressed bytes.
+    let mut body = PacedBody::new(actix_web::dev::Decompress::from_headers(
+        payload,
+        req.headers(),
+    ));
+    let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
+    let mut received: u64 = 0;
+    while let Some(chunk) = body.next().await? {
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(too_large());
+        }
+        spool.write_all(&chunk).await?;
+    }
+    spool.flush().await?;
+    let body = spool.into_std().await;
+
+    let summary = with_conn(&state, move |conn, _| {
+        let options = options(conn, &repository, &table, query.msince.as_deref())?;
+        let summary = receive(conn, body, format, limit, &options)?;
+        log_push(conn, &repository, &table, &summary)?;
+        Ok((summary, repository.name))
+    })
+    .await?;
+    let (summary, peer_name) = summary;
+    state
+        .engine
+        .metrics
+        .observe_received_push(&peer_name, &summary);
+    Ok(HttpResponse::Ok().json(answer(&summary)))
+}
 
 /// The repository a push comes from, once it may push this table.
-pub fn authorize(
+fn authorize(
     conn: &mut DbConnection,
     account: &User,
-    query: &PullQuery,
-) -> Result<(Repository, String), ApiError> {
+    query: &PeerQuery,
+) -> Result<(Repository, String), ProtocolError> {
     let table = access::table(query.resource.as_deref())?;
     let repository = access::repository(conn, query.repository.as_deref())?
-        .ok_or_else(|| ApiError::failed(StatusCode::FORBIDDEN, "Registration required"))?;
+        .ok_or_else(|| ProtocolError::Forbidden("Registration required".into()))?;
     access::ensure_acts_as(
         conn,
         account,
@@ -36,13 +98,10 @@ pub fn authorize(
         query.repository.as_deref(),
     )?;
     if !repository.accept_push {
-        return Err(ApiError::failed(
-            StatusCode::FORBIDDEN,
-            format!(
-                "Pushes from the repository {} are not accepted yet: an administrator must allow them",
-                repository.name
-            ),
-        ));
+        return Err(ProtocolError::Forbidden(format!(
+            "Pushes from the repository {} are not accepted yet: an administrator must allow them",
+            repository.name
+        )));
     }
     access::ensure_table_allowed(&repository, &table)?;
     Ok((repository, table))
@@ -51,12 +110,12 @@ pub fn authorize(
 /// The receiver's policies: our task for this peer and table if there is
 /// one (its policies; last sync = its last pull), else what Eden effectively
 /// does (update NEWER, conflicts accepted, all methods, last sync = msince).
-pub fn options(
+fn options(
     conn: &mut DbConnection,
     repository: &Repository,
     table: &str,
     msince: Option<&str>,
-) -> Result<ImportOptions, ApiError> {
+) -> Result<ImportOptions, ProtocolError> {
     let base = ImportOptions {
         repository_id: Some(repository.id),
         resource: Some(table.to_string()),
@@ -87,54 +146,43 @@ pub fn options(
     })
 }
 
-/// Documents up to this size are imported in one transaction, rolled back
-/// whole if they turn out broken; larger ones are parsed completely first,
-/// so that no long transaction holds the store (pages between edensync
-/// nodes are far smaller).
-const ONE_TRANSACTION_BYTES: u64 = 16 * 1024 * 1024;
-
 /// Import the spooled document all or nothing: nothing is written if it is
 /// broken anywhere.
-pub fn receive(
+fn receive(
     conn: &mut DbConnection,
-    mut body: File,
+    body: File,
     format: Format,
     limit: u64,
     options: &ImportOptions,
-) -> Result<ImportSummary, ApiError> {
-    let limits = Limits {
-        max_document_bytes: limit,
-        ..Limits::default()
+) -> Result<ImportSummary, ProtocolError> {
+    let document = SpooledDocument {
+        file: body,
+        format,
+        // Decompressed as it arrived.
+        gzip: false,
+        page: false,
+        limits: Limits {
+            max_document_bytes: limit,
+            ..Limits::default()
+        },
     };
-    let parse_error = |e: crate::s3xml::ReadError| {
-        let what = match format {
-            Format::Xml => "XML Parse error",
-            Format::Lines => "JSON lines parse error",
-        };
-        ApiError::failed(StatusCode::BAD_REQUEST, format!("{what}: {e}"))
-    };
-    let size = body.seek(SeekFrom::End(0))?;
-    body.seek(SeekFrom::Start(0))?;
-    if size <= ONE_TRANSACTION_BYTES {
-        let reader = DocumentReader::open(format, body, limits).map_err(parse_error)?;
-        return conn.transaction(|conn| match store::import(conn, reader, options) {
-            Ok(summary) => Ok(summary),
-            Err(store::StoreError::Read(e)) => Err(parse_error(e)),
-            Err(e) => Err(e.into()),
-        });
+    match store::import_document(conn, document, options, |_| {}) {
+        Ok((summary, _root)) => Ok(summary),
+        Err(store::StoreError::Read(e)) => {
+            let what = match format {
+                Format::Xml => "XML Parse error",
+                Format::Lines => "JSON lines parse error",
+            };
+            Err(ProtocolError::BadRequest(format!("{what}: {e}")))
+        }
+        Err(e) => Err(e.into()),
     }
-    for record in DocumentReader::open(format, &mut body, limits).map_err(parse_error)? {
-        record.map_err(parse_error)?;
-    }
-    body.seek(SeekFrom::Start(0))?;
-    let reader = DocumentReader::open(format, body, limits).map_err(parse_error)?;
-    Ok(store::import(conn, reader, options)?)
 }
 
 /// Eden's answer: `records`, `created`, `updated`, `deleted` (omitted when
 /// empty) and, for rejected records, a `message` and an error `tree`.
-pub fn answer(summary: &ImportSummary) -> Map<String, Value> {
-    let mut body = eden_json(true, StatusCode::OK, "");
+fn answer(summary: &ImportSummary) -> Map<String, Value> {
+    let mut body = eden_json(true, 200, "");
     body.remove("message");
     body.insert("records".into(), summary.records.into());
     for (key, ids) in [
@@ -168,12 +216,12 @@ pub fn answer(summary: &ImportSummary) -> Map<String, Value> {
 }
 
 /// Note the push in Eden's log and the repository's last contact.
-pub fn log_push(
+fn log_push(
     conn: &mut DbConnection,
     repository: &Repository,
     table: &str,
     summary: &ImportSummary,
-) -> Result<(), ApiError> {
+) -> Result<(), ProtocolError> {
     let now = model::now();
     model::repositories::touch_connected(conn, repository.id, now)?;
     let (result, message) = if summary.rejected.is_empty() {

@@ -15,12 +15,30 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use crate::accounts::password;
-use crate::accounts::throttle::LoginThrottle;
-use crate::db::DbConnection;
-use crate::error::ApiError;
+use super::password;
+use super::throttle::LoginThrottle;
+use crate::db::{DbConnection, DbError};
 use crate::model;
 use crate::model::users::User;
+
+/// Why a peer's request is not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerAuthError {
+    /// No credentials, or wrong ones.
+    #[error("Authentication Required")]
+    Unauthorized,
+    /// This address failed too often; it may try again after `wait`.
+    #[error("too many failed logins")]
+    Throttled { wait: Duration },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for PeerAuthError {
+    fn from(e: diesel::result::Error) -> Self {
+        PeerAuthError::Db(e.into())
+    }
+}
 
 /// How long a verified password is trusted without running argon2 again.
 const REMEMBER_FOR: Duration = Duration::from_secs(300);
@@ -65,27 +83,21 @@ impl PeerAuth {
         conn: &mut DbConnection,
         authorization: Option<&str>,
         ip: Option<IpAddr>,
-    ) -> Result<User, ApiError> {
+    ) -> Result<User, PeerAuthError> {
         if let Some(ip) = ip
             && let Err(wait) = self.throttle.check(ip)
         {
-            return Err(ApiError::Throttled {
-                message: format!(
-                    "Too many failed logins from your address; try again in {} minute(s)",
-                    wait.as_secs().div_ceil(60).max(1)
-                ),
-                retry_after_secs: wait.as_secs().max(1),
-            });
+            return Err(PeerAuthError::Throttled { wait });
         }
         let Some((email, secret)) = authorization.and_then(parse_basic) else {
-            return Err(ApiError::Unauthorized);
+            return Err(PeerAuthError::Unauthorized);
         };
         let user = model::users::find_by_email(conn, &email)?;
         let fail = || {
             if let Some(ip) = ip {
                 self.throttle.record_failure(ip);
             }
-            ApiError::Unauthorized
+            PeerAuthError::Unauthorized
         };
         let Some(user) = user.filter(|u| !u.disabled) else {
             password::verify_dummy(&secret);

@@ -6,12 +6,76 @@
 
 use diesel::Connection;
 
-use super::access;
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::body::read_small_body;
+use super::error::{ProtocolError, eden_json};
+use super::{access, authenticate, with_conn};
 use crate::db::DbConnection;
-use crate::error::ApiError;
 use crate::model;
 use crate::model::sync_log::NewLogEntry;
 use crate::model::users::{Role, User};
+use crate::state::AppState;
+
+/// Registration bodies are small JSON objects.
+const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
+
+/// What edensync peers learn at registration (Eden ignores extra keys):
+/// pulls page by `since_seq` + `limit`, answers are gzip-compressed on
+/// request, and documents may be JSON lines both ways.
+const CAPABILITIES: &[&str] = &["since_seq", "limit", "gzip", "ndjson"];
+
+/// `repository/{file}`: only `register.json` is served. Creates or updates
+/// the peer's repository by its uuid and answers with ours.
+pub(super) async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    file: String,
+    payload: web::Payload,
+) -> Result<HttpResponse, ProtocolError> {
+    let account = authenticate(&req, &state).await?;
+    let (name, extension) = file.rsplit_once('.').unwrap_or((file.as_str(), ""));
+    if name != "register" {
+        return Err(ProtocolError::NotFound("Not found".into()));
+    }
+    if extension != "json" {
+        return Err(ProtocolError::UnsupportedFormat);
+    }
+    if req.method() != Method::POST && req.method() != Method::PUT {
+        return Err(ProtocolError::MethodNotAllowed);
+    }
+    let body = read_small_body(payload, MAX_REGISTRATION_BYTES).await?;
+    let RegistrationBody {
+        uuid,
+        name,
+        api_type,
+    } = parse_body(&body).map_err(ProtocolError::BadRequest)?;
+    let site_uuid = state.site_uuid.clone();
+    let Some(peer_uuid) = uuid else {
+        // Eden answers this with HTTP 200 and a failure inside.
+        let mut answer = eden_json(false, 400, "No repository identifier specified");
+        answer.insert("sender".into(), site_uuid.into());
+        return Ok(HttpResponse::Ok().json(answer));
+    };
+    let outcome = with_conn(&state, move |conn, _| {
+        let request = Registration {
+            peer_uuid: &peer_uuid,
+            name: name.as_deref(),
+            api_type: api_type.as_deref(),
+        };
+        register_peer(conn, &account, &request)
+    })
+    .await?;
+    let mut answer = eden_json(true, 200, outcome.message());
+    answer.insert("sender".into(), site_uuid.into());
+    answer.insert(
+        "server".into(),
+        format!("edensync/{}", crate::VERSION).into(),
+    );
+    answer.insert("capabilities".into(), CAPABILITIES.to_vec().into());
+    Ok(HttpResponse::Ok().json(answer))
+}
 
 pub struct Registration<'a> {
     pub peer_uuid: &'a str,
@@ -94,11 +158,11 @@ impl Registered {
     }
 }
 
-pub fn register(
+pub fn register_peer(
     conn: &mut DbConnection,
     account: &User,
     request: &Registration,
-) -> Result<Registered, ApiError> {
+) -> Result<Registered, ProtocolError> {
     let now = model::now();
     let api_type = request.api_type.filter(|a| !a.is_empty()).unwrap_or("eden");
     conn.transaction(|conn| {

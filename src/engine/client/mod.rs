@@ -6,21 +6,24 @@
 //! as they arrive (then imported from it), push bodies are streamed from the
 //! file the export was written to.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use futures_util::StreamExt;
+use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
-use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-use url::Url;
+
+mod messages;
+mod transport;
+
+pub use messages::{peer_message, transport_error};
+pub use transport::{Clients, ProxyConfig, Transport, base_url};
 
 use super::error::SyncError;
 use crate::s3xml::{Format, lines};
+use messages::excerpt;
 
 /// What kind of server the peer is, learned at registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,79 +47,6 @@ impl PeerKind {
             PeerKind::Edensync => "edensync",
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ProxyConfig {
-    pub url: String,
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-/// Everything that shapes the transport; equal configurations share a pool.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Transport {
-    pub proxy: Option<ProxyConfig>,
-    pub connect_timeout: Duration,
-    pub read_timeout: Duration,
-    pub total_timeout: Duration,
-    pub extra_ca_pem: Option<String>,
-    pub accept_invalid_certs: bool,
-}
-
-/// The pooled clients, one per transport configuration.
-#[derive(Default, Clone)]
-pub struct Clients {
-    pool: Arc<Mutex<HashMap<Transport, reqwest::Client>>>,
-}
-
-impl Clients {
-    pub fn get(&self, transport: &Transport) -> Result<reqwest::Client, SyncError> {
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(client) = pool.get(transport) {
-            return Ok(client.clone());
-        }
-        let client = build(transport)?;
-        pool.insert(transport.clone(), client.clone());
-        Ok(client)
-    }
-}
-
-fn build(transport: &Transport) -> Result<reqwest::Client, SyncError> {
-    let mut builder = reqwest::Client::builder()
-        .user_agent(format!("edensync/{}", crate::VERSION))
-        // Compression is negotiated by hand (only with edensync peers), so
-        // the bytes counted are the bytes on the wire.
-        .gzip(false)
-        // Only the proxy configured here: nothing from the environment.
-        .no_proxy()
-        .connect_timeout(transport.connect_timeout)
-        .read_timeout(transport.read_timeout)
-        .timeout(transport.total_timeout)
-        .pool_idle_timeout(Duration::from_secs(60));
-    if let Some(proxy) = &transport.proxy {
-        let mut p = reqwest::Proxy::all(proxy.url.as_str()).map_err(|e| {
-            SyncError::permanent(format!("the proxy URL {} is not usable: {e}", proxy.url))
-        })?;
-        if let Some(username) = &proxy.username {
-            p = p.basic_auth(username, proxy.password.as_deref().unwrap_or(""));
-        }
-        builder = builder.proxy(p);
-    }
-    if let Some(pem) = &transport.extra_ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
-            SyncError::permanent(format!(
-                "the repository's CA certificate is not valid PEM: {e}"
-            ))
-        })?;
-        builder = builder.tls_certs_merge(certs);
-    }
-    if transport.accept_invalid_certs {
-        builder = builder.tls_danger_accept_invalid_certs(true);
-    }
-    builder
-        .build()
-        .map_err(|e| SyncError::permanent(format!("cannot set up the HTTP client: {e}")))
 }
 
 /// One peer as a run talks to it.
@@ -485,160 +415,9 @@ impl Peer {
         })
     }
 
-    /// A non-2xx answer as an error an administrator can act on.
-    async fn check(&self, response: Response) -> Result<Response, SyncError> {
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let text = read_limited(response, 16 * 1024).await;
-        let said = peer_message(&text);
-        let name = &self.name;
-        let error = match status.as_u16() {
-            401 => SyncError::permanent(format!(
-                "{name} refused our credentials (HTTP 401{}): check the repository's username and password, and that the account exists on the peer",
-                suffix(&said)
-            ))
-            .stopping_the_run(),
-            403 => SyncError::permanent(format!(
-                "{name} refused access (HTTP 403{}): the account needs sync rights on the peer, and the peer must know our site uuid {} (register the repository or enter it on the peer)",
-                suffix(&said),
-                self.site_uuid
-            )),
-            407 => SyncError::permanent(format!(
-                "proxy authentication required (HTTP 407) on the way to {name}: check the proxy username and password"
-            ))
-            .stopping_the_run(),
-            404 => SyncError::permanent(format!(
-                "{name} has no sync endpoint at {} (HTTP 404): check the repository URL, it is the peer's base URL such as https://host/eden",
-                self.base
-            )),
-            408 | 429 => SyncError::transient(format!(
-                "{name} is busy (HTTP {}{})",
-                status.as_u16(),
-                suffix(&said)
-            )),
-            code if code >= 500 => {
-                SyncError::transient(format!("{name} failed (HTTP {code}{})", suffix(&said)))
-            }
-            code => SyncError::permanent(format!(
-                "{name} rejected the request (HTTP {code}{})",
-                suffix(&said)
-            )),
-        };
-        Err(error.from_peer())
-    }
-
     fn transport_error(&self, e: &reqwest::Error) -> SyncError {
         transport_error(&self.name, &self.base, e)
     }
-}
-
-/// A transport failure in words: connect errors, timeouts and cut
-/// connections are transient; a URL reqwest cannot use is permanent.
-pub fn transport_error(name: &str, base: &str, e: &reqwest::Error) -> SyncError {
-    let detail = error_chain(e);
-    if e.is_builder() {
-        return SyncError::permanent(format!(
-            "the URL of {name} ({base}) is not usable: {detail}"
-        ));
-    }
-    // rustls says "invalid peer certificate: UnknownIssuer" and the like:
-    // waiting will not fix that, the repository's settings must.
-    if detail.contains("invalid peer certificate") {
-        return SyncError::permanent(format!(
-            "the certificate of {name} ({base}) is not trusted ({detail}); if the peer's \
-             certificate comes from its own CA, add that CA certificate to the repository; \
-             check the URL's host name otherwise"
-        ))
-        .stopping_the_run();
-    }
-    let what = if e.is_timeout() {
-        "did not answer in time"
-    } else if e.is_connect() {
-        "cannot be reached"
-    } else if e.is_body() || e.is_decode() {
-        "cut the connection during the transfer"
-    } else if e.is_request() {
-        "closed the connection before the exchange was complete"
-    } else {
-        "is unavailable"
-    };
-    let error = SyncError::transient(format!(
-        "Peer repository unavailable: {name} {what} ({detail})"
-    ));
-    // Nobody answers at that address: the other tasks would only wait too.
-    if e.is_connect() {
-        error.stopping_the_run()
-    } else {
-        error
-    }
-}
-
-/// reqwest's error with its causes ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-fn suffix(said: &str) -> String {
-    if said.is_empty() {
-        String::new()
-    } else {
-        format!(": {said}")
-    }
-}
-
-async fn read_limited(mut response: Response, limit: usize) -> String {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= limit {
-            body.truncate(limit);
-            break;
-        }
-    }
-    String::from_utf8_lossy(&body).into_owned()
-}
-
-/// The peer's own words: the `message` of Eden's JSON, else the text
-/// without markup, shortened.
-pub fn peer_message(text: &str) -> String {
-    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text)
-        && let Some(message) = map.get("message").and_then(Value::as_str)
-    {
-        return excerpt(message);
-    }
-    let mut plain = String::with_capacity(text.len());
-    let mut in_tag = false;
-    for c in text.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => plain.push(c),
-            _ => {}
-        }
-    }
-    excerpt(&plain.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
-fn excerpt(text: &str) -> String {
-    const MAX: usize = 300;
-    let text = text.trim();
-    if text.chars().count() <= MAX {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(MAX).collect();
-    format!("{cut}…")
 }
 
 /// Seconds the peer's clock is ahead of ours, from its `Date` header.
@@ -661,18 +440,6 @@ pub fn quote(value: &str) -> String {
         }
     }
     out
-}
-
-/// The base URL as stored, checked: http or https, no query.
-pub fn base_url(url: &str) -> Result<String, SyncError> {
-    let parsed = Url::parse(url)
-        .map_err(|e| SyncError::permanent(format!("the repository URL {url} is not valid: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(SyncError::permanent(format!(
-            "the repository URL {url} must start with http:// or https://"
-        )));
-    }
-    Ok(url.trim_end_matches('/').to_string())
 }
 
 #[cfg(test)]

@@ -1,0 +1,191 @@
+//! A peer pulling a table (`GET sync.xml`): Eden's query parameters, who may
+//! pull what, the export (spooled to a file first), and the log row.
+
+use std::io::{Seek, Write};
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use super::error::{ProtocolError, eden_json};
+use super::query::PeerQuery;
+use super::{access, authenticate, header_text, with_conn};
+use crate::db::DbConnection;
+use crate::model;
+use crate::model::repositories::Repository;
+use crate::model::sync_log::NewLogEntry;
+use crate::model::users::User;
+use crate::s3xml::{Format, time};
+use crate::state::AppState;
+use crate::store;
+use crate::store::{ExportOutcome, ExportRequest, Filter};
+
+/// `GET sync.xml`: a peer pulls a table. The answer is written to a
+/// temporary file first, so a slow peer on a poor link never holds a
+/// database snapshot open, and errors still get a proper status.
+pub(super) async fn serve_pull(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    app: Option<String>,
+) -> Result<HttpResponse, ProtocolError> {
+    let account = authenticate(&req, &state).await?;
+    let query = PeerQuery::parse(req.query_string());
+    if matches!(query.resource.as_deref(), None | Some("mixed")) {
+        // Eden answers this with HTTP 200 and a failure inside.
+        let answer = eden_json(false, 400, "Mixed resource synchronization not supported");
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(Value::Object(answer).to_string()));
+    }
+    let root = root_attributes(&req, state.public_url.as_deref(), app.as_deref());
+    let format = Format::accepted(header_text(&req, header::ACCEPT));
+    let spool = with_conn(&state, move |conn, _| {
+        let mut plan = plan(conn, &account, &query)?;
+        plan.request.root_attributes = root;
+        plan.request.format = format;
+        let peer = plan.repository.as_ref().map(|r| r.id);
+        let out = std::io::BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
+        let (outcome, out) = store::serve_pull(conn, &plan.request, peer, out)?;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.flush()?;
+        file.rewind()?;
+        log_pull(conn, &plan, &outcome)?;
+        let peer_name = plan.repository.map(|r| r.name);
+        Ok((file, peer_name, outcome.results))
+    })
+    .await?;
+    let (spool, peer_name, results) = spool;
+    if let Some(name) = peer_name {
+        state.engine.metrics.observe_served_pull(&name, results);
+    }
+    // Large chunks: each is a trip to the blocking pool and, for gzip, a
+    // flushed deflate block.
+    let body =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(spool), 64 * 1024);
+    Ok(HttpResponse::Ok()
+        .content_type(format.media_type())
+        .streaming(body))
+}
+
+/// What the handler needs to answer a pull.
+struct PullPlan {
+    pub request: ExportRequest,
+    pub repository: Option<Repository>,
+    /// The `msince` was given but not in Eden's strict format (ignored).
+    pub ignored_msince: Option<String>,
+}
+
+/// Check who may pull what and build the export; Eden's answers for a
+/// missing, mixed or invalid resource.
+fn plan(
+    conn: &mut DbConnection,
+    account: &User,
+    query: &PeerQuery,
+) -> Result<PullPlan, ProtocolError> {
+    let table = access::table(query.resource.as_deref())?;
+    let repository = access::repository(conn, query.repository.as_deref())?;
+    access::ensure_acts_as(
+        conn,
+        account,
+        repository.as_ref(),
+        query.repository.as_deref(),
+    )?;
+    if let Some(r) = &repository {
+        access::ensure_table_allowed(r, &table)?;
+    }
+    let filters = query
+        .filters
+        .iter()
+        .map(|(k, v)| {
+            Filter::from_query(k, v)
+                .map_err(|e| ProtocolError::BadRequest(format!("Invalid filter {k}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let msince: Option<NaiveDateTime> = query.msince.as_deref().and_then(time::parse_strict);
+    let ignored_msince = query.msince.clone().filter(|_| msince.is_none());
+    Ok(PullPlan {
+        request: ExportRequest {
+            table,
+            msince,
+            since_seq: query.since_seq,
+            limit: query.limit,
+            filters,
+            // An edensync peer (paging by seq) never gets its own changes
+            // back; Eden peers get what Eden would send them.
+            exclude_changed_by: query.since_seq.and(repository.as_ref().map(|r| r.id)),
+            components: true,
+            root_attributes: Vec::new(),
+            format: Format::Xml,
+        },
+        repository,
+        ignored_msince,
+    })
+}
+
+/// Note the pull in Eden's log and the repository's last contact.
+fn log_pull(
+    conn: &mut DbConnection,
+    plan: &PullPlan,
+    outcome: &ExportOutcome,
+) -> Result<(), ProtocolError> {
+    let now = model::now();
+    let mut message = format!("Data sent to peer ({} records)", outcome.results);
+    if let Some(raw) = &plan.ignored_msince {
+        message.push_str(&format!(
+            "; msince '{raw}' is not in Eden's format YYYY-MM-DDTHH:MM:SS and was ignored, as Eden does"
+        ));
+    }
+    if outcome.not_exportable > 0 {
+        message.push_str(&format!(
+            "; {} record(s) held only as components were not sent (their link to the master is unknown)",
+            outcome.not_exportable
+        ));
+    }
+    let repository_id = plan.repository.as_ref().map(|r| r.id);
+    if let Some(id) = repository_id {
+        model::repositories::touch_connected(conn, id, now)?;
+    }
+    model::sync_log::insert(
+        conn,
+        &NewLogEntry {
+            logged_at: now,
+            repository_id,
+            run_id: None,
+            resource_name: Some(&plan.request.table),
+            mode: "pull/incoming",
+            action: "send",
+            result: if plan.ignored_msince.is_some() {
+                "warning"
+            } else {
+                "success"
+            },
+            remote: false,
+            message: &message,
+        },
+    )?;
+    Ok(())
+}
+
+/// Eden's root attributes: `domain` (the host name) and `url` (the base URL
+/// peers reach us at, with the application name they used).
+fn root_attributes(
+    req: &HttpRequest,
+    public_url: Option<&str>,
+    app: Option<&str>,
+) -> Vec<(String, String)> {
+    let info = req.connection_info();
+    let host = info.host().to_string();
+    let domain = host
+        .rsplit_once(':')
+        .map_or(host.as_str(), |(h, _)| h)
+        .to_string();
+    let base = public_url
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("{}://{host}", info.scheme()));
+    let url = match app {
+        Some(app) => format!("{base}/{app}"),
+        None => base,
+    };
+    vec![("domain".into(), domain), ("url".into(), url)]
+}

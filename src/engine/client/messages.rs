@@ -1,0 +1,161 @@
+//! A peer's failures in words an administrator can act on: HTTP statuses,
+//! transport errors, the peer's own message.
+
+use reqwest::Response;
+use serde_json::Value;
+
+use super::Peer;
+use crate::engine::error::SyncError;
+
+impl Peer {
+    /// A non-2xx answer as an error an administrator can act on.
+    pub(super) async fn check(&self, response: Response) -> Result<Response, SyncError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = read_limited(response, 16 * 1024).await;
+        let said = peer_message(&text);
+        let name = &self.name;
+        let error = match status.as_u16() {
+            401 => SyncError::permanent(format!(
+                "{name} refused our credentials (HTTP 401{}): check the repository's username and password, and that the account exists on the peer",
+                suffix(&said)
+            ))
+            .stopping_the_run(),
+            403 => SyncError::permanent(format!(
+                "{name} refused access (HTTP 403{}): the account needs sync rights on the peer, and the peer must know our site uuid {} (register the repository or enter it on the peer)",
+                suffix(&said),
+                self.site_uuid
+            )),
+            407 => SyncError::permanent(format!(
+                "proxy authentication required (HTTP 407) on the way to {name}: check the proxy username and password"
+            ))
+            .stopping_the_run(),
+            404 => SyncError::permanent(format!(
+                "{name} has no sync endpoint at {} (HTTP 404): check the repository URL, it is the peer's base URL such as https://host/eden",
+                self.base
+            )),
+            408 | 429 => SyncError::transient(format!(
+                "{name} is busy (HTTP {}{})",
+                status.as_u16(),
+                suffix(&said)
+            )),
+            code if code >= 500 => {
+                SyncError::transient(format!("{name} failed (HTTP {code}{})", suffix(&said)))
+            }
+            code => SyncError::permanent(format!(
+                "{name} rejected the request (HTTP {code}{})",
+                suffix(&said)
+            )),
+        };
+        Err(error.from_peer())
+    }
+}
+
+/// A transport failure in words: connect errors, timeouts and cut
+/// connections are transient; a URL reqwest cannot use is permanent.
+pub fn transport_error(name: &str, base: &str, e: &reqwest::Error) -> SyncError {
+    let detail = error_chain(e);
+    if e.is_builder() {
+        return SyncError::permanent(format!(
+            "the URL of {name} ({base}) is not usable: {detail}"
+        ));
+    }
+    // rustls says "invalid peer certificate: UnknownIssuer" and the like:
+    // waiting will not fix that, the repository's settings must.
+    if detail.contains("invalid peer certificate") {
+        return SyncError::permanent(format!(
+            "the certificate of {name} ({base}) is not trusted ({detail}); if the peer's \
+             certificate comes from its own CA, add that CA certificate to the repository; \
+             check the URL's host name otherwise"
+        ))
+        .stopping_the_run();
+    }
+    let what = if e.is_timeout() {
+        "did not answer in time"
+    } else if e.is_connect() {
+        "cannot be reached"
+    } else if e.is_body() || e.is_decode() {
+        "cut the connection during the transfer"
+    } else if e.is_request() {
+        "closed the connection before the exchange was complete"
+    } else {
+        "is unavailable"
+    };
+    let error = SyncError::transient(format!(
+        "Peer repository unavailable: {name} {what} ({detail})"
+    ));
+    // Nobody answers at that address: the other tasks would only wait too.
+    if e.is_connect() {
+        error.stopping_the_run()
+    } else {
+        error
+    }
+}
+
+/// reqwest's error with its causes ("error sending request: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn suffix(said: &str) -> String {
+    if said.is_empty() {
+        String::new()
+    } else {
+        format!(": {said}")
+    }
+}
+
+pub(super) async fn read_limited(mut response: Response, limit: usize) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= limit {
+            body.truncate(limit);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// The peer's own words: the `message` of Eden's JSON, else the text
+/// without markup, shortened.
+pub fn peer_message(text: &str) -> String {
+    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text)
+        && let Some(message) = map.get("message").and_then(Value::as_str)
+    {
+        return excerpt(message);
+    }
+    let mut plain = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    excerpt(&plain.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+pub(super) fn excerpt(text: &str) -> String {
+    const MAX: usize = 300;
+    let text = text.trim();
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    format!("{cut}…")
+}

@@ -1,0 +1,175 @@
+//! The repository's lease: one run at a time per repository, across
+//! processes. A run takes it, renews it with its heartbeat and releases it
+//! at the end; a dead process's lease is taken over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Engine;
+use super::error::SyncError;
+use super::log::log;
+use super::progress::Progress;
+use crate::model;
+
+/// A lease lives this long without a heartbeat: a run whose process died
+/// frees its repository after at most this.
+const LEASE_SECS: i64 = 60;
+/// How often a run renews its lease and writes its progress.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Whether the run got the lease, or was recorded as skipped.
+pub(super) struct Taken {
+    pub run_id: i64,
+    pub leased: bool,
+    pub repository_name: String,
+}
+
+impl Engine {
+    /// Take the repository's lease for `holder` and insert the run row
+    /// (`running`, or `skipped` when another run holds the lease).
+    pub(super) async fn take_lease(
+        &self,
+        repository_id: i64,
+        job_id: Option<i64>,
+        trigger: &'static str,
+        holder: String,
+    ) -> Result<Taken, SyncError> {
+        self.db(move |conn| {
+            let now = model::now();
+            let Some(repository) = model::repositories::find(conn, repository_id)? else {
+                return Err(SyncError::permanent(format!(
+                    "there is no repository {repository_id}"
+                )));
+            };
+            let expires = now + chrono::Duration::seconds(LEASE_SECS);
+            // A holder on this host whose process is gone (killed, crashed)
+            // will never release its lease: take it over once its heartbeat
+            // has stopped for a few beats, rather than when the lease
+            // expires. A live holder renews every beat, so a look-alike
+            // process elsewhere is never mistaken for a dead one.
+            let silent_since =
+                expires - chrono::Duration::seconds(3 * HEARTBEAT.as_secs() as i64);
+            if let Some((dead, _)) = model::repositories::lease(conn, repository_id)?
+                .filter(|(h, until)| *until < silent_since && holder_process_is_gone(h, &holder))
+            {
+                model::repositories::release_lease(conn, repository_id, &dead)?;
+                model::runs::mark_holder_dead(conn, &dead, now)?;
+                tracing::warn!(repository_id, holder = %dead, "took over the lease of a process that is gone");
+            }
+            if model::repositories::take_lease(conn, repository_id, &holder, now, expires)? {
+                let run_id = model::runs::insert(
+                    conn,
+                    repository_id,
+                    job_id,
+                    trigger,
+                    "running",
+                    &holder,
+                    now,
+                )?;
+                Ok(Taken {
+                    run_id,
+                    leased: true,
+                    repository_name: repository.name,
+                })
+            } else {
+                let run_id = model::runs::insert(
+                    conn,
+                    repository_id,
+                    job_id,
+                    trigger,
+                    "skipped",
+                    &holder,
+                    now,
+                )?;
+                log(
+                    conn,
+                    repository_id,
+                    Some(run_id),
+                    None,
+                    "none/none",
+                    "check",
+                    "error",
+                    false,
+                    "Synchronization already active - skipping run",
+                )?;
+                Ok(Taken {
+                    run_id,
+                    leased: false,
+                    repository_name: repository.name,
+                })
+            }
+        })
+        .await
+    }
+
+    pub(super) fn spawn_heartbeat(
+        &self,
+        repository_id: i64,
+        run_id: i64,
+        holder: String,
+        progress: Arc<Progress>,
+        cancel: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                let holder = holder.clone();
+                let progress = progress.clone();
+                let still_ours = engine
+                    .db(move |conn| {
+                        let now = model::now();
+                        let expires = now + chrono::Duration::seconds(LEASE_SECS);
+                        let ours = model::repositories::renew_lease(
+                            conn,
+                            repository_id,
+                            &holder,
+                            expires,
+                        )?;
+                        let step = progress.step();
+                        model::runs::update_progress(
+                            conn,
+                            run_id,
+                            &progress.counts(),
+                            step.as_deref(),
+                            now,
+                        )?;
+                        Ok(ours)
+                    })
+                    .await;
+                if let Ok(false) = still_ours {
+                    tracing::warn!(run_id, "the repository's lease was lost; stopping the run");
+                    cancel.cancel();
+                    return;
+                }
+            }
+        })
+    }
+}
+
+/// Whether a lease `holder` (`host:pid:run`) belongs to a process on this
+/// host (the host of `ours`) that no longer exists. Holders on other hosts
+/// are left to their lease's expiry.
+fn holder_process_is_gone(holder: &str, ours: &str) -> bool {
+    let mut theirs = holder.split(':');
+    let mut mine = ours.split(':');
+    let (Some(host), Some(pid)) = (theirs.next(), theirs.next()) else {
+        return false;
+    };
+    if Some(host) != mine.next() {
+        return false;
+    }
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    if pid <= 0 || pid as u32 == std::process::id() {
+        return false;
+    }
+    // Signal 0 checks existence; EPERM means it exists under another user.
+    // SAFETY: kill with signal 0 sends nothing.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !alive
+}

@@ -1,0 +1,251 @@
+//! A task's pull: one document from Eden, pages from edensync (the next
+//! page fetched while the current one is imported); the watermark moves
+//! only after a page is committed.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::client::{self, Peer, PeerKind, SyncQuery};
+use super::error::SyncError;
+use super::progress::{Progress, add};
+use super::run::Run;
+use crate::model;
+use crate::model::repositories::Repository;
+use crate::model::tasks::Task;
+use crate::s3xml::{Limits, Root};
+use crate::store::policy::{Policy, Strategy};
+use crate::store::{self, ImportOptions, SpooledDocument};
+
+impl Run<'_> {
+    /// Pull a task's table: one document from Eden, pages from edensync.
+    /// Returns the number of master records received.
+    pub(super) async fn pull(
+        &mut self,
+        peer: &mut Peer,
+        repository: &Repository,
+        task: &Task,
+        margin: i64,
+    ) -> Result<u64, SyncError> {
+        let table = task.resource_name.clone();
+        let update_policy = parse_policy(&task.update_policy, "update policy", task)?;
+        let conflict_policy = parse_policy(&task.conflict_policy, "conflict policy", task)?;
+        let strategy = Strategy::parse(&task.strategy).map_err(|e| {
+            SyncError::permanent(format!("the task {table} has an invalid strategy: {e}"))
+        })?;
+        let filters = self.filters(task).await?;
+        let mut query = SyncQuery {
+            resource: table.clone(),
+            no_components: !task.components,
+            include_deleted: true,
+            filters: filters
+                .iter()
+                .map(|(p, v, x, _)| (p.clone(), v.clone(), x.clone()))
+                .collect(),
+            ..SyncQuery::default()
+        };
+        // Eden leaves msince out for THIS and OTHER: those compare nothing.
+        let with_msince = !matches!(update_policy, Policy::This | Policy::Other);
+        let options = ImportOptions {
+            strategy,
+            update_policy,
+            conflict_policy: Some(conflict_policy),
+            // Eden's client passes its last pull whatever the policy.
+            last_sync: task.last_pull,
+            repository_id: Some(repository.id),
+            run_id: Some(self.run_id),
+            resource: Some(table.clone()),
+            ..ImportOptions::default()
+        };
+        let mut total: u64 = 0;
+        let mut since_seq = task.last_pull_seq.unwrap_or(0);
+        let mut youngest = task.last_pull;
+        let mut prefetched: Option<Prefetch> = None;
+        loop {
+            match peer.kind {
+                PeerKind::Eden => query.msince = task.last_pull.filter(|_| with_msince),
+                PeerKind::Edensync => {
+                    query.since_seq = Some(since_seq);
+                    query.limit = Some(self.engine.page_size);
+                }
+            }
+            self.say(&format!("{table}: pulling from {}", repository.name));
+            let spooled = match prefetched.take() {
+                Some(page) => self.stop.guard(page.wait()).await?,
+                None => {
+                    self.stop
+                        .guard(peer.pull(&query, &self.progress.bytes_in))
+                        .await?
+                }
+            };
+            self.contacted = true;
+            self.note_clock(&table, spooled.clock_skew, margin).await;
+            self.say(&format!(
+                "{table}: importing {} bytes from {}",
+                spooled.bytes, repository.name
+            ));
+            // The import runs on the blocking pool; as soon as it has read
+            // the page's root, the next page is fetched meanwhile (its
+            // import, and the watermark, still wait for this one).
+            let (root_tx, root_rx) = tokio::sync::oneshot::channel();
+            let import = {
+                let (engine, options) = (self.engine.clone(), options.clone());
+                tokio::spawn(async move {
+                    engine
+                        .db(move |conn| {
+                            let document = SpooledDocument {
+                                file: spooled.file,
+                                format: spooled.format,
+                                gzip: spooled.gzip,
+                                page: spooled.page,
+                                // Our own peer's answer, already on disk: no
+                                // size limit, the other limits still apply.
+                                limits: Limits {
+                                    max_document_bytes: u64::MAX,
+                                    ..Limits::default()
+                                },
+                            };
+                            let root_seen = |root: &Root| {
+                                let _ = root_tx.send(root.clone());
+                            };
+                            Ok(store::import_document(conn, document, &options, root_seen)?)
+                        })
+                        .await
+                })
+            };
+            if peer.kind == PeerKind::Edensync
+                && let Ok(root) = root_rx.await
+                && let Some(next) = next_page(&root, since_seq)
+            {
+                let mut next_query = query.clone();
+                next_query.since_seq = Some(next);
+                prefetched = Some(Prefetch::start(
+                    peer.clone(),
+                    next_query,
+                    self.progress.clone(),
+                ));
+            }
+            let (summary, root) = import
+                .await
+                .map_err(|e| SyncError::transient(format!("internal error: {e}")))??;
+            let received = summary.records;
+            total += received;
+            add(&self.progress.pulled_created, summary.created.len() as u64);
+            add(&self.progress.pulled_updated, summary.updated.len() as u64);
+            add(&self.progress.pulled_deleted, summary.deleted.len() as u64);
+            add(&self.progress.pulled_skipped, summary.skipped);
+            add(
+                &self.progress.pulled_rejected,
+                summary.rejected.len() as u64,
+            );
+            self.rejected += summary.rejected.len() as u64;
+            if let Some(mtime) = summary.youngest_master_mtime {
+                youngest = Some(youngest.map_or(mtime, |y| y.max(mtime)));
+                let ahead = (mtime - model::now()).num_seconds();
+                if ahead > margin {
+                    let warning = format!(
+                        "records from {} carry modified_on up to {ahead} s in the future: the peer's clock or data is ahead of ours",
+                        repository.name
+                    );
+                    self.log(
+                        Some(&table),
+                        "pull/outgoing",
+                        "check clock",
+                        "warning",
+                        false,
+                        warning,
+                    )
+                    .await;
+                }
+            }
+            // The page is committed: now the watermark may move.
+            let next_seq = match peer.kind {
+                PeerKind::Edensync => root
+                    .attribute("next_seq")
+                    .and_then(|s| s.parse::<i64>().ok()),
+                PeerKind::Eden => None,
+            };
+            let more = peer.kind == PeerKind::Edensync && next_page(&root, since_seq).is_some();
+            let task_id = task.id;
+            let watermark_time = summary.youngest_master_mtime.and(youngest);
+            self.engine
+                .db(move |conn| {
+                    Ok(model::tasks::set_pull_watermark(
+                        conn,
+                        task_id,
+                        watermark_time,
+                        next_seq,
+                    )?)
+                })
+                .await?;
+            if let Some(next) = next_seq {
+                since_seq = next;
+            }
+            let (result, message) = if !summary.rejected.is_empty() {
+                (
+                    "warning",
+                    format!(
+                        "{} - invalid items ignored, {}",
+                        summary.rejected.len(),
+                        summary.rejection_text()
+                    ),
+                )
+            } else if received == 0 {
+                (
+                    "success",
+                    "No data to import (already up-to-date)".to_string(),
+                )
+            } else {
+                (
+                    "success",
+                    format!("Data imported successfully ({received} records)"),
+                )
+            };
+            self.log(
+                Some(&table),
+                "pull/outgoing",
+                "import",
+                result,
+                false,
+                message,
+            )
+            .await;
+            self.progress.steps_ok.fetch_add(1, Ordering::Relaxed);
+            if !more {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// Where the page after this one starts, when the peer says there is one.
+fn next_page(root: &Root, since_seq: i64) -> Option<i64> {
+    let next = root.attribute("next_seq")?.parse::<i64>().ok()?;
+    (root.attribute("more") == Some("true") && next > since_seq).then_some(next)
+}
+
+/// The next page of a pull, fetched while the current one is imported; the
+/// transfer stops if the run drops it.
+struct Prefetch(tokio_util::task::AbortOnDropHandle<Result<client::Spooled, SyncError>>);
+
+impl Prefetch {
+    fn start(peer: Peer, query: SyncQuery, progress: Arc<Progress>) -> Prefetch {
+        Prefetch(tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+            async move { peer.pull(&query, &progress.bytes_in).await },
+        )))
+    }
+
+    async fn wait(self) -> Result<client::Spooled, SyncError> {
+        self.0
+            .await
+            .map_err(|e| SyncError::transient(format!("internal error: {e}")))?
+    }
+}
+
+fn parse_policy(text: &str, what: &str, task: &Task) -> Result<Policy, SyncError> {
+    Policy::parse(text).ok_or_else(|| {
+        SyncError::permanent(format!(
+            "the task {} has an invalid {what} '{text}'",
+            task.resource_name
+        ))
+    })
+}

@@ -1,0 +1,257 @@
+//! A task's push: what changed here since the last confirmed push, page by
+//! page (the next page exported while the peer imports this one); the
+//! watermark moves only when the peer confirms.
+
+use std::sync::atomic::Ordering;
+
+use super::Engine;
+use super::client::{Peer, PeerKind, SyncQuery};
+use super::error::SyncError;
+use super::progress::add;
+use super::run::Run;
+use crate::db::DbConnection;
+use crate::model;
+use crate::model::repositories::Repository;
+use crate::model::tasks::Task;
+use crate::s3xml::Format;
+use crate::store::{self, ExportRequest, Filter};
+
+impl Run<'_> {
+    /// Push a task's table: what changed here since the last confirmed push
+    /// (by our seq), leaving out what came from this same peer.
+    pub(super) async fn push(
+        &mut self,
+        peer: &mut Peer,
+        repository: &Repository,
+        task: &Task,
+        margin: i64,
+    ) -> Result<u64, SyncError> {
+        let table = task.resource_name.clone();
+        let filters = self.filters(task).await?;
+        let gzip = peer.kind == PeerKind::Edensync;
+        let format = if peer.speaks_lines {
+            Format::Lines
+        } else {
+            Format::Xml
+        };
+        let since_seq = task.last_push_seq.unwrap_or(0);
+        // Eden's conflict detection compares with our last push: the same
+        // for every page of this run; the next run compares with this start.
+        let pushed_since = task.last_push;
+        let started = model::now();
+        let mut total = 0;
+        let export = PushExport {
+            table: table.clone(),
+            limit: gzip.then_some(self.engine.page_size),
+            filters: filters.iter().map(|(_, _, _, f)| f.clone()).collect(),
+            peer: repository.id,
+            components: task.components,
+            url: self.engine.public_url.clone(),
+            gzip,
+            format,
+        };
+        self.say(&format!(
+            "{table}: preparing the push to {}",
+            repository.name
+        ));
+        let mut page = Some(export.start(self.engine, since_seq));
+        while let Some(current) = page.take() {
+            let (outcome, file, length) = current
+                .await
+                .map_err(|e| SyncError::transient(format!("internal error: {e}")))??;
+            let covered = if outcome.more {
+                outcome.max_seq.unwrap_or(outcome.snapshot_seq)
+            } else {
+                outcome.snapshot_seq
+            };
+            if outcome.more {
+                // The next page is exported while the peer imports this one.
+                page = Some(export.start(self.engine, covered));
+            }
+            if outcome.results == 0 {
+                let task_id = task.id;
+                let at = pushed_since.unwrap_or(started);
+                self.engine
+                    .db(move |conn| {
+                        Ok(model::tasks::set_push_watermark(
+                            conn, task_id, at, covered,
+                        )?)
+                    })
+                    .await?;
+                if total == 0 {
+                    self.log(
+                        Some(&table),
+                        "push/outgoing",
+                        "send",
+                        "warning",
+                        false,
+                        "No data to send".into(),
+                    )
+                    .await;
+                }
+                self.progress.steps_ok.fetch_add(1, Ordering::Relaxed);
+                return Ok(total);
+            }
+            let query = SyncQuery {
+                resource: table.clone(),
+                msince: pushed_since
+                    .filter(|_| !matches!(task.update_policy.as_str(), "THIS" | "OTHER")),
+                policies: Some((
+                    task.strategy.clone(),
+                    task.update_policy.clone(),
+                    task.conflict_policy.clone(),
+                )),
+                ..SyncQuery::default()
+            };
+            self.say(&format!(
+                "{table}: pushing {} records ({length} bytes) to {}",
+                outcome.results, repository.name
+            ));
+            let reply = self
+                .stop
+                .guard(peer.push(
+                    &query,
+                    &file,
+                    length,
+                    gzip,
+                    format,
+                    &self.progress.bytes_out,
+                ))
+                .await?;
+            self.contacted = true;
+            self.note_clock(&table, reply.clock_skew, margin).await;
+            // Confirmed by the peer: the watermark moves past what it holds.
+            let task_id = task.id;
+            let rejected = reply.rejected.clone();
+            let (repository_id, run_id) = (repository.id, self.run_id);
+            self.engine
+                .db(move |conn| {
+                    let now = model::now();
+                    for (table, uuid, reason, raw) in &rejected {
+                        model::records::insert_rejected(
+                            conn,
+                            &model::records::NewRejectedItem {
+                                run_id: Some(run_id),
+                                repository_id: Some(repository_id),
+                                table_name: table,
+                                uuid: uuid.as_deref(),
+                                reason: &format!("refused by the peer: {reason}"),
+                                raw_element: raw,
+                                created_at: now,
+                            },
+                        )?;
+                    }
+                    Ok(model::tasks::set_push_watermark(
+                        conn, task_id, started, covered,
+                    )?)
+                })
+                .await?;
+            total += outcome.results;
+            add(&self.progress.pushed_created, reply.created);
+            add(&self.progress.pushed_updated, reply.updated);
+            add(&self.progress.pushed_deleted, reply.deleted);
+            add(&self.progress.pushed_rejected, reply.rejected.len() as u64);
+            self.rejected += reply.rejected.len() as u64;
+            let (result, message) = if reply.rejected.is_empty() {
+                (
+                    "success",
+                    format!("data sent successfully ({} records)", outcome.results),
+                )
+            } else {
+                (
+                    "warning",
+                    format!(
+                        "data sent ({} records); the peer refused {}: {}",
+                        outcome.results,
+                        reply.rejected.len(),
+                        reply.message.clone().unwrap_or_default()
+                    ),
+                )
+            };
+            self.log(
+                Some(&table),
+                "push/outgoing",
+                "send",
+                result,
+                !reply.rejected.is_empty(),
+                message,
+            )
+            .await;
+            self.progress.steps_ok.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(total)
+    }
+}
+
+/// What a push exports, page after page.
+struct PushExport {
+    table: String,
+    /// Masters per page (edensync peers); Eden gets one document.
+    limit: Option<u64>,
+    filters: Vec<Filter>,
+    /// The peer: its own changes are not sent back.
+    peer: i64,
+    components: bool,
+    /// Our base URL, the document's `url` root attribute.
+    url: Option<String>,
+    gzip: bool,
+    format: Format,
+}
+
+type ExportedPage = Result<(store::ExportOutcome, std::fs::File, u64), SyncError>;
+
+impl PushExport {
+    /// Export the page after `since_seq` to a file on the blocking pool.
+    fn start(&self, engine: &Engine, since_seq: i64) -> tokio::task::JoinHandle<ExportedPage> {
+        let request = ExportRequest {
+            table: self.table.clone(),
+            since_seq: Some(since_seq),
+            limit: self.limit,
+            filters: self.filters.clone(),
+            exclude_changed_by: Some(self.peer),
+            components: self.components,
+            root_attributes: self
+                .url
+                .iter()
+                .map(|u| ("url".to_string(), u.trim_end_matches('/').to_string()))
+                .collect(),
+            format: self.format,
+            ..ExportRequest::default()
+        };
+        let (engine, gzip) = (engine.clone(), self.gzip);
+        tokio::spawn(async move {
+            engine
+                .db(move |conn| export_to_file(conn, &request, gzip))
+                .await
+        })
+    }
+}
+
+/// Export to a temporary file (gzip for edensync peers): the push body.
+fn export_to_file(
+    conn: &mut DbConnection,
+    request: &ExportRequest,
+    gzip: bool,
+) -> Result<(store::ExportOutcome, std::fs::File, u64), SyncError> {
+    use std::io::{Seek, Write};
+    let file = tempfile::tempfile()?;
+    let (outcome, mut file) = if gzip {
+        // Buffered before the compressor: every write into it is a call
+        // into deflate, and the writers write a few bytes at a time.
+        let out = std::io::BufWriter::with_capacity(
+            64 * 1024,
+            flate2::write::GzEncoder::new(file, flate2::Compression::fast()),
+        );
+        let (outcome, out) = store::export(conn, request, out)?;
+        let compressor = out.into_inner().map_err(|e| e.into_error())?;
+        (outcome, compressor.finish()?)
+    } else {
+        let out = std::io::BufWriter::with_capacity(64 * 1024, file);
+        let (outcome, out) = store::export(conn, request, out)?;
+        (outcome, out.into_inner().map_err(|e| e.into_error())?)
+    };
+    file.flush()?;
+    let length = file.stream_position()?;
+    file.rewind()?;
+    Ok((outcome, file, length))
+}

@@ -1,0 +1,302 @@
+//! One run of a repository: take its lease, then per task in order pull and
+//! push (as the task's mode says), and close the run.
+
+use std::sync::Arc;
+
+use super::Engine;
+use super::error::{FailureKind, SyncError};
+use super::progress::{Progress, ProgressSink};
+use super::stop::Stop;
+use crate::model;
+use crate::model::runs::RunCounts;
+use crate::model::tasks::Task;
+use crate::store::Filter;
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    Manual,
+    Cli,
+    Retry,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Cli => "cli",
+            Trigger::Retry => "retry",
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Succeeded,
+    /// Some tasks failed or some records were rejected.
+    Partial,
+    Failed,
+    TimedOut,
+    Cancelled,
+    /// Another run held the repository's lease.
+    Skipped,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed out",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// What to run.
+pub struct RunRequest {
+    pub repository_id: i64,
+    pub trigger: Trigger,
+    pub job_id: Option<i64>,
+    /// Only this task's table.
+    pub only_table: Option<String>,
+    pub stop: Stop,
+    /// Progress lines (the CLI prints them on stderr).
+    pub progress: Option<ProgressSink>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub run_id: i64,
+    pub status: RunStatus,
+    pub counts: RunCounts,
+    pub error: Option<String>,
+    pub tasks: Vec<TaskReport>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskReport {
+    pub table: String,
+    pub pulled: Option<Result<u64, String>>,
+    pub pushed: Option<Result<u64, String>>,
+}
+
+impl Engine {
+    /// One run of a repository, start to end. Errors of the run itself are
+    /// in the report; `Err` only when not even a run row could be written.
+    pub async fn run(&self, request: RunRequest) -> Result<RunReport, SyncError> {
+        let repository_id = request.repository_id;
+        let started = std::time::Instant::now();
+        let holder = format!("{}:{}", self.process, uuid::Uuid::new_v4());
+        let trigger = request.trigger.as_str();
+        let job_id = request.job_id;
+        let taken = self
+            .take_lease(repository_id, job_id, trigger, holder.clone())
+            .await?;
+        let (run_id, leased, name) = (taken.run_id, taken.leased, taken.repository_name);
+        if !leased {
+            self.metrics.observe_skipped_run(&name);
+            return Ok(RunReport {
+                run_id,
+                status: RunStatus::Skipped,
+                counts: RunCounts::default(),
+                error: Some("another run of this repository is in progress".into()),
+                tasks: Vec::new(),
+            });
+        }
+
+        let progress = Arc::new(Progress::default());
+        let heartbeat = self.spawn_heartbeat(
+            repository_id,
+            run_id,
+            holder.clone(),
+            progress.clone(),
+            request.stop.token.clone(),
+        );
+        let mut run = Run {
+            engine: self,
+            repository_id,
+            run_id,
+            progress: progress.clone(),
+            stop: request.stop.clone(),
+            say: request.progress.clone(),
+            failures: Vec::new(),
+            rejected: 0,
+            contacted: false,
+            skew_warned: false,
+        };
+        let outcome = run.execute(request.only_table.as_deref()).await;
+        heartbeat.abort();
+        let report = self.finish(run, outcome, &holder, started).await;
+        Ok(report)
+    }
+}
+
+/// The state of one run in progress, shared by its steps.
+pub(super) struct Run<'a> {
+    pub engine: &'a Engine,
+    pub repository_id: i64,
+    pub run_id: i64,
+    pub progress: Arc<Progress>,
+    pub stop: Stop,
+    pub say: Option<ProgressSink>,
+    /// Failures of single steps; the run goes on with the next task.
+    pub failures: Vec<SyncError>,
+    pub rejected: u64,
+    pub contacted: bool,
+    pub skew_warned: bool,
+}
+
+impl Run<'_> {
+    pub(super) fn say(&self, line: &str) {
+        self.progress.set_step(Some(line.to_string()));
+        if let Some(say) = &self.say {
+            say(line);
+        }
+    }
+
+    async fn execute(&mut self, only_table: Option<&str>) -> Result<(), SyncError> {
+        let (repository, config) = self.engine.load(self.repository_id).await?;
+        let mut peer = match self.engine.peer(&repository, &config) {
+            Ok(peer) => peer,
+            Err(e) => {
+                self.log(
+                    None,
+                    "none/none",
+                    "connect",
+                    "fatal",
+                    false,
+                    e.message.clone(),
+                )
+                .await;
+                return Err(e);
+            }
+        };
+        let repository_id = self.repository_id;
+        let tasks = self
+            .engine
+            .db(move |conn| Ok(model::tasks::list_for_repository(conn, repository_id)?))
+            .await?;
+        let tasks: Vec<Task> = tasks
+            .into_iter()
+            .filter(|t| only_table.is_none_or(|only| t.resource_name == only))
+            .collect();
+        if let Some(only) = only_table
+            && tasks.is_empty()
+        {
+            return Err(SyncError::permanent(format!(
+                "{} has no task for the table {only}",
+                repository.name
+            )));
+        }
+        let margin = i64::from(config.clock_skew_warn_secs.max(1));
+        for task in tasks {
+            let mut report = TaskReport {
+                table: task.resource_name.clone(),
+                ..TaskReport::default()
+            };
+            let pulls = matches!(task.mode.as_str(), "pull" | "both");
+            let pushes = matches!(task.mode.as_str(), "push" | "both");
+            let mut pull_failed = false;
+            if pulls {
+                let result = self.pull(&mut peer, &repository, &task, margin).await;
+                report.pulled = Some(result.as_ref().map(|n| *n).map_err(|e| e.message.clone()));
+                if let Err(e) = result {
+                    pull_failed = true;
+                    let stop = self.note_failure(e, &task, "pull/outgoing", "fetch").await;
+                    if stop {
+                        self.progress.report(report);
+                        return Ok(());
+                    }
+                }
+            }
+            if pushes && !pull_failed {
+                let result = self.push(&mut peer, &repository, &task, margin).await;
+                report.pushed = Some(result.as_ref().map(|n| *n).map_err(|e| e.message.clone()));
+                if let Err(e) = result {
+                    let stop = self.note_failure(e, &task, "push/outgoing", "send").await;
+                    if stop {
+                        self.progress.report(report);
+                        return Ok(());
+                    }
+                }
+            }
+            self.progress.report(report);
+        }
+        self.progress.set_step(None);
+        Ok(())
+    }
+
+    /// Log a failed step; true when the rest of the run cannot work either
+    /// (cancelled, credentials refused, peer unreachable).
+    async fn note_failure(
+        &mut self,
+        error: SyncError,
+        task: &Task,
+        mode: &'static str,
+        action: &'static str,
+    ) -> bool {
+        let result = match error.kind {
+            FailureKind::Permanent if mode == "push/outgoing" => "fatal",
+            _ => "error",
+        };
+        self.log(
+            Some(&task.resource_name),
+            mode,
+            action,
+            result,
+            error.remote,
+            error.message.clone(),
+        )
+        .await;
+        self.say(&format!(
+            "{} {}: {}",
+            task.resource_name, mode, error.message
+        ));
+        let stop = error.kind == FailureKind::Cancelled || error.stops_run;
+        self.failures.push(error);
+        stop
+    }
+
+    /// The task's filters: (prefix for the URL, variable, value, parsed).
+    pub(super) async fn filters(
+        &self,
+        task: &Task,
+    ) -> Result<Vec<(String, String, String, Filter)>, SyncError> {
+        let task_id = task.id;
+        let rows = self
+            .engine
+            .db(move |conn| Ok(model::task_filters::list_for_task(conn, task_id)?))
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let (table, text) = (row.table_name, row.filter_string);
+                let (var, value) = text.split_once('=').ok_or_else(|| {
+                    SyncError::permanent(format!(
+                        "the filter '{text}' of the task {} is not FIELD=VALUE",
+                        task.resource_name
+                    ))
+                })?;
+                let prefix = if table == task.resource_name || table.is_empty() || table == "~" {
+                    "~".to_string()
+                } else {
+                    table.clone()
+                };
+                let filter =
+                    Filter::from_query(&format!("[{prefix}]{var}"), value).map_err(|e| {
+                        SyncError::permanent(format!(
+                            "the filter '{text}' of the task {} is invalid: {e}",
+                            task.resource_name
+                        ))
+                    })?;
+                Ok((prefix, var.to_string(), value.to_string(), filter))
+            })
+            .collect()
+    }
+}

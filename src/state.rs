@@ -1,0 +1,62 @@
+//! What every request handler, console and sync API alike, may use: the
+//! shared state, and who the client is.
+
+use std::net::IpAddr;
+
+use actix_web::{HttpRequest, web};
+
+use crate::accounts::peer_auth::PeerAuth;
+use crate::accounts::throttle::LoginThrottle;
+use crate::db::Pool;
+use crate::engine::Engine;
+use crate::secrets::SecretKey;
+
+/// What every request handler may use.
+pub struct AppState {
+    pub pool: Pool,
+    pub key: SecretKey,
+    pub site_uuid: String,
+    /// Cookies carry `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+    pub login_throttle: LoginThrottle,
+    /// Basic authentication of peers on the sync API.
+    pub peer_auth: PeerAuth,
+    /// `EDENSYNC_PUBLIC_URL`, for the `url` of exported documents.
+    pub public_url: Option<String>,
+    /// The largest push body accepted (413 beyond).
+    pub max_push_bytes: u64,
+    /// Starts runs ("Sync now").
+    pub engine: Engine,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// The client's address: the socket's, or, when the socket is a trusted
+/// reverse proxy, the last address in `X-Forwarded-For` that is not itself
+/// a trusted proxy (what comes before it anyone could have written).
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    let socket = req.peer_addr()?.ip();
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Some(socket);
+    };
+    let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&socket) {
+        return Some(socket);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted(&ip) => continue,
+            Ok(ip) => return Some(ip),
+            // Garbage from before the trusted proxies: stop believing.
+            Err(_) => break,
+        }
+    }
+    Some(socket)
+}
