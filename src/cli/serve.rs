@@ -1,0 +1,51 @@
+//! `serve`: the console, the HTTP endpoints and, unless told not to, the
+//! scheduler, until SIGTERM or Ctrl-C.
+
+use std::io::Write;
+
+use super::{CliError, runtime};
+use crate::app;
+use crate::config::Settings;
+
+pub(super) fn run(settings: Settings, with_scheduler: bool) -> Result<(), CliError> {
+    runtime()?.block_on(async move {
+        let node = tokio::task::spawn_blocking(move || app::open(settings))
+            .await
+            .map_err(|e| CliError::Failed(e.to_string()))??;
+        let _serving = app::lock_data_dir(&node.settings)?;
+        let running = app::start(node)?;
+        let engine = running.engine.clone();
+        let scheduler = if with_scheduler {
+            Some(
+                crate::scheduler::Scheduler::start(engine.clone())
+                    .await
+                    .map_err(|e| CliError::Failed(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        // One parseable line when ready; tools and tests wait for it. A
+        // reader that has gone away (`serve | head -1`) must not stop the
+        // server: println! would panic on the closed pipe.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "edensync listening on {}", running.listen_url);
+        if let Some(url) = &running.setup_url {
+            let _ = writeln!(
+                out,
+                "edensync setup: create the first administrator at {url}"
+            );
+        }
+        let _ = out.flush();
+        // The server returns on SIGTERM or Ctrl-C; then runs in progress
+        // finish their current page and release their leases.
+        let served = running
+            .server
+            .await
+            .map_err(|e| CliError::Failed(format!("server stopped: {e}")));
+        if let Some(scheduler) = scheduler {
+            scheduler.shutdown().await;
+        }
+        engine.shutdown().await;
+        served
+    })
+}
