@@ -1,0 +1,118 @@
+//! `sync REPOSITORY`: one run now, as the scheduler would run it.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::output::print_json;
+use super::{CliError, runtime};
+use crate::app::{self, Node};
+use crate::db::DbError;
+use crate::engine::{ProgressSink, RunRequest, RunStatus, Stop, Trigger};
+use crate::manage;
+
+pub(super) fn run(
+    node: Node,
+    repository: &str,
+    task: Option<String>,
+    as_json: bool,
+) -> Result<(), CliError> {
+    let found = {
+        let mut conn = node.pool.get().map_err(DbError::from)?;
+        manage::repositories::find(&mut conn, repository)?
+    };
+    let engine = app::engine(&node, None);
+    let report = runtime()?.block_on(async move {
+        let stop = Stop::never();
+        let token = stop.token.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("edensync: stopping after the current page …");
+                token.cancel();
+            }
+        });
+        let progress: ProgressSink = Arc::new(|line: &str| eprintln!("edensync: {line}"));
+        engine
+            .run(RunRequest {
+                repository_id: found.id,
+                trigger: Trigger::Cli,
+                job_id: None,
+                only_table: task,
+                stop,
+                progress: Some(progress),
+            })
+            .await
+    });
+    let report = report.map_err(|e| CliError::Failed(e.to_string()))?;
+    let c = &report.counts;
+    if as_json {
+        let tasks: Vec<_> = report
+            .tasks
+            .iter()
+            .map(|t| {
+                let side = |r: &Option<Result<u64, String>>| match r {
+                    None => json!(null),
+                    Some(Ok(n)) => json!({"records": n}),
+                    Some(Err(e)) => json!({"error": e}),
+                };
+                json!({"table": t.table, "pull": side(&t.pulled), "push": side(&t.pushed)})
+            })
+            .collect();
+        print_json(&json!({
+            "repository": found.name,
+            "run_id": report.run_id,
+            "status": report.status.as_str(),
+            "pulled_created": c.pulled_created,
+            "pulled_updated": c.pulled_updated,
+            "pulled_deleted": c.pulled_deleted,
+            "pulled_skipped": c.pulled_skipped,
+            "pulled_rejected": c.pulled_rejected,
+            "pushed_created": c.pushed_created,
+            "pushed_updated": c.pushed_updated,
+            "pushed_deleted": c.pushed_deleted,
+            "pushed_rejected": c.pushed_rejected,
+            "bytes_in": c.bytes_in,
+            "bytes_out": c.bytes_out,
+            "error": report.error,
+            "tasks": tasks,
+        }));
+    } else {
+        println!(
+            "run {} of {}: {}",
+            report.run_id,
+            found.name,
+            report.status.as_str()
+        );
+        println!(
+            "pulled: {} created, {} updated, {} deleted, {} skipped, {} rejected ({} bytes)",
+            c.pulled_created,
+            c.pulled_updated,
+            c.pulled_deleted,
+            c.pulled_skipped,
+            c.pulled_rejected,
+            c.bytes_in
+        );
+        println!(
+            "pushed: {} created, {} updated, {} deleted, {} rejected ({} bytes)",
+            c.pushed_created, c.pushed_updated, c.pushed_deleted, c.pushed_rejected, c.bytes_out
+        );
+        if let Some(error) = &report.error {
+            println!("error: {error}");
+        }
+    }
+    let what = format!("run {} {}", report.run_id, report.status.as_str());
+    match report.status {
+        RunStatus::Succeeded => Ok(()),
+        RunStatus::Partial => Err(CliError::Partial(what)),
+        RunStatus::Skipped => Err(CliError::Skipped(format!(
+            "{what}: another run of {} is in progress",
+            found.name
+        ))),
+        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Cancelled => {
+            Err(CliError::Failed(format!(
+                "{what}: {}",
+                report.error.as_deref().unwrap_or("see the log")
+            )))
+        }
+    }
+}
