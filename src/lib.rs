@@ -1,8 +1,11 @@
 //! edensync: a synchronization server for the Sahana Eden S3XML sync protocol.
 //!
-//! Layers, from the outside in: `cli` and `web` parse input and render output;
-//! `accounts` holds the login rules; `model` holds the SQL; `db` owns the
-//! connection pool and migrations. `app` wires them into a running server.
+//! Folders import each other one way, from the outside in: `cli` and `app`
+//! start things; `web` (the console) and `api` (the endpoints peers call)
+//! answer HTTP; `engine` (runs against peers) and `scheduler` sync; `manage`
+//! validates configuration; `store` holds Eden's import and export rules;
+//! `s3xml` is the codec; `model` holds the SQL; `db` owns the connection
+//! pool and migrations. README.md, "Layout", lists every folder.
 
 pub mod accounts;
 pub mod api;
