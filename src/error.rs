@@ -50,12 +50,6 @@ impl From<diesel::result::Error> for WebError {
     }
 }
 
-impl From<actix_web::error::BlockingError> for WebError {
-    fn from(e: actix_web::error::BlockingError) -> Self {
-        WebError::Internal(e.to_string())
-    }
-}
-
 impl From<askama::Error> for WebError {
     fn from(e: askama::Error) -> Self {
         WebError::Internal(format!("template: {e}"))

@@ -1,6 +1,6 @@
 //! Validated configuration changes: repositories, their tasks and jobs, and
-//! the node's settings. The command line uses these now and the console
-//! will use the same functions, so both accept and refuse the same things.
+//! the node's settings. The command line and the console both call these
+//! functions, so both accept and refuse the same things.
 //! Every change is written to the audit log; passwords never are.
 
 pub mod jobs;

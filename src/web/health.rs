@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use diesel::connection::SimpleConnection;
 use serde_json::json;
 
+use crate::db::{self, DbError};
 use crate::model;
 use crate::web::AppState;
 
@@ -14,16 +15,12 @@ use crate::web::AppState;
 pub const SCHEDULER_STALE_SECS: i64 = 30;
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let pool = state.pool.clone();
-    let database = web::block(move || {
-        let mut conn = pool.get().map_err(|e| e.to_string())?;
-        conn.batch_execute("SELECT 1").map_err(|e| e.to_string())?;
-        let running = model::runs::in_progress(&mut conn).map_err(|e| e.to_string())?;
-        Ok::<_, String>((crate::db::backend_name(&conn), running.len()))
+    let database = db::with_conn(&state.pool, |conn| {
+        conn.batch_execute("SELECT 1")?;
+        let running = model::runs::in_progress(conn)?;
+        Ok::<_, DbError>((db::backend_name(conn), running.len()))
     })
-    .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r);
+    .await;
     let metrics = &state.engine.metrics;
     let age = metrics.scheduler_heartbeat_age(chrono::Utc::now().timestamp());
     let scheduler = match age {
