@@ -188,7 +188,7 @@ pub fn load_or_create(
                 return Err(SecretsError::Key(format!(
                     "the secret key was rotated: set {source} to the new key in {} (then delete \
                      that file)",
-                    pending_key_path(keys).display()
+                    keys.pending_file.display()
                 )));
             }
             return Err(SecretsError::Key(format!(
@@ -207,15 +207,10 @@ pub fn load_or_create(
     Ok(key)
 }
 
-/// The key file a rotation writes before it commits (see `rotate`).
-fn pending_key_path(keys: &KeyLocation) -> &Path {
-    &keys.pending_file
-}
-
 /// The key a rotation left in `secret.key.new`, if it is the one the
 /// database's check value names.
 fn pending_key_matching(keys: &KeyLocation, check: &str) -> Option<SecretKey> {
-    let text = std::fs::read_to_string(pending_key_path(keys)).ok()?;
+    let text = std::fs::read_to_string(&keys.pending_file).ok()?;
     SecretKey::from_text(&text)
         .ok()
         .filter(|key| key.check_value() == check)
@@ -234,8 +229,8 @@ fn finish_interrupted_rotation(
     let Some(key) = stored_check.and_then(|check| pending_key_matching(keys, check)) else {
         return Ok(None);
     };
-    let pending = pending_key_path(keys);
-    std::fs::rename(&pending, &keys.key_file).map_err(|e| {
+    let pending = keys.pending_file.as_path();
+    std::fs::rename(pending, &keys.key_file).map_err(|e| {
         SecretsError::Key(format!(
             "cannot finish the interrupted key rotation (rename {} to {}): {e}",
             pending.display(),
@@ -274,18 +269,18 @@ pub fn rotate(
 ) -> Result<Rotation, SecretsError> {
     let new_key = SecretKey::generate();
     let from_environment = keys.secret_key.is_some();
-    let pending = pending_key_path(keys);
+    let pending = keys.pending_file.as_path();
     // A leftover from an earlier rotation: never committed, or already
     // finished at start-up (a key from the environment checked out), so not
     // needed.
-    let _ = std::fs::remove_file(&pending);
-    write_key_file(&pending, &new_key)?;
+    let _ = std::fs::remove_file(pending);
+    write_key_file(pending, &new_key)?;
     #[cfg(unix)]
     if let Ok(old_file) = std::fs::metadata(&keys.key_file) {
         // Rotated by root for a service account: the new key keeps the old
         // key's owner, or the service could not read it.
         use std::os::unix::fs::MetadataExt;
-        let _ = std::os::unix::fs::chown(&pending, Some(old_file.uid()), Some(old_file.gid()));
+        let _ = std::os::unix::fs::chown(pending, Some(old_file.uid()), Some(old_file.gid()));
     }
     let reencrypted = conn.transaction(|conn| -> Result<usize, SecretsError> {
         let reseal = |sealed: Option<String>, what: &str| -> Result<Option<String>, SecretsError> {
@@ -322,7 +317,7 @@ pub fn rotate(
     let reencrypted = match reencrypted {
         Ok(count) => count,
         Err(e) => {
-            let _ = std::fs::remove_file(&pending);
+            let _ = std::fs::remove_file(pending);
             return Err(e);
         }
     };
@@ -334,7 +329,7 @@ pub fn rotate(
         });
     }
     let path = keys.key_file.clone();
-    std::fs::rename(&pending, &path).map_err(|e| {
+    std::fs::rename(pending, &path).map_err(|e| {
         SecretsError::Key(format!(
             "the stored passwords are now encrypted with the key in {}, but it could not \
              replace {}: {e}; move it there by hand before the next start",

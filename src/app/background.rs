@@ -61,7 +61,7 @@ async fn housekeeping(pool: Pool) {
     let mut round: u32 = 0;
     loop {
         ticker.tick().await;
-        let sweep_sessions = round % SESSION_SWEEP_ROUNDS == 0;
+        let sweep_sessions = round.is_multiple_of(SESSION_SWEEP_ROUNDS);
         round = round.wrapping_add(1);
         let done = db::with_conn(&pool, move |conn| {
             if let Some(config) = model::sync_config::get(conn)? {
