@@ -9,7 +9,6 @@ pub mod access;
 pub mod client;
 pub mod engine;
 pub mod error;
-pub mod health;
 pub mod peer_auth;
 pub mod pull;
 pub mod push;
