@@ -14,6 +14,7 @@ pub mod observe;
 mod records;
 mod repositories;
 mod repository_health;
+mod repository_names;
 mod resources;
 pub mod runs;
 pub mod session;

@@ -16,7 +16,7 @@ use crate::model::runs::Run;
 use crate::model::sync_log::LogEntry;
 use crate::sync::engine::Trigger;
 use crate::web::format::span;
-use crate::web::dashboard::{name_of, names};
+use crate::web::repository_names::{name_of, names};
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, Layout, redirect_with_error, redirect_with_flash, render};
 
