@@ -14,8 +14,8 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 
-use super::schedule;
 use crate::manage;
+use crate::manage::schedule;
 use crate::model;
 use crate::model::jobs::Job;
 use crate::sync::engine::{Engine, RunRequest, Trigger};
