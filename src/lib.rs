@@ -24,7 +24,6 @@ pub mod scheduler;
 pub mod secrets;
 pub mod state;
 pub mod store;
-pub mod sync;
 pub mod web;
 
 /// The version peers and operators see (`User-Agent`, `/healthz`, `server`).

@@ -18,22 +18,26 @@ pub(super) enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Change a setting held in the database (site_name, proxy_url,
+    /// Change settings held in the database (site_name, proxy_url,
     /// proxy_username, proxy_password, timeouts, backoff, log retention,
-    /// accept_push_from_new_peers, clock_skew_warn_secs, metrics_token).
+    /// accept_push_from_new_peers, clock_skew_warn_secs, metrics_token):
+    /// KEY VALUE, or several pairs saved together, every one or none.
     Set {
         key: String,
         /// The new value; for proxy_password and metrics_token, - reads it
         /// from standard input; an empty value clears it.
         #[arg(allow_hyphen_values = true)]
         value: String,
+        /// More KEY VALUE pairs, e.g. `backoff_base_secs 600 backoff_cap_secs 7200`.
+        #[arg(allow_hyphen_values = true, value_names = ["KEY", "VALUE"])]
+        more: Vec<String>,
     },
 }
 
 pub(super) fn run(command: ConfigCommand, node: Node) -> Result<(), CliError> {
     match command {
         ConfigCommand::Show { json } => show(node, json),
-        ConfigCommand::Set { key, value } => set(node, &key, &value),
+        ConfigCommand::Set { key, value, more } => set(node, key, value, more),
     }
 }
 
@@ -91,19 +95,49 @@ fn show(node: Node, as_json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-fn set(node: Node, key: &str, value: &str) -> Result<(), CliError> {
-    // Like --password-stdin: the password stays out of the process list and
-    // the shell history.
-    let secret = matches!(key.trim(), "proxy_password" | "metrics_token");
-    let value = if secret && value == "-" {
-        read_password(&PasswordSource {
-            password_stdin: true,
-        })?
-    } else {
-        value.to_string()
-    };
+/// Every pair is saved or none is (`manage::settings::set_all_or_none`),
+/// whatever their order: a cap may come before the base it must not be
+/// below.
+fn set(node: Node, key: String, value: String, more: Vec<String>) -> Result<(), CliError> {
+    if more.len() % 2 != 0 {
+        return Err(CliError::Usage(format!(
+            "config set takes KEY VALUE pairs: {} has no value",
+            more[more.len() - 1]
+        )));
+    }
+    let mut pairs = vec![(key, value)];
+    pairs.extend(
+        more.chunks(2)
+            .map(|pair| (pair[0].clone(), pair[1].clone())),
+    );
+    let stdin_used = pairs.iter().filter(|(k, v)| reads_stdin(k, v)).count();
+    if stdin_used > 1 {
+        return Err(CliError::Usage(
+            "only one value can be read from standard input (-)".into(),
+        ));
+    }
+    for (key, value) in &mut pairs {
+        // Like --password-stdin: the secret stays out of the process list
+        // and the shell history.
+        if reads_stdin(key, value) {
+            *value = read_password(&PasswordSource {
+                password_stdin: true,
+            })?;
+        }
+    }
     let mut conn = node.pool.get().map_err(DbError::from)?;
-    let shown = manage::settings::set(&mut conn, &Actor::cli(), &node.key, key, &value)?;
-    println!("{} = {shown}", key.trim());
+    let changes: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let saved = manage::settings::set_all_or_none(&mut conn, &Actor::cli(), &node.key, &changes)?;
+    for (name, shown) in saved {
+        println!("{name} = {shown}");
+    }
     Ok(())
+}
+
+/// A secret setting whose value is `-` is read from standard input.
+fn reads_stdin(key: &str, value: &str) -> bool {
+    matches!(key.trim(), "proxy_password" | "metrics_token") && value == "-"
 }

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::Connection;
 
+use super::schedule::{self, CRON_FORM, Recurrence, Schedule};
 use super::{FieldErrors, ManageError};
 use crate::audit::{self, Actor};
 use crate::db::DbConnection;
@@ -10,7 +11,6 @@ use crate::model;
 use crate::model::jobs::{Job, NewJob};
 use crate::model::repositories::Repository;
 use crate::s3xml;
-use crate::scheduler::schedule::{self, CRON_FORM, Recurrence, Schedule};
 
 pub const DEFAULT_TIMEOUT_SECS: i64 = 600;
 

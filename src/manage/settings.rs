@@ -1,10 +1,11 @@
 //! The settings held in the database (`sync_config`), changed one key at a
-//! time. The others come from the settings file and the environment and
-//! are read at start-up.
+//! time (`set`) or several together, all or none (`set_all_or_none`). The
+//! others come from the settings file and the environment and are read at
+//! start-up.
 
 use diesel::Connection;
 
-use super::{FieldErrors, ManageError, check_http_url};
+use super::{FieldError, FieldErrors, ManageError, check_http_url};
 use crate::audit::{self, Actor};
 use crate::db::DbConnection;
 use crate::model;
@@ -221,6 +222,45 @@ pub fn set(
         model::sync_config::update(conn, &change)?;
         audit::record(conn, actor, "config.set", Some(field), Some(&shown))?;
         Ok(shown)
+    })
+}
+
+/// Set several settings in one transaction: every one or none. Each value
+/// is checked as `set` checks it. Settings depend on each other (a proxy
+/// user needs a proxy URL, the backoff cap must not be below its base), so
+/// what fails is tried again after the others, until nothing more
+/// succeeds. Returns each setting's name and its new value as it may be
+/// shown (secrets masked); on `Invalid`, the problems of every setting that
+/// could not be set.
+pub fn set_all_or_none(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    key: &SecretKey,
+    changes: &[(&str, &str)],
+) -> Result<Vec<(String, String)>, ManageError> {
+    conn.transaction(|conn| {
+        let mut pending = changes.to_vec();
+        let mut saved = Vec::new();
+        loop {
+            let mut failed: Vec<((&str, &str), Vec<FieldError>)> = Vec::new();
+            let before = pending.len();
+            for (name, value) in pending {
+                match set(conn, actor, key, name, value) {
+                    Ok(shown) => saved.push((name.trim().to_string(), shown)),
+                    Err(ManageError::Invalid(errors)) => failed.push(((name, value), errors)),
+                    Err(other) => return Err(other),
+                }
+            }
+            if failed.is_empty() {
+                return Ok(saved);
+            }
+            if failed.len() == before {
+                return Err(ManageError::Invalid(
+                    failed.into_iter().flat_map(|(_, e)| e).collect(),
+                ));
+            }
+            pending = failed.into_iter().map(|(change, _)| change).collect();
+        }
     })
 }
 

@@ -1,8 +1,8 @@
-//! When runs happen: `schedule.rs` computes a job's run times (every N
-//! seconds or a cron expression, start, stop, repeats); `ticker.rs` is the
-//! in-process scheduler that claims due jobs and retries and starts runs.
+//! When runs happen: `ticker.rs` is the in-process scheduler that claims
+//! due jobs and retries and starts runs. A job's run times are computed by
+//! `manage::schedule`, where jobs are validated, so the scheduler reads the
+//! configuration and the configuration never depends on the scheduler.
 
-pub mod schedule;
 pub mod ticker;
 
 pub use ticker::{Scheduler, SchedulerError};

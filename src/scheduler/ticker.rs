@@ -14,10 +14,10 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 
-use super::schedule;
 use crate::engine::error::SyncError;
 use crate::engine::{Engine, RunRequest, Trigger};
 use crate::manage;
+use crate::manage::schedule;
 use crate::model;
 use crate::model::jobs::Job;
 

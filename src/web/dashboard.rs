@@ -11,7 +11,9 @@ use crate::model;
 use crate::model::runs::Run;
 use crate::model::sync_log::LogEntry;
 use crate::model::users::Role;
-use crate::sync::health::{Health, span};
+use crate::web::format::span;
+use crate::web::repository_health::Health;
+use crate::web::repository_names::name_of;
 use crate::web::runs::RunRow;
 use crate::web::session::AdminSession;
 use crate::web::{AppState, Layout, render};
@@ -97,19 +99,6 @@ pub async fn index(
         failures,
     };
     Ok(render(&req, page))
-}
-
-/// Repository id → name, for rows that only carry the id.
-pub fn names(conn: &mut db::DbConnection) -> Result<Vec<(i64, String)>, WebError> {
-    Ok(model::repositories::list(conn)?
-        .into_iter()
-        .map(|r| (r.id, r.name))
-        .collect())
-}
-
-pub fn name_of(names: &[(i64, String)], id: Option<i64>) -> String {
-    id.and_then(|id| names.iter().find(|(i, _)| *i == id))
-        .map_or_else(|| "(no repository)".to_string(), |(_, n)| n.clone())
 }
 
 fn repository_rows(

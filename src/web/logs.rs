@@ -12,7 +12,7 @@ use crate::error::WebError;
 use crate::model;
 use crate::model::sync_log::{LogEntry, LogQuery};
 use crate::s3xml::time;
-use crate::web::dashboard::{name_of, names};
+use crate::web::repository_names::{name_of, names};
 use crate::web::session::{AdminSession, Protected};
 use crate::web::{AppState, Layout, client_ip, redirect_with_error, redirect_with_flash, render};
 

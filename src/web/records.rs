@@ -14,7 +14,7 @@ use crate::model;
 use crate::model::records::StoredRecord;
 use crate::s3xml::Field;
 use crate::store::body::Body;
-use crate::web::dashboard::{name_of, names};
+use crate::web::repository_names::{name_of, names};
 use crate::web::session::AdminSession;
 use crate::web::{AppState, Layout, render};
 

@@ -17,7 +17,7 @@ use crate::manage::repositories::RepositoryForm;
 use crate::manage::{ManageError, PasswordChange};
 use crate::model;
 use crate::model::repositories::Repository;
-use crate::sync::health::Health;
+use crate::web::repository_health::Health;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{
     AppState, FormErrors, Layout, client_ip, redirect_with_error, redirect_with_flash, render,

@@ -15,8 +15,8 @@ use crate::model;
 use crate::model::rejected_items::RejectedItem;
 use crate::model::runs::Run;
 use crate::model::sync_log::LogEntry;
-use crate::sync::health::span;
-use crate::web::dashboard::{name_of, names};
+use crate::web::format::span;
+use crate::web::repository_names::{name_of, names};
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, Layout, redirect_with_error, redirect_with_flash, render};
 

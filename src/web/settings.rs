@@ -1,22 +1,20 @@
 //! The settings page: this node's name and identity, the default proxy,
 //! timeouts, backoff, log retention, whether newly registered peers may
 //! push, the clock-skew margin, the bearer token of `/metrics`. Each value is validated by
-//! `manage::settings`; the form is saved whole or not at all.
+//! `manage::settings`; the form is saved whole or not at all
+//! (`manage::settings::set_all_or_none`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use diesel::Connection;
 use serde::Deserialize;
 
 use crate::audit::Actor;
-use crate::db::DbConnection;
 use crate::error::WebError;
-use crate::manage::{self, FieldError, ManageError};
+use crate::manage::{self, ManageError};
 use crate::model;
 use crate::model::sync_config::SyncConfig;
-use crate::secrets::SecretKey;
 use crate::web::repositories::manage_error;
 use crate::web::session::{AdminSession, Protected};
 use crate::web::{AppState, FormErrors, Layout, client_ip, redirect_with_flash, render_status};
@@ -145,41 +143,6 @@ impl PostedSettings {
     }
 }
 
-/// Apply every change or none. Settings depend on each other (a proxy user
-/// needs a proxy URL, the backoff cap must not be below its base): what
-/// fails is tried again after the others, until nothing more succeeds.
-fn apply(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    key: &SecretKey,
-    changes: Vec<(&'static str, String)>,
-) -> Result<usize, ManageError> {
-    conn.transaction(|conn| {
-        let count = changes.len();
-        let mut pending = changes;
-        loop {
-            let mut failed: Vec<(&'static str, String, Vec<FieldError>)> = Vec::new();
-            let before = pending.len();
-            for (name, value) in pending {
-                match manage::settings::set(conn, actor, key, name, &value) {
-                    Ok(_) => {}
-                    Err(ManageError::Invalid(errors)) => failed.push((name, value, errors)),
-                    Err(other) => return Err(other),
-                }
-            }
-            if failed.is_empty() {
-                return Ok(count);
-            }
-            if failed.len() == before {
-                return Err(ManageError::Invalid(
-                    failed.into_iter().flat_map(|(_, _, e)| e).collect(),
-                ));
-            }
-            pending = failed.into_iter().map(|(n, v, _)| (n, v)).collect();
-        }
-    })
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "settings/index.html")]
 struct SettingsPage {
@@ -234,13 +197,16 @@ pub async fn save(
     );
     let key = state.key.clone();
     let saved = super::db(&state.pool, move |conn| {
-        Ok::<_, WebError>(apply(conn, &actor, &key, changes))
+        let pairs: Vec<(&str, &str)> = changes.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Ok::<_, WebError>(manage::settings::set_all_or_none(
+            conn, &actor, &key, &pairs,
+        ))
     })
     .await?;
     match saved {
-        Ok(count) => Ok(redirect_with_flash(
+        Ok(saved) => Ok(redirect_with_flash(
             "/settings",
-            &format!("{count} setting(s) saved."),
+            &format!("{} setting(s) saved.", saved.len()),
         )),
         Err(ManageError::Invalid(errors)) => {
             let page = SettingsPage {

@@ -1,3 +1,0 @@
-//! Repository health as the console shows it.
-
-pub mod health;

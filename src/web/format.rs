@@ -1,0 +1,14 @@
+//! How the console writes times for people.
+
+use chrono::NaiveDateTime;
+
+/// "3 min", "2 h 5 min", "4 d": how long ago, or how long until.
+pub fn span(from: NaiveDateTime, to: NaiveDateTime) -> String {
+    let secs = (to - from).num_seconds().abs();
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        s => format!("{} d", s / 86_400),
+    }
+}
