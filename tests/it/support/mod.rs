@@ -2,6 +2,7 @@
 //! database (SQLite in a temp dir, or a fresh PostgreSQL database).
 
 pub mod browser;
+pub mod cli;
 pub mod peers;
 pub mod postgres;
 pub mod stand_in;
