@@ -195,3 +195,46 @@ fn proxy_settings_depend_on_each_other_and_an_empty_value_clears_one() {
     let no_proxy = cli.fails(&["config", "set", "proxy_username", "bob"], 2);
     assert!(no_proxy.contains("set proxy_url first"), "{no_proxy}");
 }
+
+#[test]
+fn several_settings_are_saved_together_whatever_their_order() {
+    let cli = Cli::new();
+    // Alone, a base above today's cap (3600 s) is refused; with the new cap
+    // in the same command, the order does not matter.
+    refused(&cli, "backoff_base_secs", "5000");
+    let out = cli.ok(&[
+        "config",
+        "set",
+        "backoff_base_secs",
+        "5000",
+        "backoff_cap_secs",
+        "7200",
+    ]);
+    assert!(out.contains("backoff_base_secs = 5000"), "{out}");
+    assert!(out.contains("backoff_cap_secs = 7200"), "{out}");
+    let shown = settings(&cli);
+    assert_eq!(shown["backoff_base_secs"], 5000);
+    assert_eq!(shown["backoff_cap_secs"], 7200);
+}
+
+#[test]
+fn one_bad_pair_saves_none_of_the_others() {
+    let cli = Cli::new();
+    let stderr = cli.fails(
+        &[
+            "config",
+            "set",
+            "site_name",
+            "Never saved",
+            "log_retention_days",
+            "many",
+        ],
+        2,
+    );
+    assert_one_line_error(&stderr);
+    assert!(stderr.contains("log_retention_days"), "{stderr}");
+    assert_ne!(settings(&cli)["site_name"], "Never saved");
+
+    let odd = cli.fails(&["config", "set", "site_name", "A", "read_timeout_secs"], 2);
+    assert!(odd.contains("read_timeout_secs has no value"), "{odd}");
+}
