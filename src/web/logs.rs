@@ -12,6 +12,7 @@ use crate::error::WebError;
 use crate::model;
 use crate::model::sync_log::{LogEntry, LogQuery};
 use crate::s3xml::time;
+use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_names::{name_of, names};
 use crate::web::session::{AdminSession, Protected};
 use crate::web::{AppState, Layout, client_ip, redirect_with_error, redirect_with_flash, render};
@@ -31,7 +32,7 @@ pub const RESULTS: [&str; 4] = ["success", "warning", "error", "fatal"];
 #[derive(Deserialize, Default, Clone)]
 pub struct LogFilters {
     #[serde(default)]
-    repository: Option<i64>,
+    repository: QueryNumber,
     #[serde(default)]
     table: String,
     #[serde(default)]
@@ -46,28 +47,28 @@ pub struct LogFilters {
     #[serde(default)]
     text: String,
     #[serde(default)]
-    before: Option<i64>,
+    before: QueryNumber,
 }
 
 impl LogFilters {
     fn query(&self) -> LogQuery {
         let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
         LogQuery {
-            repository_id: self.repository,
+            repository_id: self.repository.value(),
             table: text(&self.table),
             mode: text(&self.mode).filter(|m| MODES.contains(&m.as_str())),
             result: text(&self.result).filter(|r| RESULTS.contains(&r.as_str())),
             from: time::parse(&self.from),
             until: time::parse(&self.until),
             text: text(&self.text),
-            before_id: self.before,
+            before_id: self.before.value(),
         }
     }
 
     /// The query string of these filters, for the next page.
     fn link(&self, before: i64) -> String {
         let mut parts = vec![format!("before={before}")];
-        if let Some(id) = self.repository {
+        if let Some(id) = self.repository.value() {
             parts.push(format!("repository={id}"));
         }
         for (key, value) in [
@@ -124,9 +125,15 @@ pub async fn index(
         .into_iter()
         .map(|e| (name_of(&repositories, e.repository_id), e))
         .collect();
-    let selected = filters.repository;
+    let selected = filters.repository.value();
+    let mut layout = Layout::new(&req, "Log", "logs", &who);
+    layout.flash = problems(&[
+        ("Repository", &filters.repository),
+        ("Page", &filters.before),
+    ])
+    .or(layout.flash);
     let page = LogsPage {
-        layout: Layout::new(&req, "Log", "logs", &who),
+        layout,
         filters,
         repositories: repositories
             .into_iter()

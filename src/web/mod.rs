@@ -11,6 +11,7 @@ mod health;
 mod logs;
 mod metrics;
 pub mod observe;
+mod query;
 mod records;
 mod repositories;
 mod repository_health;

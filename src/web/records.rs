@@ -9,6 +9,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use crate::web::query::{QueryNumber, problems};
+
 use crate::error::WebError;
 use crate::model;
 use crate::model::records::StoredRecord;
@@ -47,7 +49,7 @@ pub struct BrowseQuery {
     #[serde(default)]
     deleted: Option<String>,
     #[serde(default)]
-    before: Option<i64>,
+    before: QueryNumber,
 }
 
 /// A record's line in a table's list.
@@ -99,7 +101,7 @@ pub async fn list(
     let query = query.into_inner();
     let q = query.q.trim().to_string();
     let with_deleted = query.deleted.is_some();
-    let (t, text, before) = (table.clone(), q.clone(), query.before);
+    let (t, text, before) = (table.clone(), q.clone(), query.before.value());
     let records = super::db(&state.pool, move |conn| {
         let text = Some(text.as_str()).filter(|t| !t.is_empty());
         model::records::browse(conn, &t, text, with_deleted, before, PAGE)
@@ -118,8 +120,10 @@ pub async fn list(
             }
             link
         });
+    let mut layout = Layout::new(&req, &table, "records", &who);
+    layout.flash = problems(&[("Page", &query.before)]).or(layout.flash);
     let page = ListPage {
-        layout: Layout::new(&req, &table, "records", &who),
+        layout,
         rows: records
             .into_iter()
             .map(|record| RecordRow {

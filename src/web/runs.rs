@@ -16,6 +16,7 @@ use crate::model::rejected_items::RejectedItem;
 use crate::model::runs::Run;
 use crate::model::sync_log::LogEntry;
 use crate::web::format::span;
+use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_names::{name_of, names};
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, Layout, redirect_with_error, redirect_with_flash, render};
@@ -64,8 +65,10 @@ impl RunRow {
 #[derive(Deserialize)]
 pub struct RunsQuery {
     status: Option<String>,
-    repository: Option<i64>,
-    before: Option<i64>,
+    #[serde(default)]
+    repository: QueryNumber,
+    #[serde(default)]
+    before: QueryNumber,
 }
 
 #[derive(Template, WebTemplate)]
@@ -92,7 +95,7 @@ pub async fn list(
         .filter(|s| STATUSES.contains(&s.as_str()))
         .unwrap_or_default();
     let wanted = (!status.is_empty()).then(|| status.clone());
-    let (repository, before) = (query.repository, query.before);
+    let (repository, before) = (query.repository.value(), query.before.value());
     let (runs, names) = super::db(&state.pool, move |conn| {
         let names = names(conn)?;
         let runs = model::runs::list(conn, wanted.as_deref(), repository, before, PAGE)?;
@@ -110,8 +113,11 @@ pub async fn list(
         link
     });
     let live = runs.iter().any(|r| r.status == "running");
+    let mut layout = Layout::new(&req, "Runs", "runs", &who);
+    layout.flash =
+        problems(&[("Repository", &query.repository), ("Page", &query.before)]).or(layout.flash);
     let page = RunsPage {
-        layout: Layout::new(&req, "Runs", "runs", &who),
+        layout,
         repository: repository.map(|id| (id, name_of(&names, Some(id)))),
         runs: runs.into_iter().map(|r| RunRow::new(r, &names)).collect(),
         statuses: STATUSES,

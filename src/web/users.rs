@@ -8,6 +8,8 @@ use askama_web::WebTemplate;
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
+use crate::web::query::{QueryNumber, problems};
+
 use crate::accounts::{self, AccountError, sessions};
 use crate::error::WebError;
 use crate::model;
@@ -430,7 +432,8 @@ struct AuditPage {
 
 #[derive(Deserialize)]
 pub struct AuditQuery {
-    before: Option<i64>,
+    #[serde(default)]
+    before: QueryNumber,
 }
 
 const AUDIT_PAGE_SIZE: i64 = 100;
@@ -441,7 +444,7 @@ pub async fn audit(
     who: AdminSession,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let before = query.before;
+    let before = query.before.value();
     let entries = db(&state.pool, move |conn| {
         model::audit_log::list(conn, before, AUDIT_PAGE_SIZE)
     })
@@ -449,8 +452,10 @@ pub async fn audit(
     let older = (entries.len() as i64 == AUDIT_PAGE_SIZE)
         .then(|| entries.last().map(|e| e.id))
         .flatten();
+    let mut layout = Layout::new(&req, "Audit log", "audit", &who);
+    layout.flash = problems(&[("Page", &query.before)]).or(layout.flash);
     let page = AuditPage {
-        layout: Layout::new(&req, "Audit log", "audit", &who),
+        layout,
         entries,
         older,
     };

@@ -4,62 +4,12 @@
 //! log viewer and open the synced record. Screenshots of each step go to
 //! `target/screenshots/`.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use thirtyfour::prelude::*;
 
-use crate::support::browser::Browser;
+use crate::support::browser::{Browser, log_in, shot, type_into, wait_for, wait_for_text};
 use crate::support::peers::{PEER_EMAIL, PEER_PASSWORD, doc, org, write_local};
-use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp};
+use crate::support::{Backend, TestApp};
 use edensync::model::users::Role;
-
-fn screenshots() -> PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(driver: &WebDriver, name: &str) {
-    let path = screenshots().join(format!("{name}.png"));
-    driver.screenshot(&path).await.unwrap();
-    let png = std::fs::read(&path).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 5_000,
-        "a real screenshot of {name}"
-    );
-}
-
-async fn wait_for(driver: &WebDriver, css: &str) -> WebElement {
-    driver
-        .query(By::Css(css))
-        .wait(Duration::from_secs(20), Duration::from_millis(100))
-        .first()
-        .await
-        .unwrap_or_else(|_| panic!("{css} did not appear"))
-}
-
-async fn wait_for_text(driver: &WebDriver, text: &str) {
-    for _ in 0..200 {
-        if driver.source().await.unwrap().contains(text) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "the page never showed {text:?}: {}",
-        driver.source().await.unwrap()
-    );
-}
-
-async fn type_into(driver: &WebDriver, id: &str, text: &str) {
-    let field = driver.find(By::Id(id)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_up_a_sync_and_watch_it_work() {
@@ -84,18 +34,7 @@ async fn set_up_a_sync_and_watch_it_work() {
     };
     let driver = &browser.driver;
 
-    // Log in.
-    driver.goto(a.url("/login")).await.unwrap();
-    type_into(driver, "email", ADMIN_EMAIL).await;
-    type_into(driver, "password", ADMIN_PASSWORD).await;
-    driver
-        .find(By::Css("form[action='/login'] button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for(driver, "#site-uuid").await;
+    log_in(driver, &a).await;
 
     // A repository pointing at B: saving registers there.
     driver.goto(a.url("/repositories/new")).await.unwrap();

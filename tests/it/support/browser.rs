@@ -1,6 +1,6 @@
 //! Headless Chromium for console tests, driven through chromedriver.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -78,4 +78,74 @@ impl Browser {
         let _ = chromedriver.kill();
         let _ = chromedriver.wait();
     }
+}
+
+/// `target/screenshots/`, where console tests leave their pictures.
+pub fn screenshots() -> PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A screenshot of the page as it is, checked to be a real picture.
+pub async fn shot(driver: &WebDriver, name: &str) {
+    let path = screenshots().join(format!("{name}.png"));
+    driver.screenshot(&path).await.unwrap();
+    let png = std::fs::read(&path).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5_000,
+        "a real screenshot of {name}"
+    );
+}
+
+pub async fn wait_for(driver: &WebDriver, css: &str) -> WebElement {
+    driver
+        .query(By::Css(css))
+        .wait(Duration::from_secs(20), Duration::from_millis(100))
+        .first()
+        .await
+        .unwrap_or_else(|_| panic!("{css} did not appear"))
+}
+
+pub async fn wait_for_text(driver: &WebDriver, text: &str) {
+    for _ in 0..200 {
+        if driver.source().await.unwrap().contains(text) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the page never showed {text:?}: {}",
+        driver.source().await.unwrap()
+    );
+}
+
+pub async fn type_into(driver: &WebDriver, id: &str, text: &str) {
+    let field = driver.find(By::Id(id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Log in as the test administrator through the form; waits for the
+/// dashboard.
+pub async fn log_in(driver: &WebDriver, app: &super::TestApp) {
+    driver.goto(app.url("/login")).await.unwrap();
+    type_into(driver, "email", super::ADMIN_EMAIL).await;
+    type_into(driver, "password", super::ADMIN_PASSWORD).await;
+    driver
+        .find(By::Css("form[action='/login'] button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(driver, "#site-uuid").await;
+}
+
+/// The window's width in CSS pixels (desktop 1400, phone 400).
+pub async fn set_width(driver: &WebDriver, width: u32) {
+    driver.set_window_rect(0, 0, width, 900).await.unwrap();
 }

@@ -1,0 +1,62 @@
+//! Query parameters on console pages: an empty value means "any" (what the
+//! filter forms send by default) and a bad value gives the page with a
+//! message, never a bare 400. In a real browser, at 1400 and 400 px.
+
+use thirtyfour::prelude::*;
+
+use crate::support::browser::{Browser, log_in, set_width, shot, type_into, wait_for};
+use crate::support::{Backend, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_admin();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let driver = &browser.driver;
+    log_in(driver, &app).await;
+
+    for width in [1400, 400] {
+        set_width(driver, width).await;
+        // The log viewer's form as it comes: Repository "any", plus a text.
+        driver.goto(app.url("/logs")).await.unwrap();
+        type_into(driver, "text", "nothing like this").await;
+        driver
+            .find(By::Css("form.filters button[type='submit']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(driver, "form.filters").await;
+        let url = driver.current_url().await.unwrap();
+        assert!(url.query().unwrap_or("").contains("repository="), "{url}");
+        let source = driver.source().await.unwrap();
+        assert!(!source.contains("deserialize"), "{source}");
+        shot(driver, &format!("logs-filter-any-{width}")).await;
+
+        for path in [
+            "/logs?repository=abc&text=x",
+            "/runs?repository=abc",
+            "/runs?repository=&before=",
+            "/audit?before=soon",
+        ] {
+            driver.goto(app.url(path)).await.unwrap();
+            let source = driver.source().await.unwrap();
+            assert!(!source.contains("deserialize"), "{path}: {source}");
+            assert!(
+                source.contains("<nav"),
+                "{path} is the console page: {source}"
+            );
+            let bad = path.contains("abc") || path.contains("soon");
+            assert_eq!(
+                source.contains("is not a number; it was ignored."),
+                bad,
+                "{path}: {source}"
+            );
+        }
+        shot(driver, &format!("audit-bad-page-{width}")).await;
+    }
+    browser.quit().await;
+}
