@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::body::Body;
 use super::policy::{self, Incoming, Local, Method, Policy, Strategy};
 use super::{StoreError, is_valid_table_name};
-use crate::db::DbConnection;
+use crate::db::{self, DbConnection};
 use crate::model;
 use crate::model::records::{NewRecordRef, NewRejectedItem, RecordChange, StoredRecord};
 use crate::s3xml::{Field, ReadError, Record, Writer};
@@ -153,18 +153,6 @@ struct Importer<'a> {
     now: NaiveDateTime,
 }
 
-/// Whether the caller already holds a transaction on this connection.
-fn in_transaction(conn: &mut DbConnection) -> bool {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let status = match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
-        DbConnection::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
-    };
-    status
-        .transaction_depth()
-        .is_ok_and(|depth| depth.is_some())
-}
-
 fn new_uuid() -> String {
     format!("urn:uuid:{}", uuid::Uuid::new_v4())
 }
@@ -272,7 +260,7 @@ impl Importer<'_> {
         // Inside the caller's transaction (all or nothing) the batch is part
         // of it: a savepoint per batch would only copy every page it touches
         // to the statement journal.
-        if in_transaction(conn) {
+        if db::in_transaction(conn) {
             work(conn)?;
         } else {
             conn.transaction::<_, StoreError, _>(work)?;
