@@ -185,6 +185,37 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
     Ok(applied)
 }
 
+/// Whether a transaction is open on this connection (the caller's: work
+/// done now becomes part of it).
+pub fn in_transaction(conn: &mut DbConnection) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let status = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        DbConnection::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+    };
+    status
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some())
+}
+
+/// Run `f` in a transaction whose reads all see one snapshot of the
+/// database. PostgreSQL's default (READ COMMITTED) would let each statement
+/// see what others commit meanwhile; SQLite's transactions are serializable
+/// already.
+pub fn snapshot_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(|conn| {
+        // Must come before the transaction's first query.
+        if let DbConnection::Pg(c) = conn {
+            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
+        }
+        f(conn)
+    })
+}
+
 /// The backend's name, for `config show` and `/healthz`.
 pub fn backend_name(conn: &DbConnection) -> &'static str {
     match conn {

@@ -6,13 +6,11 @@
 use std::io::Write;
 
 use chrono::{NaiveDateTime, SubsecRound};
-use diesel::Connection;
-use diesel::connection::SimpleConnection;
 
 use super::StoreError;
 use super::body::Body;
 use super::filter::Filter;
-use crate::db::DbConnection;
+use crate::db::{self, DbConnection};
 use crate::model;
 use crate::model::records::StoredRecord;
 use crate::s3xml::{DocumentWriter, Format, Record};
@@ -120,11 +118,8 @@ pub fn export<W: Write>(
     request: &ExportRequest,
     out: W,
 ) -> Result<(ExportOutcome, W), StoreError> {
-    conn.transaction(|conn| {
-        // Both passes must see the same records.
-        if matches!(conn, DbConnection::Pg(_)) {
-            conn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
-        }
+    // Both passes must see the same records.
+    db::snapshot_transaction(conn, |conn| {
         let mut outcome = ExportOutcome {
             snapshot_seq: model::records::current_seq(conn)?,
             ..ExportOutcome::default()

@@ -1,6 +1,7 @@
 //! The record store: Eden's import semantics and the exports peers pull.
 //! Protocol rules live here; the SQL they need lives in `model::records`.
 
+mod batch;
 pub mod body;
 pub mod document;
 pub mod export;
