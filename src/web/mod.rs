@@ -138,6 +138,8 @@ pub fn security_headers() -> DefaultHeaders {
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "same-origin"))
+        // Console pages show peers' data and settings: never from a cache.
+        .add((header::CACHE_CONTROL, "no-store"))
 }
 
 /// Run database work on the blocking pool with a pooled connection.

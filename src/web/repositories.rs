@@ -121,15 +121,6 @@ impl PostedRepository {
             ..PostedRepository::default()
         }
     }
-
-    /// The values to show again after an error: never the passwords.
-    fn without_secrets(self) -> PostedRepository {
-        PostedRepository {
-            password: String::new(),
-            proxy_password: String::new(),
-            ..self
-        }
-    }
 }
 
 pub struct RepositoryRow {
@@ -231,7 +222,7 @@ pub async fn create(
             let page = FormPage {
                 layout: Layout::new(&req, "Add a repository", "repositories", &who),
                 repository: None,
-                form: form.without_secrets(),
+                form,
                 errors: FormErrors(errors),
                 password_set: false,
                 proxy_password_set: false,
@@ -301,7 +292,7 @@ pub async fn update(
         Err(ManageError::Invalid(errors)) => {
             let page = FormPage {
                 layout: Layout::new(&req, &existing.name, "repositories", &who),
-                form: form.without_secrets(),
+                form,
                 errors: FormErrors(errors),
                 password_set: existing.password_enc.is_some(),
                 proxy_password_set: existing.proxy_password_enc.is_some(),

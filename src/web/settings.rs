@@ -212,10 +212,7 @@ pub async fn save(
             let page = SettingsPage {
                 layout: Layout::new(&req, "Settings", "settings", &who),
                 site_uuid: current.site_uuid.clone(),
-                form: PostedSettings {
-                    proxy_password: String::new(),
-                    ..form
-                },
+                form,
                 proxy_password_set: current.proxy_password_enc.is_some(),
                 metrics_token_set: current.metrics_token_hash.is_some(),
                 errors: FormErrors(errors),
