@@ -195,11 +195,23 @@ async fn start(
     trigger: Trigger,
 ) -> Result<HttpResponse, WebError> {
     let who = posted.session;
-    let repository = super::db(&state.pool, move |conn| {
-        model::repositories::find(conn, id)?.ok_or(WebError::NotFound)
+    let (repository, busy) = super::db(&state.pool, move |conn| {
+        let repository = model::repositories::find(conn, id)?.ok_or(WebError::NotFound)?;
+        let busy = model::repositories::lease(conn, id)?
+            .is_some_and(|(_, expires)| expires > model::now());
+        Ok::<_, WebError>((repository, busy))
     })
     .await?;
     let runs = format!("/runs?repository={id}");
+    if busy {
+        return Ok(redirect_with_flash(
+            &runs,
+            &format!(
+                "A run of {} is already in progress, so no second one was started; this page follows it.",
+                repository.name
+            ),
+        ));
+    }
     if repository.url.is_none() {
         return Ok(redirect_with_error(
             &runs,

@@ -19,6 +19,7 @@ mod console_records;
 mod console_repositories;
 mod console_resources;
 mod console_runs;
+mod console_runs_busy;
 mod console_security;
 mod console_settings;
 mod crash;
