@@ -14,7 +14,13 @@ use crate::support::{Backend, TestApp};
 async fn sync_now_during_a_run_says_so_and_a_skip_is_not_an_error() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     app.add_admin();
-    let id = add_repository(&app, "Hub", "http://127.0.0.1:9/eden", "x@example.org", "pw");
+    let id = add_repository(
+        &app,
+        "Hub",
+        "http://127.0.0.1:9/eden",
+        "x@example.org",
+        "pw",
+    );
     // Another process's run holds the lease for the next minute.
     let now = model::now();
     let held = model::repositories::take_lease(
@@ -61,7 +67,9 @@ async fn sync_now_during_a_run_says_so_and_a_skip_is_not_an_error() {
             .await
             .unwrap();
         driver
-            .find(By::Css(&format!("form[action='/repositories/{id}/sync'] button")))
+            .find(By::Css(&format!(
+                "form[action='/repositories/{id}/sync'] button"
+            )))
             .await
             .unwrap()
             .click()

@@ -370,3 +370,42 @@ async fn edensync_peers_exchange_json_lines_and_fall_back_to_s3xml() {
         Some("Local Three renamed")
     );
 }
+
+/// A push the peer has not accepted yet: the run says so and what fixes
+/// it, not the generic advice about sync rights.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_push_gets_the_advice_for_its_cause() {
+    use crate::support::TestApp;
+    use crate::support::peers::{PEER_EMAIL, PEER_PASSWORD, add_repository, engine};
+    use edensync::model::users::Role;
+
+    let a = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let b = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    b.add_user(PEER_EMAIL, PEER_PASSWORD, Role::Sync);
+    let repository = add_repository(&a, "B", &b.url, PEER_EMAIL, PEER_PASSWORD);
+    engine(&a)
+        .register(repository)
+        .await
+        .expect("registration at B");
+    add_task(
+        &a,
+        repository,
+        TaskSpec {
+            mode: "push",
+            ..TaskSpec::default()
+        },
+    );
+    write_local(
+        &a,
+        &doc(&[org(O1, "Local One", "LO1", "2026-11-20T10:00:00")]),
+    );
+
+    let report = run(&a, repository).await;
+    let error = report.error.unwrap_or_default();
+    assert!(error.contains("HTTP 403"), "{error}");
+    assert!(
+        error.contains("has not accepted pushes from this node yet"),
+        "{error}"
+    );
+    assert!(!error.contains("sync rights"), "{error}");
+}

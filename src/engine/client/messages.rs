@@ -24,9 +24,9 @@ impl Peer {
             ))
             .stopping_the_run(),
             403 => SyncError::permanent(format!(
-                "{name} refused access (HTTP 403{}): the account needs sync rights on the peer, and the peer must know our site uuid {} (register the repository or enter it on the peer)",
+                "{name} refused access (HTTP 403{}): {}",
                 suffix(&said),
-                self.site_uuid
+                forbidden_advice(&said, &self.site_uuid)
             )),
             407 => SyncError::permanent(format!(
                 "proxy authentication required (HTTP 407) on the way to {name}: check the proxy username and password"
@@ -158,4 +158,63 @@ pub(super) fn excerpt(text: &str) -> String {
     }
     let cut: String = text.chars().take(MAX).collect();
     format!("{cut}…")
+}
+
+/// What to do about a 403, by what the peer said: each refusal of the sync
+/// API (ours and Eden's) has its own remedy.
+fn forbidden_advice(said: &str, site_uuid: &str) -> String {
+    if said.contains("not accepted yet") {
+        "the peer has not accepted pushes from this node yet: its administrator must allow \
+         them (on an edensync peer: \"Accept pushes\" on this node's repository there)"
+            .into()
+    } else if said.contains("Registration required") {
+        format!(
+            "the peer does not know this node: register the repository again, or enter our \
+             site uuid {site_uuid} on the peer"
+        )
+    } else if said.contains("may not act as the repository") {
+        "the account on the peer is bound to another repository there: use the account that \
+         peer gave this node, or bind this one to our repository on the peer"
+            .into()
+    } else if said.contains("may not sync the table") {
+        "the peer limits which tables this node may sync: remove this table from the task, \
+         or ask the peer's administrator to allow it"
+            .into()
+    } else {
+        format!(
+            "the account needs sync rights on the peer, and the peer must know our site uuid \
+             {site_uuid} (register the repository or enter it on the peer)"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forbidden_advice;
+
+    #[test]
+    fn the_advice_for_a_refusal_matches_its_cause() {
+        let uuid = "urn:uuid:ours";
+        let cases = [
+            (
+                "Pushes from the repository A are not accepted yet: an administrator must allow them",
+                "has not accepted pushes from this node yet",
+            ),
+            ("Registration required", "register the repository again"),
+            (
+                "The account x@example.org may not act as the repository urn:uuid:a",
+                "bound to another repository",
+            ),
+            (
+                "The repository A may not sync the table pr_person",
+                "limits which tables",
+            ),
+            ("Insufficient privileges", "needs sync rights"),
+        ];
+        for (said, advice) in cases {
+            let text = forbidden_advice(said, uuid);
+            assert!(text.contains(advice), "{said}: {text}");
+        }
+        assert!(!forbidden_advice(cases[0].0, uuid).contains("sync rights"));
+    }
 }
