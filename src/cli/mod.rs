@@ -193,11 +193,21 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+/// Log lines on stderr: coloured only on a terminal (a file or the journal
+/// gets plain text); the scheduler library's chatter only from warnings on,
+/// unless the filter names it.
+fn init_logging(filter_text: &str, json: bool) {
+    use std::io::IsTerminal;
+    let mut filter = tracing_subscriber::EnvFilter::try_new(filter_text)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if !filter_text.contains("tokio_cron_scheduler")
+        && let Ok(quiet) = "tokio_cron_scheduler=warn".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let logger = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if json {
         logger.json().with_current_span(true).try_init()

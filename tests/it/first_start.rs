@@ -365,3 +365,41 @@ fn bad_key_file_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// `serve`'s log written to a file (as systemd's journal or a redirect
+/// gets it): plain text, no terminal colour codes, and the scheduler
+/// library's start-up chatter left out at INFO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_plain_text_when_not_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("serve.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edensync"))
+        .arg("serve")
+        .env_clear()
+        .env("EDENSYNC_DATA_DIR", dir.path().join("data"))
+        .env("EDENSYNC_BIND", "127.0.0.1:0")
+        .env("EDENSYNC_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("ready line");
+    // The scheduler ticks every second: give it a few.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("INFO"), "info lines are written: {log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes: {log:?}");
+    assert!(!log.contains("Uninited"), "{log}");
+    assert!(!log.contains("tokio_cron_scheduler"), "{log}");
+}
