@@ -13,6 +13,7 @@ mod cli_sync;
 mod cli_tasks;
 mod config;
 mod console_forms;
+mod console_layout;
 mod console_logs;
 mod console_queries;
 mod console_records;

@@ -1,0 +1,61 @@
+//! Page furniture in a real browser, at 1400 and 400 px: identifiers and
+//! timestamps stay on one line (wide tables scroll instead), and the 404
+//! page keeps the navigation.
+
+use thirtyfour::prelude::*;
+
+use crate::support::browser::{Browser, log_in, set_width, shot};
+use crate::support::peers::{doc, org, write_local};
+use crate::support::{Backend, TestApp};
+
+/// Heights of the elements matching `css`: one line of text is well under
+/// 30 px at the console's font size.
+async fn heights(driver: &WebDriver, css: &str) -> Vec<f64> {
+    let mut heights = Vec::new();
+    for element in driver.find_all(By::Css(css)).await.unwrap() {
+        heights.push(element.rect().await.unwrap().height);
+    }
+    heights
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifiers_and_timestamps_stay_whole_and_the_404_page_has_the_navigation() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_admin();
+    write_local(
+        &app,
+        &doc(&[org(
+            "urn:uuid:5513e238-de56-4c16-ab02-54b2b8ba64cb",
+            "Relief One",
+            "RO1",
+            "2026-11-20T10:00:00",
+        )]),
+    );
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let driver = &browser.driver;
+    log_in(driver, &app).await;
+    for width in [1400, 400] {
+        set_width(driver, width).await;
+        driver.goto(app.url("/records")).await.unwrap();
+        let names = heights(driver, "td code").await;
+        assert!(!names.is_empty());
+        assert!(names.iter().all(|h| *h < 30.0), "{names:?} at {width} px");
+
+        driver
+            .goto(app.url("/records/org_organisation"))
+            .await
+            .unwrap();
+        let stamps = heights(driver, "time.stamp").await;
+        assert!(!stamps.is_empty());
+        assert!(stamps.iter().all(|h| *h < 30.0), "{stamps:?} at {width} px");
+        shot(driver, &format!("records-list-{width}")).await;
+
+        driver.goto(app.url("/no/such/page")).await.unwrap();
+        let nav = driver.find(By::Css("nav.mainnav")).await.unwrap();
+        assert!(nav.text().await.unwrap().contains("Repositories"));
+        shot(driver, &format!("not-found-{width}")).await;
+    }
+    browser.quit().await;
+}
