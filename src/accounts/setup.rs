@@ -92,6 +92,8 @@ pub fn complete(
             return Err(SetupError::BadToken);
         }
         let user = add_user(conn, &actor, &email, password, Role::Admin)?;
+        // Setup logs the new administrator in: that is their first login.
+        model::users::record_login(conn, user.id, model::now())?;
         audit::record(
             conn,
             &actor,

@@ -211,6 +211,13 @@ async fn setup_link_works_exactly_once(backend: Backend) {
     assert_eq!(location(&done), "/");
     let dashboard = client.get("/").await;
     assert_eq!(dashboard.status(), 200, "setup logs the administrator in");
+    let admin = edensync::model::users::find_by_email(&mut app.conn(), ADMIN_EMAIL)
+        .unwrap()
+        .unwrap();
+    assert!(
+        admin.last_login_at.is_some(),
+        "being logged in by setup counts as a login"
+    );
     assert!(
         dashboard
             .text()
