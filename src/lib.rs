@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod vocabulary;
 pub mod web;
 
 /// The version peers and operators see (`User-Agent`, `/healthz`, `server`).

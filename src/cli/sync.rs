@@ -108,7 +108,8 @@ pub(super) fn run(
             "{what}: another run of {} is in progress",
             found.name
         ))),
-        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Cancelled => {
+        // A report is written when the run has ended: never `Running`.
+        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Cancelled | RunStatus::Running => {
             Err(CliError::Failed(format!(
                 "{what}: {}",
                 report.error.as_deref().unwrap_or("see the log")

@@ -140,10 +140,10 @@ pub(super) fn task_json(t: &Task, filters: &[TaskFilter]) -> serde_json::Value {
         "id": t.id,
         "position": t.position,
         "table": t.resource_name,
-        "mode": t.mode,
-        "strategy": t.strategy,
-        "update_policy": t.update_policy,
-        "conflict_policy": t.conflict_policy,
+        "mode": t.mode.as_str(),
+        "strategy": t.strategy.to_text(),
+        "update_policy": t.update_policy.as_str(),
+        "conflict_policy": t.conflict_policy.as_str(),
         "components": t.components,
         "filters": filters
             .iter()

@@ -42,9 +42,10 @@ use crate::secrets::SecretKey;
 use client::Clients;
 use error::SyncError;
 
+pub use crate::vocabulary::{RunStatus, Trigger};
 pub use finish::backoff_secs;
 pub use progress::ProgressSink;
-pub use run::{RunReport, RunRequest, RunStatus, TaskReport, Trigger};
+pub use run::{RunReport, RunRequest, TaskReport};
 pub use stop::Stop;
 
 /// Masters per page between edensync nodes.

@@ -13,8 +13,8 @@ use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::tasks::Task;
 use crate::s3xml::{Limits, Root};
-use crate::store::policy::{Policy, Strategy};
-use crate::store::{self, ImportOptions, SpooledDocument};
+use crate::store::{self, ImportOptions, SpooledDocument, policy};
+use crate::vocabulary::LogResult;
 
 impl Run<'_> {
     /// Pull a task's table: one document from Eden, pages from edensync.
@@ -27,11 +27,6 @@ impl Run<'_> {
         margin: i64,
     ) -> Result<u64, SyncError> {
         let table = task.resource_name.clone();
-        let update_policy = parse_policy(&task.update_policy, "update policy", task)?;
-        let conflict_policy = parse_policy(&task.conflict_policy, "conflict policy", task)?;
-        let strategy = Strategy::parse(&task.strategy).map_err(|e| {
-            SyncError::permanent(format!("the task {table} has an invalid strategy: {e}"))
-        })?;
         let filters = self.filters(task).await?;
         let mut query = SyncQuery {
             resource: table.clone(),
@@ -43,12 +38,11 @@ impl Run<'_> {
                 .collect(),
             ..SyncQuery::default()
         };
-        // Eden leaves msince out for THIS and OTHER: those compare nothing.
-        let with_msince = !matches!(update_policy, Policy::This | Policy::Other);
+        let with_msince = policy::compares_times(task.update_policy);
         let options = ImportOptions {
-            strategy,
-            update_policy,
-            conflict_policy: Some(conflict_policy),
+            strategy: task.strategy,
+            update_policy: task.update_policy,
+            conflict_policy: Some(task.conflict_policy),
             // Eden's client passes its last pull whatever the policy.
             last_sync: task.last_pull,
             repository_id: Some(repository.id),
@@ -150,7 +144,7 @@ impl Run<'_> {
                         Some(&table),
                         "pull/outgoing",
                         "check clock",
-                        "warning",
+                        LogResult::Warning,
                         false,
                         warning,
                     )
@@ -182,7 +176,7 @@ impl Run<'_> {
             }
             let (result, message) = if !summary.rejected.is_empty() {
                 (
-                    "warning",
+                    LogResult::Warning,
                     format!(
                         "{} - invalid items ignored, {}",
                         summary.rejected.len(),
@@ -191,12 +185,12 @@ impl Run<'_> {
                 )
             } else if received == 0 {
                 (
-                    "success",
+                    LogResult::Success,
                     "No data to import (already up-to-date)".to_string(),
                 )
             } else {
                 (
-                    "success",
+                    LogResult::Success,
                     format!("Data imported successfully ({received} records)"),
                 )
             };
@@ -239,13 +233,4 @@ impl Prefetch {
             .await
             .map_err(|e| SyncError::transient(format!("internal error: {e}")))?
     }
-}
-
-fn parse_policy(text: &str, what: &str, task: &Task) -> Result<Policy, SyncError> {
-    Policy::parse(text).ok_or_else(|| {
-        SyncError::permanent(format!(
-            "the task {} has an invalid {what} '{text}'",
-            task.resource_name
-        ))
-    })
 }

@@ -14,7 +14,8 @@ use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::tasks::Task;
 use crate::s3xml::Format;
-use crate::store::{self, ExportRequest, Filter};
+use crate::store::{self, ExportRequest, Filter, policy};
+use crate::vocabulary::LogResult;
 
 impl Run<'_> {
     /// Push a task's table: what changed here since the last confirmed push
@@ -83,7 +84,7 @@ impl Run<'_> {
                         Some(&table),
                         "push/outgoing",
                         "send",
-                        "warning",
+                        LogResult::Warning,
                         false,
                         "No data to send".into(),
                     )
@@ -94,13 +95,8 @@ impl Run<'_> {
             }
             let query = SyncQuery {
                 resource: table.clone(),
-                msince: pushed_since
-                    .filter(|_| !matches!(task.update_policy.as_str(), "THIS" | "OTHER")),
-                policies: Some((
-                    task.strategy.clone(),
-                    task.update_policy.clone(),
-                    task.conflict_policy.clone(),
-                )),
+                msince: pushed_since.filter(|_| policy::compares_times(task.update_policy)),
+                policies: Some((task.strategy, task.update_policy, task.conflict_policy)),
                 ..SyncQuery::default()
             };
             self.say(&format!(
@@ -154,12 +150,12 @@ impl Run<'_> {
             self.rejected += reply.rejected.len() as u64;
             let (result, message) = if reply.rejected.is_empty() {
                 (
-                    "success",
+                    LogResult::Success,
                     format!("data sent successfully ({} records)", outcome.results),
                 )
             } else {
                 (
-                    "warning",
+                    LogResult::Warning,
                     format!(
                         "data sent ({} records); the peer refused {}: {}",
                         outcome.results,

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::runs;
+use crate::vocabulary::{RunStatus, Trigger};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = runs)]
@@ -12,8 +13,10 @@ pub struct Run {
     pub id: i64,
     pub repository_id: i64,
     pub job_id: Option<i64>,
-    pub trigger_kind: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub trigger_kind: Trigger,
+    #[diesel(deserialize_as = String)]
+    pub status: RunStatus,
     pub started_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
     pub heartbeat_at: Option<NaiveDateTime>,
@@ -57,18 +60,18 @@ pub fn insert(
     conn: &mut DbConnection,
     repository_id: i64,
     job_id: Option<i64>,
-    trigger: &str,
-    status: &str,
+    trigger: Trigger,
+    status: RunStatus,
     holder: &str,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
-    let finished = (status != "running").then_some(now);
+    let finished = (status != RunStatus::Running).then_some(now);
     diesel::insert_into(runs::table)
         .values((
             runs::repository_id.eq(repository_id),
             runs::job_id.eq(job_id),
-            runs::trigger_kind.eq(trigger),
-            runs::status.eq(status),
+            runs::trigger_kind.eq(trigger.as_str()),
+            runs::status.eq(status.as_str()),
             runs::started_at.eq(now),
             runs::finished_at.eq(finished),
             runs::heartbeat_at.eq(Some(now)),
@@ -112,7 +115,7 @@ pub fn update_progress(
 pub fn finish(
     conn: &mut DbConnection,
     id: i64,
-    status: &str,
+    status: RunStatus,
     counts: &RunCounts,
     error: Option<&str>,
     now: NaiveDateTime,
@@ -120,7 +123,7 @@ pub fn finish(
     update_progress(conn, id, counts, None, now)?;
     diesel::update(runs::table.find(id))
         .set((
-            runs::status.eq(status),
+            runs::status.eq(status.as_str()),
             runs::finished_at.eq(Some(now)),
             runs::error.eq(error),
         ))
@@ -153,11 +156,11 @@ pub fn for_repository(
 pub fn mark_abandoned(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
         runs::table
-            .filter(runs::status.eq("running"))
+            .filter(runs::status.eq(RunStatus::Running.as_str()))
             .filter(runs::heartbeat_at.lt(before)),
     )
     .set((
-        runs::status.eq("failed"),
+        runs::status.eq(RunStatus::Failed.as_str()),
         runs::finished_at.eq(runs::heartbeat_at),
         runs::error.eq("the process running it stopped (no heartbeat)"),
     ))
@@ -172,11 +175,11 @@ pub fn mark_holder_dead(
 ) -> QueryResult<usize> {
     diesel::update(
         runs::table
-            .filter(runs::status.eq("running"))
+            .filter(runs::status.eq(RunStatus::Running.as_str()))
             .filter(runs::holder.eq(holder)),
     )
     .set((
-        runs::status.eq("failed"),
+        runs::status.eq(RunStatus::Failed.as_str()),
         runs::finished_at.eq(now),
         runs::error.eq("the process running it stopped (it was killed or crashed)"),
     ))
@@ -187,7 +190,7 @@ pub fn mark_holder_dead(
 /// a run id (keyset pagination).
 pub fn list(
     conn: &mut DbConnection,
-    status: Option<&str>,
+    status: Option<RunStatus>,
     repository_id: Option<i64>,
     before_id: Option<i64>,
     limit: i64,
@@ -198,7 +201,7 @@ pub fn list(
         .select(Run::as_select())
         .into_boxed();
     if let Some(status) = status {
-        query = query.filter(runs::status.eq(status.to_string()));
+        query = query.filter(runs::status.eq(status.as_str()));
     }
     if let Some(repository_id) = repository_id {
         query = query.filter(runs::repository_id.eq(repository_id));
@@ -211,7 +214,7 @@ pub fn list(
 
 pub fn in_progress(conn: &mut DbConnection) -> QueryResult<Vec<Run>> {
     runs::table
-        .filter(runs::status.eq("running"))
+        .filter(runs::status.eq(RunStatus::Running.as_str()))
         .order(runs::id.asc())
         .select(Run::as_select())
         .load(conn)

@@ -673,7 +673,7 @@ fn tasks_from_the_command_line() {
     assert_eq!(watermarks(conn, "org_office"), (true, true, true, true));
     form.filters = vec!["~.name__like=B*".into()];
     let updated = manage::tasks::update(conn, &Actor::cli(), &hub, &office, &form).unwrap();
-    assert_eq!(updated.mode, "both");
+    assert_eq!(updated.mode, edensync::vocabulary::TaskMode::Both);
     assert_eq!(watermarks(conn, "org_office"), (true, true, false, false));
     let list = cli.json(&["task", "list", "hub", "--json"]);
     assert_eq!(
