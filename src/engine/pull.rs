@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::client::{self, Peer, PeerKind, SyncQuery};
 use super::error::SyncError;
-use super::progress::{Progress, add};
+use super::progress::Progress;
 use super::run::Run;
 use crate::model;
 use crate::model::repositories::Repository;
@@ -123,14 +123,13 @@ impl Run<'_> {
                 .map_err(|e| SyncError::transient(format!("internal error: {e}")))??;
             let received = summary.records;
             total += received;
-            add(&self.progress.pulled_created, summary.created.len() as u64);
-            add(&self.progress.pulled_updated, summary.updated.len() as u64);
-            add(&self.progress.pulled_deleted, summary.deleted.len() as u64);
-            add(&self.progress.pulled_skipped, summary.skipped);
-            add(
-                &self.progress.pulled_rejected,
-                summary.rejected.len() as u64,
-            );
+            self.progress.count(|c| {
+                c.pulled_created += summary.created.len() as i64;
+                c.pulled_updated += summary.updated.len() as i64;
+                c.pulled_deleted += summary.deleted.len() as i64;
+                c.pulled_skipped += summary.skipped as i64;
+                c.pulled_rejected += summary.rejected.len() as i64;
+            });
             self.rejected += summary.rejected.len() as u64;
             if let Some(mtime) = summary.youngest_master_mtime {
                 youngest = Some(youngest.map_or(mtime, |y| y.max(mtime)));

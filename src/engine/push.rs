@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use super::Engine;
 use super::client::{Peer, PeerKind, SyncQuery};
 use super::error::SyncError;
-use super::progress::add;
 use super::run::Run;
 use crate::db::DbConnection;
 use crate::model;
@@ -143,10 +142,12 @@ impl Run<'_> {
                 })
                 .await?;
             total += outcome.results;
-            add(&self.progress.pushed_created, reply.created);
-            add(&self.progress.pushed_updated, reply.updated);
-            add(&self.progress.pushed_deleted, reply.deleted);
-            add(&self.progress.pushed_rejected, reply.rejected.len() as u64);
+            self.progress.count(|c| {
+                c.pushed_created += reply.created as i64;
+                c.pushed_updated += reply.updated as i64;
+                c.pushed_deleted += reply.deleted as i64;
+                c.pushed_rejected += reply.rejected.len() as i64;
+            });
             self.rejected += reply.rejected.len() as u64;
             let (result, message) = if reply.rejected.is_empty() {
                 (

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use serde::Serialize;
 
 use crate::db::DbConnection;
 use crate::db::schema::runs;
@@ -20,25 +21,19 @@ pub struct Run {
     pub started_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
     pub heartbeat_at: Option<NaiveDateTime>,
-    pub pulled_created: i64,
-    pub pulled_updated: i64,
-    pub pulled_deleted: i64,
-    pub pulled_skipped: i64,
-    pub pulled_rejected: i64,
-    pub pushed_created: i64,
-    pub pushed_updated: i64,
-    pub pushed_deleted: i64,
-    pub pushed_skipped: i64,
-    pub pushed_rejected: i64,
-    pub bytes_in: i64,
-    pub bytes_out: i64,
+    #[diesel(embed)]
+    pub counts: RunCounts,
     pub error: Option<String>,
     pub current_step: Option<String>,
     pub holder: Option<String>,
 }
 
-/// The counters a run keeps up to date while it works.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The counters a run keeps up to date while it works: read with the run
+/// row, written by its heartbeat.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Queryable, Selectable, AsChangeset, Serialize,
+)]
+#[diesel(table_name = runs)]
 pub struct RunCounts {
     pub pulled_created: i64,
     pub pulled_updated: i64,
@@ -96,18 +91,7 @@ pub fn update_progress(
         .set((
             runs::heartbeat_at.eq(Some(now)),
             runs::current_step.eq(step),
-            runs::pulled_created.eq(counts.pulled_created),
-            runs::pulled_updated.eq(counts.pulled_updated),
-            runs::pulled_deleted.eq(counts.pulled_deleted),
-            runs::pulled_skipped.eq(counts.pulled_skipped),
-            runs::pulled_rejected.eq(counts.pulled_rejected),
-            runs::pushed_created.eq(counts.pushed_created),
-            runs::pushed_updated.eq(counts.pushed_updated),
-            runs::pushed_deleted.eq(counts.pushed_deleted),
-            runs::pushed_skipped.eq(counts.pushed_skipped),
-            runs::pushed_rejected.eq(counts.pushed_rejected),
-            runs::bytes_in.eq(counts.bytes_in),
-            runs::bytes_out.eq(counts.bytes_out),
+            counts,
         ))
         .execute(conn)
 }
