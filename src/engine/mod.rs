@@ -42,6 +42,7 @@ use crate::secrets::SecretKey;
 use client::Clients;
 use error::SyncError;
 
+// The run's words live in the vocabulary; callers know them from here.
 pub use crate::vocabulary::{RunStatus, Trigger};
 pub use finish::backoff_secs;
 pub use progress::ProgressSink;
