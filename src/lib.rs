@@ -3,6 +3,8 @@
 //! Layers, from the outside in: `cli` and `web` parse input and render output;
 //! `accounts` holds the login rules; `model` holds the SQL; `db` owns the
 //! connection pool and migrations. `app` wires them into a running server.
+//! `vocabulary` holds the words stored and compared everywhere (modes,
+//! policies, statuses), a leaf that every layer may use.
 
 pub mod accounts;
 pub mod api;

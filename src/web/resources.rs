@@ -19,24 +19,39 @@ use crate::model::repositories::Repository;
 use crate::model::task_filters::TaskFilter;
 use crate::model::tasks::Task;
 use crate::scheduler::schedule;
+use crate::vocabulary::{Method, Policy, TaskMode};
 use crate::web::repositories::manage_error;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, FormErrors, Layout, client_ip, redirect_with_flash, render_status};
 
 /// The policies with what they mean, from this node's point of view.
 pub const POLICIES: [(&str, &str); 4] = [
-    ("NEWER", "the more recently changed version wins"),
-    ("THIS", "keep our version, ignore the peer's changes"),
-    ("OTHER", "take the peer's version"),
-    ("MASTER", "only the record's original site may change it"),
+    (
+        Policy::Newer.as_str(),
+        "the more recently changed version wins",
+    ),
+    (
+        Policy::This.as_str(),
+        "keep our version, ignore the peer's changes",
+    ),
+    (Policy::Other.as_str(), "take the peer's version"),
+    (
+        Policy::Master.as_str(),
+        "only the record's original site may change it",
+    ),
 ];
 pub const MODES: [(&str, &str); 4] = [
-    ("both", "pull, then push"),
-    ("pull", "pull only"),
-    ("push", "push only"),
-    ("none", "paused"),
+    (TaskMode::Both.as_str(), "pull, then push"),
+    (TaskMode::Pull.as_str(), "pull only"),
+    (TaskMode::Push.as_str(), "push only"),
+    (TaskMode::None.as_str(), "paused"),
 ];
-pub const METHODS: [&str; 4] = ["create", "update", "delete", "merge"];
+pub const METHODS: [&str; 4] = [
+    Method::Create.as_str(),
+    Method::Update.as_str(),
+    Method::Delete.as_str(),
+    Method::Merge.as_str(),
+];
 
 fn actor(req: &HttpRequest, who: &AdminSession) -> Actor {
     Actor::user(
@@ -84,13 +99,13 @@ impl PostedTask {
     fn fresh() -> PostedTask {
         let on = || Some("on".to_string());
         PostedTask {
-            mode: "both".into(),
+            mode: TaskMode::Both.as_str().into(),
             create: on(),
             update: on(),
             delete: on(),
             merge: on(),
-            update_policy: "NEWER".into(),
-            conflict_policy: "NEWER".into(),
+            update_policy: Policy::Newer.as_str().into(),
+            conflict_policy: Policy::Newer.as_str().into(),
             ..PostedTask::default()
         }
     }
