@@ -19,7 +19,7 @@ use crate::model::repositories::Repository;
 use crate::model::task_filters::TaskFilter;
 use crate::model::tasks::Task;
 use crate::scheduler::schedule;
-use crate::vocabulary::{Method, Policy, TaskMode};
+use crate::vocabulary::{Method, Policy, Strategy, TaskMode};
 use crate::web::repositories::manage_error;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, FormErrors, Layout, client_ip, redirect_with_flash, render_status};
@@ -45,12 +45,6 @@ pub const MODES: [(&str, &str); 4] = [
     (TaskMode::Pull.as_str(), "pull only"),
     (TaskMode::Push.as_str(), "push only"),
     (TaskMode::None.as_str(), "paused"),
-];
-pub const METHODS: [&str; 4] = [
-    Method::Create.as_str(),
-    Method::Update.as_str(),
-    Method::Delete.as_str(),
-    Method::Merge.as_str(),
 ];
 
 fn actor(req: &HttpRequest, who: &AdminSession) -> Actor {
@@ -113,18 +107,15 @@ impl PostedTask {
     /// A stored task's values, to edit. Filters on the task's own table are
     /// shown without the table prefix, as they are typed.
     fn of(form: TaskForm) -> PostedTask {
-        let on = |method: &str| {
-            form.strategy
-                .split(',')
-                .any(|m| m.trim() == method)
-                .then(|| "on".to_string())
-        };
+        // A stored task's strategy always reads.
+        let strategy = Strategy::parse(&form.strategy).unwrap_or(Strategy::NONE);
+        let on = |method| strategy.allows(method).then(|| "on".to_string());
         let own = format!("{}:", form.table);
         PostedTask {
-            create: on("create"),
-            update: on("update"),
-            delete: on("delete"),
-            merge: on("merge"),
+            create: on(Method::Create),
+            update: on(Method::Update),
+            delete: on(Method::Delete),
+            merge: on(Method::Merge),
             components: form.components.then(|| "on".into()),
             filters: form
                 .filters
@@ -139,22 +130,22 @@ impl PostedTask {
         }
     }
 
-    fn has(&self, method: &str) -> bool {
-        match method {
-            "create" => self.create.is_some(),
-            "update" => self.update.is_some(),
-            "delete" => self.delete.is_some(),
-            _ => self.merge.is_some(),
+    /// The ticked methods.
+    fn strategy(&self) -> Strategy {
+        Strategy {
+            create: self.create.is_some(),
+            update: self.update.is_some(),
+            delete: self.delete.is_some(),
+            merge: self.merge.is_some(),
         }
     }
 
+    fn has(&self, method: &Method) -> bool {
+        self.strategy().allows(*method)
+    }
+
     fn into_form(self) -> TaskForm {
-        let strategy = METHODS
-            .iter()
-            .filter(|m| self.has(m))
-            .copied()
-            .collect::<Vec<_>>()
-            .join(",");
+        let strategy = self.strategy().to_text();
         TaskForm {
             table: self.table.trim().to_string(),
             mode: self.mode,
@@ -185,7 +176,7 @@ struct ResourcesPage {
     errors: FormErrors,
     policies: [(&'static str, &'static str); 4],
     modes: [(&'static str, &'static str); 4],
-    methods: [&'static str; 4],
+    methods: &'static [Method],
 }
 
 /// What the task form shows: values, the task it changes (none: it adds
@@ -228,7 +219,7 @@ async fn resources_page(
         errors,
         policies: POLICIES,
         modes: MODES,
-        methods: METHODS,
+        methods: Method::ALL,
     };
     Ok(render_status(req, page, status))
 }
