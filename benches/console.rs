@@ -15,6 +15,7 @@ use edensync::config::Settings;
 use edensync::db::schema::repositories;
 use edensync::model;
 use edensync::model::sync_log::NewLogEntry;
+use edensync::vocabulary::LogResult;
 
 const ADMIN: &str = "bench@example.org";
 const PASSWORD: &str = "bench admin password";
@@ -73,7 +74,11 @@ fn fill(node: &app::Node, rows: u64) {
                             "push/outgoing"
                         },
                         action: if n % 2 == 0 { "import" } else { "send" },
-                        result: if error { "error" } else { "success" },
+                        result: if error {
+                            LogResult::Error
+                        } else {
+                            LogResult::Success
+                        },
                         remote: false,
                         message: &message,
                     },

@@ -5,7 +5,9 @@
 //! answer HTTP; `engine` (runs against peers) and `scheduler` sync; `manage`
 //! validates configuration; `store` holds Eden's import and export rules;
 //! `s3xml` is the codec; `model` holds the SQL; `db` owns the connection
-//! pool and migrations. README.md, "Layout", lists every folder.
+//! pool and migrations; `vocabulary` holds the words every layer shares
+//! (modes, policies, statuses) and imports nothing. README.md, "Layout",
+//! lists every folder.
 
 pub mod accounts;
 pub mod api;
@@ -24,6 +26,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod vocabulary;
 pub mod web;
 
 /// The version peers and operators see (`User-Agent`, `/healthz`, `server`).

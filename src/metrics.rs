@@ -18,6 +18,7 @@ use prometheus::{
 use crate::model::repositories::Repository;
 use crate::model::runs::RunCounts;
 use crate::store::ImportSummary;
+use crate::vocabulary::RunStatus;
 
 /// The metrics of one node (shared by its engine, scheduler and server).
 pub struct Metrics {
@@ -214,11 +215,13 @@ impl Metrics {
     pub fn observe_run(
         &self,
         repository: &str,
-        status: &str,
+        status: RunStatus,
         elapsed: Duration,
         counts: &RunCounts,
     ) {
-        self.runs.with_label_values(&[repository, status]).inc();
+        self.runs
+            .with_label_values(&[repository, status.as_str()])
+            .inc();
         self.run_duration
             .with_label_values(&[repository])
             .observe(elapsed.as_secs_f64());
@@ -269,7 +272,9 @@ impl Metrics {
 
     /// A run that did not start: another run held the repository's lease.
     pub fn observe_skipped_run(&self, repository: &str) {
-        self.runs.with_label_values(&[repository, "skipped"]).inc();
+        self.runs
+            .with_label_values(&[repository, RunStatus::Skipped.as_str()])
+            .inc();
     }
 
     /// The scheduler ticked (`now` in Unix seconds).

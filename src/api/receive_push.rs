@@ -19,8 +19,9 @@ use crate::model::sync_log::NewLogEntry;
 use crate::model::users::User;
 use crate::s3xml::{Format, Limits, time};
 use crate::state::AppState;
-use crate::store::policy::{Policy, Strategy};
+use crate::store::policy::{self, Policy, Strategy};
 use crate::store::{self, ImportOptions, ImportSummary, SpooledDocument};
+use crate::vocabulary::LogResult;
 
 /// `POST|PUT sync.xml`: a peer pushes a table. The body is read whatever its
 /// Content-Type says, spooled to a temporary file as it arrives, parsed
@@ -121,21 +122,28 @@ fn options(
         resource: Some(table.to_string()),
         ..ImportOptions::default()
     };
-    Ok(match model::tasks::find(conn, repository.id, table)? {
-        Some(task) => {
-            let update_policy = Policy::parse(&task.update_policy).unwrap_or(Policy::Newer);
-            ImportOptions {
-                strategy: Strategy::parse(&task.strategy).unwrap_or(Strategy::ALL),
-                update_policy,
-                conflict_policy: Some(
-                    Policy::parse(&task.conflict_policy).unwrap_or(Policy::Master),
-                ),
-                last_sync: task
-                    .last_pull
-                    .filter(|_| !matches!(update_policy, Policy::This | Policy::Other)),
-                ..base
-            }
+    let task = match model::tasks::find(conn, repository.id, table) {
+        Ok(task) => task,
+        // The task row holds a word we do not know (the database was edited
+        // by hand): its policies are unknown, so the push is refused rather
+        // than imported under guessed ones.
+        Err(diesel::result::Error::DeserializationError(e)) => {
+            return Err(ProtocolError::Forbidden(format!(
+                "Pushes of {table} are refused until an administrator corrects this node's task for it: {e}"
+            )));
         }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(match task {
+        Some(task) => ImportOptions {
+            strategy: task.strategy,
+            update_policy: task.update_policy,
+            conflict_policy: Some(task.conflict_policy),
+            last_sync: task
+                .last_pull
+                .filter(|_| policy::compares_times(task.update_policy)),
+            ..base
+        },
         None => ImportOptions {
             strategy: Strategy::ALL,
             update_policy: Policy::Newer,
@@ -225,9 +233,9 @@ fn log_push(
     let now = model::now();
     model::repositories::touch_connected(conn, repository.id, now)?;
     let (result, message) = if summary.rejected.is_empty() {
-        ("success", "Data received from peer".to_string())
+        (LogResult::Success, "Data received from peer".to_string())
     } else {
-        ("warning", summary.rejection_text())
+        (LogResult::Warning, summary.rejection_text())
     };
     model::sync_log::insert(
         conn,

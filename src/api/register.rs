@@ -17,6 +17,7 @@ use crate::model;
 use crate::model::sync_log::NewLogEntry;
 use crate::model::users::{Role, User};
 use crate::state::AppState;
+use crate::vocabulary::LogResult;
 
 /// Registration bodies are small JSON objects.
 const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
@@ -213,7 +214,7 @@ pub fn register_peer(
                 resource_name: Some("none"),
                 mode: "register/incoming",
                 action: "none",
-                result: "success",
+                result: LogResult::Success,
                 remote: false,
                 message: outcome.message(),
             },

@@ -20,6 +20,7 @@ use crate::s3xml::{Format, time};
 use crate::state::AppState;
 use crate::store;
 use crate::store::{ExportOutcome, ExportRequest, Filter};
+use crate::vocabulary::LogResult;
 
 /// `GET sync.xml`: a peer pulls a table. The answer is written to a
 /// temporary file first, so a slow peer on a poor link never holds a
@@ -156,9 +157,9 @@ fn log_pull(
             mode: "pull/incoming",
             action: "send",
             result: if plan.ignored_msince.is_some() {
-                "warning"
+                LogResult::Warning
             } else {
-                "success"
+                LogResult::Success
             },
             remote: false,
             message: &message,

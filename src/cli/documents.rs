@@ -8,11 +8,7 @@ use crate::store::policy::Policy;
 use crate::store::{self, ExportRequest, ImportOptions, SpooledDocument};
 
 pub(super) fn parse_policy(text: &str) -> Result<Policy, CliError> {
-    Policy::parse(text).ok_or_else(|| {
-        CliError::Usage(format!(
-            "'{text}' is not a policy (THIS, OTHER, NEWER, MASTER)"
-        ))
-    })
+    Policy::parse(text).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// Import a document all or nothing (`store::import_document`): one that

@@ -30,6 +30,7 @@ use crate::db::DbError;
 use crate::manage::ManageError;
 use crate::secrets::SecretsError;
 use crate::store::ImportOptions;
+use crate::vocabulary::Policy;
 
 #[derive(Parser)]
 #[command(
@@ -99,10 +100,10 @@ enum Command {
     Import {
         file: String,
         /// THIS, OTHER, NEWER or MASTER.
-        #[arg(long, default_value = "NEWER")]
+        #[arg(long, default_value = Policy::Newer.as_str())]
         update_policy: String,
         /// THIS, OTHER, NEWER or MASTER.
-        #[arg(long, default_value = "NEWER")]
+        #[arg(long, default_value = Policy::Newer.as_str())]
         conflict_policy: String,
         #[arg(long)]
         json: bool,

@@ -58,24 +58,17 @@ pub(super) fn run(
                 json!({"table": t.table, "pull": side(&t.pulled), "push": side(&t.pushed)})
             })
             .collect();
-        print_json(&json!({
-            "repository": found.name,
-            "run_id": report.run_id,
-            "status": report.status.as_str(),
-            "pulled_created": c.pulled_created,
-            "pulled_updated": c.pulled_updated,
-            "pulled_deleted": c.pulled_deleted,
-            "pulled_skipped": c.pulled_skipped,
-            "pulled_rejected": c.pulled_rejected,
-            "pushed_created": c.pushed_created,
-            "pushed_updated": c.pushed_updated,
-            "pushed_deleted": c.pushed_deleted,
-            "pushed_rejected": c.pushed_rejected,
-            "bytes_in": c.bytes_in,
-            "bytes_out": c.bytes_out,
-            "error": report.error,
-            "tasks": tasks,
-        }));
+        let mut summary = serde_json::Map::new();
+        summary.insert("repository".into(), json!(found.name));
+        summary.insert("run_id".into(), json!(report.run_id));
+        summary.insert("status".into(), json!(report.status.as_str()));
+        // Every counter, under the run row's name for it.
+        if let serde_json::Value::Object(counts) = json!(c) {
+            summary.extend(counts);
+        }
+        summary.insert("error".into(), json!(report.error));
+        summary.insert("tasks".into(), json!(tasks));
+        print_json(&summary.into());
     } else {
         println!(
             "run {} of {}: {}",
@@ -108,7 +101,8 @@ pub(super) fn run(
             "{what}: another run of {} is in progress",
             found.name
         ))),
-        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Cancelled => {
+        // A report is written when the run has ended: never `Running`.
+        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Cancelled | RunStatus::Running => {
             Err(CliError::Failed(format!(
                 "{what}: {}",
                 report.error.as_deref().unwrap_or("see the log")

@@ -12,6 +12,7 @@ use crate::manage;
 use crate::manage::tasks::TaskForm;
 use crate::model::task_filters::TaskFilter;
 use crate::model::tasks::Task;
+use crate::vocabulary::{Policy, TaskMode};
 
 #[derive(Subcommand)]
 pub(super) enum TaskCommand {
@@ -23,16 +24,16 @@ pub(super) enum TaskCommand {
         /// The table, e.g. org_organisation.
         table: String,
         /// pull, push, both or none.
-        #[arg(long, default_value = "both")]
+        #[arg(long, default_value = TaskMode::Both.as_str())]
         mode: String,
         /// The import methods allowed: any of create,update,delete,merge.
         #[arg(long, default_value = "create,update,delete,merge")]
         strategy: String,
         /// THIS, OTHER, NEWER or MASTER.
-        #[arg(long, default_value = "NEWER")]
+        #[arg(long, default_value = Policy::Newer.as_str())]
         update_policy: String,
         /// THIS, OTHER, NEWER or MASTER.
-        #[arg(long, default_value = "NEWER")]
+        #[arg(long, default_value = Policy::Newer.as_str())]
         conflict_policy: String,
         /// Sync components with their master records.
         #[arg(long)]
@@ -140,10 +141,10 @@ pub(super) fn task_json(t: &Task, filters: &[TaskFilter]) -> serde_json::Value {
         "id": t.id,
         "position": t.position,
         "table": t.resource_name,
-        "mode": t.mode,
-        "strategy": t.strategy,
-        "update_policy": t.update_policy,
-        "conflict_policy": t.conflict_policy,
+        "mode": t.mode.as_str(),
+        "strategy": t.strategy.to_text(),
+        "update_policy": t.update_policy.as_str(),
+        "conflict_policy": t.conflict_policy.as_str(),
         "components": t.components,
         "filters": filters
             .iter()

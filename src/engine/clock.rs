@@ -3,6 +3,7 @@
 
 use super::run::Run;
 use crate::model;
+use crate::vocabulary::LogResult;
 
 impl Run<'_> {
     fn watch_clock(&mut self, skew: Option<i64>, margin: i64) -> Option<String> {
@@ -38,7 +39,7 @@ impl Run<'_> {
                 Some(table),
                 "none/none",
                 "check clock",
-                "warning",
+                LogResult::Warning,
                 false,
                 warning,
             )

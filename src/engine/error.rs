@@ -69,8 +69,17 @@ impl SyncError {
 
 impl From<DbError> for SyncError {
     fn from(e: DbError) -> Self {
-        // A busy or unreachable database is worth another try.
-        SyncError::transient(format!("database error: {e}"))
+        match e {
+            // A row holding a word we do not know (say, a task's policy
+            // edited by hand) stays wrong until an administrator fixes it.
+            DbError::Query(diesel::result::Error::DeserializationError(cause)) => {
+                SyncError::permanent(format!(
+                    "the database holds a value this version does not understand: {cause}"
+                ))
+            }
+            // A busy or unreachable database is worth another try.
+            e => SyncError::transient(format!("database error: {e}")),
+        }
     }
 }
 

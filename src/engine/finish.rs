@@ -5,8 +5,9 @@ use std::sync::atomic::Ordering;
 
 use super::Engine;
 use super::error::{FailureKind, SyncError};
-use super::run::{Run, RunReport, RunStatus};
+use super::run::{Run, RunReport};
 use crate::model;
+use crate::vocabulary::{RepositoryStatus, RunStatus};
 
 impl Engine {
     /// Close the run: status, counts, the repository's health and retry
@@ -53,26 +54,22 @@ impl Engine {
                 let name = repository.as_ref().map(|r| r.name.clone());
                 let config = model::sync_config::get(conn)?;
                 let (repo_status, next_retry_at) = if permanent {
-                    ("blocked", None)
+                    (RepositoryStatus::Blocked, None)
                 } else if transient {
                     let failures = repository.map_or(0, |r| r.consecutive_failures);
                     let delay = config.map_or(60, |c| {
                         backoff_secs(c.backoff_base_secs, c.backoff_cap_secs, failures)
                     });
-                    ("retrying", Some(now + chrono::Duration::seconds(delay)))
+                    (
+                        RepositoryStatus::Retrying,
+                        Some(now + chrono::Duration::seconds(delay)),
+                    )
                 } else if status == RunStatus::Partial {
-                    ("partial", None)
+                    (RepositoryStatus::Partial, None)
                 } else {
-                    ("ok", None)
+                    (RepositoryStatus::Ok, None)
                 };
-                model::runs::finish(
-                    conn,
-                    run_id,
-                    status.as_str(),
-                    &counts,
-                    error_for_db.as_deref(),
-                    now,
-                )?;
+                model::runs::finish(conn, run_id, status, &counts, error_for_db.as_deref(), now)?;
                 model::repositories::record_outcome(
                     conn,
                     repository_id,
@@ -94,7 +91,7 @@ impl Engine {
                 // A repository deleted during its run has no name left to report.
                 if let Some(name) = name {
                     self.metrics
-                        .observe_run(&name, status.as_str(), started.elapsed(), &counts);
+                        .observe_run(&name, status, started.elapsed(), &counts);
                 }
             }
             Err(e) => tracing::error!(run_id, error = %e, "could not record the end of the run"),

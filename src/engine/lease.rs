@@ -12,6 +12,7 @@ use super::error::SyncError;
 use super::log::log;
 use super::progress::Progress;
 use crate::model;
+use crate::vocabulary::{LogResult, RunStatus, Trigger};
 
 /// A lease lives this long without a heartbeat: a run whose process died
 /// frees its repository after at most this.
@@ -33,7 +34,7 @@ impl Engine {
         &self,
         repository_id: i64,
         job_id: Option<i64>,
-        trigger: &'static str,
+        trigger: Trigger,
         holder: String,
     ) -> Result<Taken, SyncError> {
         self.db(move |conn| {
@@ -64,7 +65,7 @@ impl Engine {
                     repository_id,
                     job_id,
                     trigger,
-                    "running",
+                    RunStatus::Running,
                     &holder,
                     now,
                 )?;
@@ -79,7 +80,7 @@ impl Engine {
                     repository_id,
                     job_id,
                     trigger,
-                    "skipped",
+                    RunStatus::Skipped,
                     &holder,
                     now,
                 )?;
@@ -92,7 +93,7 @@ impl Engine {
                     "check",
                     // Eden's words; not an error here: the run that holds the
                     // lease does the work.
-                    "warning",
+                    LogResult::Warning,
                     false,
                     "Synchronization already active - skipping run",
                 )?;

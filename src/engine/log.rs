@@ -5,6 +5,7 @@ use super::run::Run;
 use crate::db::{DbConnection, DbError};
 use crate::model;
 use crate::model::sync_log::NewLogEntry;
+use crate::vocabulary::LogResult;
 
 impl Run<'_> {
     /// Write one of Eden's log rows for this run.
@@ -13,7 +14,7 @@ impl Run<'_> {
         table: Option<&str>,
         mode: &'static str,
         action: &'static str,
-        result: &'static str,
+        result: LogResult,
         remote: bool,
         message: String,
     ) {
@@ -51,7 +52,7 @@ pub(super) fn log(
     table: Option<&str>,
     mode: &str,
     action: &str,
-    result: &str,
+    result: LogResult,
     remote: bool,
     message: &str,
 ) -> Result<(), DbError> {

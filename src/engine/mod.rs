@@ -42,9 +42,11 @@ use crate::secrets::SecretKey;
 use client::Clients;
 use error::SyncError;
 
+// The run's words live in the vocabulary; callers know them from here.
+pub use crate::vocabulary::{RunStatus, Trigger};
 pub use finish::backoff_secs;
 pub use progress::ProgressSink;
-pub use run::{RunReport, RunRequest, RunStatus, TaskReport, Trigger};
+pub use run::{RunReport, RunRequest, TaskReport};
 pub use stop::Stop;
 
 /// Masters per page between edensync nodes.

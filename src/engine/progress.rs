@@ -13,16 +13,9 @@ pub type ProgressSink = Arc<dyn Fn(&str) + Send + Sync>;
 /// Live counters, read by the heartbeat.
 #[derive(Default)]
 pub(super) struct Progress {
-    pub pulled_created: AtomicI64,
-    pub pulled_updated: AtomicI64,
-    pub pulled_deleted: AtomicI64,
-    pub pulled_skipped: AtomicI64,
-    pub pulled_rejected: AtomicI64,
-    pub pushed_created: AtomicI64,
-    pub pushed_updated: AtomicI64,
-    pub pushed_deleted: AtomicI64,
-    pub pushed_skipped: AtomicI64,
-    pub pushed_rejected: AtomicI64,
+    /// What became of the records; its byte counts stay zero, the bytes are
+    /// counted apart as they arrive and leave.
+    records: Mutex<RunCounts>,
     pub bytes_in: AtomicI64,
     pub bytes_out: AtomicI64,
     pub steps_ok: AtomicI64,
@@ -31,21 +24,17 @@ pub(super) struct Progress {
 }
 
 impl Progress {
+    /// Count what a page did: `add` updates the record counters.
+    pub fn count(&self, add: impl FnOnce(&mut RunCounts)) {
+        add(&mut self.records.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
     pub fn counts(&self) -> RunCounts {
-        let get = |a: &AtomicI64| a.load(Ordering::Relaxed);
+        let records = *self.records.lock().unwrap_or_else(|e| e.into_inner());
         RunCounts {
-            pulled_created: get(&self.pulled_created),
-            pulled_updated: get(&self.pulled_updated),
-            pulled_deleted: get(&self.pulled_deleted),
-            pulled_skipped: get(&self.pulled_skipped),
-            pulled_rejected: get(&self.pulled_rejected),
-            pushed_created: get(&self.pushed_created),
-            pushed_updated: get(&self.pushed_updated),
-            pushed_deleted: get(&self.pushed_deleted),
-            pushed_skipped: get(&self.pushed_skipped),
-            pushed_rejected: get(&self.pushed_rejected),
-            bytes_in: get(&self.bytes_in),
-            bytes_out: get(&self.bytes_out),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            ..records
         }
     }
 
@@ -70,8 +59,4 @@ impl Progress {
             .unwrap_or_else(|e| e.into_inner())
             .push(report);
     }
-}
-
-pub(super) fn add(counter: &AtomicI64, n: u64) {
-    counter.fetch_add(n as i64, Ordering::Relaxed);
 }

@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering;
 
 use super::client::{self, Peer, PeerKind, SyncQuery};
 use super::error::SyncError;
-use super::progress::{Progress, add};
+use super::progress::Progress;
 use super::run::Run;
 use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::tasks::Task;
 use crate::s3xml::{Limits, Root};
-use crate::store::policy::{Policy, Strategy};
-use crate::store::{self, ImportOptions, SpooledDocument};
+use crate::store::{self, ImportOptions, SpooledDocument, policy};
+use crate::vocabulary::LogResult;
 
 impl Run<'_> {
     /// Pull a task's table: one document from Eden, pages from edensync.
@@ -27,11 +27,6 @@ impl Run<'_> {
         margin: i64,
     ) -> Result<u64, SyncError> {
         let table = task.resource_name.clone();
-        let update_policy = parse_policy(&task.update_policy, "update policy", task)?;
-        let conflict_policy = parse_policy(&task.conflict_policy, "conflict policy", task)?;
-        let strategy = Strategy::parse(&task.strategy).map_err(|e| {
-            SyncError::permanent(format!("the task {table} has an invalid strategy: {e}"))
-        })?;
         let filters = self.filters(task).await?;
         let mut query = SyncQuery {
             resource: table.clone(),
@@ -43,12 +38,11 @@ impl Run<'_> {
                 .collect(),
             ..SyncQuery::default()
         };
-        // Eden leaves msince out for THIS and OTHER: those compare nothing.
-        let with_msince = !matches!(update_policy, Policy::This | Policy::Other);
+        let with_msince = policy::compares_times(task.update_policy);
         let options = ImportOptions {
-            strategy,
-            update_policy,
-            conflict_policy: Some(conflict_policy),
+            strategy: task.strategy,
+            update_policy: task.update_policy,
+            conflict_policy: Some(task.conflict_policy),
             // Eden's client passes its last pull whatever the policy.
             last_sync: task.last_pull,
             repository_id: Some(repository.id),
@@ -129,14 +123,13 @@ impl Run<'_> {
                 .map_err(|e| SyncError::transient(format!("internal error: {e}")))??;
             let received = summary.records;
             total += received;
-            add(&self.progress.pulled_created, summary.created.len() as u64);
-            add(&self.progress.pulled_updated, summary.updated.len() as u64);
-            add(&self.progress.pulled_deleted, summary.deleted.len() as u64);
-            add(&self.progress.pulled_skipped, summary.skipped);
-            add(
-                &self.progress.pulled_rejected,
-                summary.rejected.len() as u64,
-            );
+            self.progress.count(|c| {
+                c.pulled_created += summary.created.len() as i64;
+                c.pulled_updated += summary.updated.len() as i64;
+                c.pulled_deleted += summary.deleted.len() as i64;
+                c.pulled_skipped += summary.skipped as i64;
+                c.pulled_rejected += summary.rejected.len() as i64;
+            });
             self.rejected += summary.rejected.len() as u64;
             if let Some(mtime) = summary.youngest_master_mtime {
                 youngest = Some(youngest.map_or(mtime, |y| y.max(mtime)));
@@ -150,7 +143,7 @@ impl Run<'_> {
                         Some(&table),
                         "pull/outgoing",
                         "check clock",
-                        "warning",
+                        LogResult::Warning,
                         false,
                         warning,
                     )
@@ -182,7 +175,7 @@ impl Run<'_> {
             }
             let (result, message) = if !summary.rejected.is_empty() {
                 (
-                    "warning",
+                    LogResult::Warning,
                     format!(
                         "{} - invalid items ignored, {}",
                         summary.rejected.len(),
@@ -191,12 +184,12 @@ impl Run<'_> {
                 )
             } else if received == 0 {
                 (
-                    "success",
+                    LogResult::Success,
                     "No data to import (already up-to-date)".to_string(),
                 )
             } else {
                 (
-                    "success",
+                    LogResult::Success,
                     format!("Data imported successfully ({received} records)"),
                 )
             };
@@ -239,13 +232,4 @@ impl Prefetch {
             .await
             .map_err(|e| SyncError::transient(format!("internal error: {e}")))?
     }
-}
-
-fn parse_policy(text: &str, what: &str, task: &Task) -> Result<Policy, SyncError> {
-    Policy::parse(text).ok_or_else(|| {
-        SyncError::permanent(format!(
-            "the task {} has an invalid {what} '{text}'",
-            task.resource_name
-        ))
-    })
 }

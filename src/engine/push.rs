@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering;
 use super::Engine;
 use super::client::{Peer, PeerKind, SyncQuery};
 use super::error::SyncError;
-use super::progress::add;
 use super::run::Run;
 use crate::db::DbConnection;
 use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::tasks::Task;
 use crate::s3xml::Format;
-use crate::store::{self, ExportRequest, Filter};
+use crate::store::{self, ExportRequest, Filter, policy};
+use crate::vocabulary::LogResult;
 
 impl Run<'_> {
     /// Push a task's table: what changed here since the last confirmed push
@@ -83,7 +83,7 @@ impl Run<'_> {
                         Some(&table),
                         "push/outgoing",
                         "send",
-                        "warning",
+                        LogResult::Warning,
                         false,
                         "No data to send".into(),
                     )
@@ -94,13 +94,8 @@ impl Run<'_> {
             }
             let query = SyncQuery {
                 resource: table.clone(),
-                msince: pushed_since
-                    .filter(|_| !matches!(task.update_policy.as_str(), "THIS" | "OTHER")),
-                policies: Some((
-                    task.strategy.clone(),
-                    task.update_policy.clone(),
-                    task.conflict_policy.clone(),
-                )),
+                msince: pushed_since.filter(|_| policy::compares_times(task.update_policy)),
+                policies: Some((task.strategy, task.update_policy, task.conflict_policy)),
                 ..SyncQuery::default()
             };
             self.say(&format!(
@@ -147,19 +142,21 @@ impl Run<'_> {
                 })
                 .await?;
             total += outcome.results;
-            add(&self.progress.pushed_created, reply.created);
-            add(&self.progress.pushed_updated, reply.updated);
-            add(&self.progress.pushed_deleted, reply.deleted);
-            add(&self.progress.pushed_rejected, reply.rejected.len() as u64);
+            self.progress.count(|c| {
+                c.pushed_created += reply.created as i64;
+                c.pushed_updated += reply.updated as i64;
+                c.pushed_deleted += reply.deleted as i64;
+                c.pushed_rejected += reply.rejected.len() as i64;
+            });
             self.rejected += reply.rejected.len() as u64;
             let (result, message) = if reply.rejected.is_empty() {
                 (
-                    "success",
+                    LogResult::Success,
                     format!("data sent successfully ({} records)", outcome.results),
                 )
             } else {
                 (
-                    "warning",
+                    LogResult::Warning,
                     format!(
                         "data sent ({} records); the peer refused {}: {}",
                         outcome.results,

@@ -5,6 +5,7 @@ use super::Engine;
 use super::error::{FailureKind, SyncError};
 use super::log::log;
 use crate::model;
+use crate::vocabulary::LogResult;
 
 impl Engine {
     /// The name we register with: our public URL without its scheme, as
@@ -35,7 +36,7 @@ impl Engine {
         });
         let logged = match &result {
             Ok(r) => (
-                "success",
+                LogResult::Success,
                 if r.message.is_empty() {
                     "Registration successful".to_string()
                 } else {
@@ -45,9 +46,9 @@ impl Engine {
             ),
             Err(e) => (
                 if e.kind == FailureKind::Permanent {
-                    "fatal"
+                    LogResult::Fatal
                 } else {
-                    "error"
+                    LogResult::Error
                 },
                 e.message.clone(),
                 e.remote,

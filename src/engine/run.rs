@@ -11,52 +11,7 @@ use crate::model;
 use crate::model::runs::RunCounts;
 use crate::model::tasks::Task;
 use crate::store::Filter;
-
-/// What started a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    Schedule,
-    Manual,
-    Cli,
-    Retry,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Schedule => "schedule",
-            Trigger::Manual => "manual",
-            Trigger::Cli => "cli",
-            Trigger::Retry => "retry",
-        }
-    }
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunStatus {
-    Succeeded,
-    /// Some tasks failed or some records were rejected.
-    Partial,
-    Failed,
-    TimedOut,
-    Cancelled,
-    /// Another run held the repository's lease.
-    Skipped,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Partial => "partial",
-            RunStatus::Failed => "failed",
-            RunStatus::TimedOut => "timed out",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::Skipped => "skipped",
-        }
-    }
-}
+use crate::vocabulary::{LogResult, RunStatus, Trigger};
 
 /// What to run.
 pub struct RunRequest {
@@ -94,7 +49,7 @@ impl Engine {
         let repository_id = request.repository_id;
         let started = std::time::Instant::now();
         let holder = format!("{}:{}", self.process, uuid::Uuid::new_v4());
-        let trigger = request.trigger.as_str();
+        let trigger = request.trigger;
         let job_id = request.job_id;
         let taken = self
             .take_lease(repository_id, job_id, trigger, holder.clone())
@@ -170,7 +125,7 @@ impl Run<'_> {
                     None,
                     "none/none",
                     "connect",
-                    "fatal",
+                    LogResult::Fatal,
                     false,
                     e.message.clone(),
                 )
@@ -201,8 +156,8 @@ impl Run<'_> {
                 table: task.resource_name.clone(),
                 ..TaskReport::default()
             };
-            let pulls = matches!(task.mode.as_str(), "pull" | "both");
-            let pushes = matches!(task.mode.as_str(), "push" | "both");
+            let pulls = task.mode.pulls();
+            let pushes = task.mode.pushes();
             let mut pull_failed = false;
             if pulls {
                 let result = self.pull(&mut peer, &repository, &task, margin).await;
@@ -243,8 +198,8 @@ impl Run<'_> {
         action: &'static str,
     ) -> bool {
         let result = match error.kind {
-            FailureKind::Permanent if mode == "push/outgoing" => "fatal",
-            _ => "error",
+            FailureKind::Permanent if mode == "push/outgoing" => LogResult::Fatal,
+            _ => LogResult::Error,
         };
         self.log(
             Some(&task.resource_name),

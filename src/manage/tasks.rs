@@ -12,8 +12,7 @@ use crate::model::task_filters::TaskFilter;
 use crate::model::tasks::{Task, TaskSettings};
 use crate::store::policy::{Policy, Strategy};
 use crate::store::{self, Filter};
-
-pub const MODES: [&str; 4] = ["pull", "push", "both", "none"];
+use crate::vocabulary::TaskMode;
 
 /// A task as an administrator enters it.
 #[derive(Debug, Clone)]
@@ -40,7 +39,7 @@ impl TaskForm {
     pub fn new(table: &str) -> TaskForm {
         TaskForm {
             table: table.to_string(),
-            mode: "both".into(),
+            mode: TaskMode::Both.as_str().into(),
             strategy: Strategy::ALL.to_text(),
             update_policy: Policy::Newer.as_str().into(),
             conflict_policy: Policy::Newer.as_str().into(),
@@ -53,10 +52,10 @@ impl TaskForm {
     pub fn from_task(task: &Task, filters: &[TaskFilter]) -> TaskForm {
         TaskForm {
             table: task.resource_name.clone(),
-            mode: task.mode.clone(),
-            strategy: task.strategy.clone(),
-            update_policy: task.update_policy.clone(),
-            conflict_policy: task.conflict_policy.clone(),
+            mode: task.mode.as_str().into(),
+            strategy: task.strategy.to_text(),
+            update_policy: task.update_policy.as_str().into(),
+            conflict_policy: task.conflict_policy.as_str().into(),
             components: task.components,
             filters: filters
                 .iter()
@@ -274,36 +273,30 @@ fn validate(form: &TaskForm) -> Result<Valid, ManageError> {
             format!("'{table}' is not a table name (like org_organisation)"),
         );
     }
-    let mode = form.mode.trim().to_ascii_lowercase();
-    if !MODES.contains(&mode.as_str()) {
-        errors.add(
-            "mode",
-            format!("'{}' is not a mode (pull, push, both or none)", form.mode),
-        );
-    }
+    // What fails to parse is reported; its placeholder is never stored.
+    let mode = TaskMode::parse(&form.mode).unwrap_or_else(|e| {
+        errors.add("mode", e.to_string());
+        TaskMode::None
+    });
     let strategy = match Strategy::parse(&form.strategy) {
-        Ok(s) if s.to_text().is_empty() => {
+        Ok(s) if s == Strategy::NONE => {
             errors.add(
                 "strategy",
                 "name at least one of create, update, delete, merge",
             );
-            String::new()
+            s
         }
-        Ok(s) => s.to_text(),
+        Ok(s) => s,
         Err(e) => {
-            errors.add("strategy", e);
-            String::new()
+            errors.add("strategy", e.to_string());
+            Strategy::NONE
         }
     };
-    let mut policy = |field: &'static str, text: &str| match Policy::parse(text.trim()) {
-        Some(p) => p.as_str().to_string(),
-        None => {
-            errors.add(
-                field,
-                format!("'{text}' is not a policy (THIS, OTHER, NEWER or MASTER)"),
-            );
-            String::new()
-        }
+    let mut policy = |field: &'static str, text: &str| {
+        Policy::parse(text).unwrap_or_else(|e| {
+            errors.add(field, e.to_string());
+            Policy::Newer
+        })
     };
     let update_policy = policy("update_policy", &form.update_policy);
     let conflict_policy = policy("conflict_policy", &form.conflict_policy);

@@ -3,6 +3,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{repositories, repository_accounts, sync_config, users};
+use crate::vocabulary::RepositoryStatus;
 
 /// How many stored passwords are encrypted under the node's secret key
 /// (peer passwords, proxy passwords): a key may only be replaced when none is.
@@ -44,6 +45,7 @@ pub struct Repository {
     pub peer_kind: Option<String>,
     pub last_connected_at: Option<NaiveDateTime>,
     pub last_success_at: Option<NaiveDateTime>,
+    /// Read it typed with `status()`.
     pub last_status: Option<String>,
     pub consecutive_failures: i32,
     pub next_retry_at: Option<NaiveDateTime>,
@@ -59,6 +61,18 @@ pub struct Repository {
 }
 
 impl Repository {
+    /// How the last run left the repository (none before the first run, or
+    /// after "retry now"). Only `record_outcome` writes the column, from a
+    /// `RepositoryStatus`; a word it does not know reads as none. (A field
+    /// cannot be read typed: diesel's `deserialize_as` would need
+    /// `TryFrom<Option<String>>` for an `Option`, which the orphan rule
+    /// forbids.)
+    pub fn status(&self) -> Option<RepositoryStatus> {
+        self.last_status
+            .as_deref()
+            .and_then(|text| RepositoryStatus::parse(text).ok())
+    }
+
     /// Whether the peer listed this capability when it registered.
     pub fn peer_can(&self, capability: &str) -> bool {
         self.peer_capabilities
@@ -349,8 +363,7 @@ pub fn release_lease(conn: &mut DbConnection, id: i64, holder: &str) -> QueryRes
 
 /// How a run ended, for the dashboard and the retry logic.
 pub struct RunOutcome<'a> {
-    /// succeeded, partial, failed, retrying, blocked.
-    pub status: &'a str,
+    pub status: RepositoryStatus,
     pub succeeded: bool,
     pub error: Option<&'a str>,
     pub next_retry_at: Option<NaiveDateTime>,
@@ -365,7 +378,7 @@ pub fn record_outcome(
 ) -> QueryResult<usize> {
     diesel::update(repositories::table.find(id))
         .set((
-            repositories::last_status.eq(Some(outcome.status)),
+            repositories::last_status.eq(Some(outcome.status.as_str())),
             repositories::last_error.eq(outcome.error),
             repositories::next_retry_at.eq(outcome.next_retry_at),
         ))
@@ -405,7 +418,7 @@ pub fn due_for_retry(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult
     repositories::table
         .filter(repositories::enabled.eq(true))
         .filter(repositories::next_retry_at.le(now))
-        .filter(repositories::last_status.eq("retrying"))
+        .filter(repositories::last_status.eq(RepositoryStatus::Retrying.as_str()))
         .select(repositories::id)
         .load(conn)
 }
@@ -416,7 +429,7 @@ pub fn claim_retry(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> Quer
         repositories::table
             .find(id)
             .filter(repositories::next_retry_at.le(now))
-            .filter(repositories::last_status.eq("retrying")),
+            .filter(repositories::last_status.eq(RepositoryStatus::Retrying.as_str())),
     )
     .set(repositories::next_retry_at.eq(None::<NaiveDateTime>))
     .execute(conn)?;

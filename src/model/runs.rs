@@ -2,9 +2,11 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use serde::Serialize;
 
 use crate::db::DbConnection;
 use crate::db::schema::runs;
+use crate::vocabulary::{RunStatus, Trigger};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = runs)]
@@ -12,30 +14,26 @@ pub struct Run {
     pub id: i64,
     pub repository_id: i64,
     pub job_id: Option<i64>,
-    pub trigger_kind: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub trigger_kind: Trigger,
+    #[diesel(deserialize_as = String)]
+    pub status: RunStatus,
     pub started_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
     pub heartbeat_at: Option<NaiveDateTime>,
-    pub pulled_created: i64,
-    pub pulled_updated: i64,
-    pub pulled_deleted: i64,
-    pub pulled_skipped: i64,
-    pub pulled_rejected: i64,
-    pub pushed_created: i64,
-    pub pushed_updated: i64,
-    pub pushed_deleted: i64,
-    pub pushed_skipped: i64,
-    pub pushed_rejected: i64,
-    pub bytes_in: i64,
-    pub bytes_out: i64,
+    #[diesel(embed)]
+    pub counts: RunCounts,
     pub error: Option<String>,
     pub current_step: Option<String>,
     pub holder: Option<String>,
 }
 
-/// The counters a run keeps up to date while it works.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The counters a run keeps up to date while it works: read with the run
+/// row, written by its heartbeat.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Queryable, Selectable, AsChangeset, Serialize,
+)]
+#[diesel(table_name = runs)]
 pub struct RunCounts {
     pub pulled_created: i64,
     pub pulled_updated: i64,
@@ -57,18 +55,18 @@ pub fn insert(
     conn: &mut DbConnection,
     repository_id: i64,
     job_id: Option<i64>,
-    trigger: &str,
-    status: &str,
+    trigger: Trigger,
+    status: RunStatus,
     holder: &str,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
-    let finished = (status != "running").then_some(now);
+    let finished = (status != RunStatus::Running).then_some(now);
     diesel::insert_into(runs::table)
         .values((
             runs::repository_id.eq(repository_id),
             runs::job_id.eq(job_id),
-            runs::trigger_kind.eq(trigger),
-            runs::status.eq(status),
+            runs::trigger_kind.eq(trigger.as_str()),
+            runs::status.eq(status.as_str()),
             runs::started_at.eq(now),
             runs::finished_at.eq(finished),
             runs::heartbeat_at.eq(Some(now)),
@@ -93,18 +91,7 @@ pub fn update_progress(
         .set((
             runs::heartbeat_at.eq(Some(now)),
             runs::current_step.eq(step),
-            runs::pulled_created.eq(counts.pulled_created),
-            runs::pulled_updated.eq(counts.pulled_updated),
-            runs::pulled_deleted.eq(counts.pulled_deleted),
-            runs::pulled_skipped.eq(counts.pulled_skipped),
-            runs::pulled_rejected.eq(counts.pulled_rejected),
-            runs::pushed_created.eq(counts.pushed_created),
-            runs::pushed_updated.eq(counts.pushed_updated),
-            runs::pushed_deleted.eq(counts.pushed_deleted),
-            runs::pushed_skipped.eq(counts.pushed_skipped),
-            runs::pushed_rejected.eq(counts.pushed_rejected),
-            runs::bytes_in.eq(counts.bytes_in),
-            runs::bytes_out.eq(counts.bytes_out),
+            counts,
         ))
         .execute(conn)
 }
@@ -112,7 +99,7 @@ pub fn update_progress(
 pub fn finish(
     conn: &mut DbConnection,
     id: i64,
-    status: &str,
+    status: RunStatus,
     counts: &RunCounts,
     error: Option<&str>,
     now: NaiveDateTime,
@@ -120,7 +107,7 @@ pub fn finish(
     update_progress(conn, id, counts, None, now)?;
     diesel::update(runs::table.find(id))
         .set((
-            runs::status.eq(status),
+            runs::status.eq(status.as_str()),
             runs::finished_at.eq(Some(now)),
             runs::error.eq(error),
         ))
@@ -153,11 +140,11 @@ pub fn for_repository(
 pub fn mark_abandoned(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
         runs::table
-            .filter(runs::status.eq("running"))
+            .filter(runs::status.eq(RunStatus::Running.as_str()))
             .filter(runs::heartbeat_at.lt(before)),
     )
     .set((
-        runs::status.eq("failed"),
+        runs::status.eq(RunStatus::Failed.as_str()),
         runs::finished_at.eq(runs::heartbeat_at),
         runs::error.eq("the process running it stopped (no heartbeat)"),
     ))
@@ -172,11 +159,11 @@ pub fn mark_holder_dead(
 ) -> QueryResult<usize> {
     diesel::update(
         runs::table
-            .filter(runs::status.eq("running"))
+            .filter(runs::status.eq(RunStatus::Running.as_str()))
             .filter(runs::holder.eq(holder)),
     )
     .set((
-        runs::status.eq("failed"),
+        runs::status.eq(RunStatus::Failed.as_str()),
         runs::finished_at.eq(now),
         runs::error.eq("the process running it stopped (it was killed or crashed)"),
     ))
@@ -187,7 +174,7 @@ pub fn mark_holder_dead(
 /// a run id (keyset pagination).
 pub fn list(
     conn: &mut DbConnection,
-    status: Option<&str>,
+    status: Option<RunStatus>,
     repository_id: Option<i64>,
     before_id: Option<i64>,
     limit: i64,
@@ -198,7 +185,7 @@ pub fn list(
         .select(Run::as_select())
         .into_boxed();
     if let Some(status) = status {
-        query = query.filter(runs::status.eq(status.to_string()));
+        query = query.filter(runs::status.eq(status.as_str()));
     }
     if let Some(repository_id) = repository_id {
         query = query.filter(runs::repository_id.eq(repository_id));
@@ -211,7 +198,7 @@ pub fn list(
 
 pub fn in_progress(conn: &mut DbConnection) -> QueryResult<Vec<Run>> {
     runs::table
-        .filter(runs::status.eq("running"))
+        .filter(runs::status.eq(RunStatus::Running.as_str()))
         .order(runs::id.asc())
         .select(Run::as_select())
         .load(conn)

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::sync_log;
+use crate::vocabulary::LogResult;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sync_log)]
@@ -16,13 +17,13 @@ pub struct LogEntry {
     pub resource_name: Option<String>,
     pub mode: String,
     pub action: String,
-    pub result: String,
+    #[diesel(deserialize_as = String)]
+    pub result: LogResult,
     pub remote: bool,
     pub message: String,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = sync_log)]
+#[derive(Debug)]
 pub struct NewLogEntry<'a> {
     pub logged_at: NaiveDateTime,
     pub repository_id: Option<i64>,
@@ -31,15 +32,24 @@ pub struct NewLogEntry<'a> {
     /// `<method>/<transmission>`, e.g. `register/incoming`.
     pub mode: &'a str,
     pub action: &'a str,
-    /// success, warning, error or fatal.
-    pub result: &'a str,
+    pub result: LogResult,
     pub remote: bool,
     pub message: &'a str,
 }
 
 pub fn insert(conn: &mut DbConnection, entry: &NewLogEntry) -> QueryResult<usize> {
     diesel::insert_into(sync_log::table)
-        .values(entry)
+        .values((
+            sync_log::logged_at.eq(entry.logged_at),
+            sync_log::repository_id.eq(entry.repository_id),
+            sync_log::run_id.eq(entry.run_id),
+            sync_log::resource_name.eq(entry.resource_name),
+            sync_log::mode.eq(entry.mode),
+            sync_log::action.eq(entry.action),
+            sync_log::result.eq(entry.result.as_str()),
+            sync_log::remote.eq(entry.remote),
+            sync_log::message.eq(entry.message),
+        ))
         .execute(conn)
 }
 
@@ -65,7 +75,7 @@ pub fn for_run(conn: &mut DbConnection, run_id: i64) -> QueryResult<Vec<LogEntry
 /// The latest errors and fatal failures, newest first.
 pub fn recent_failures(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<LogEntry>> {
     sync_log::table
-        .filter(sync_log::result.eq_any(["error", "fatal"]))
+        .filter(sync_log::result.eq_any([LogResult::Error.as_str(), LogResult::Fatal.as_str()]))
         .order(sync_log::id.desc())
         .limit(limit)
         .select(LogEntry::as_select())
@@ -78,7 +88,7 @@ pub struct LogQuery {
     pub repository_id: Option<i64>,
     pub table: Option<String>,
     pub mode: Option<String>,
-    pub result: Option<String>,
+    pub result: Option<LogResult>,
     pub from: Option<NaiveDateTime>,
     pub until: Option<NaiveDateTime>,
     /// Part of the message.
@@ -104,7 +114,7 @@ pub fn search(conn: &mut DbConnection, q: &LogQuery, limit: i64) -> QueryResult<
         query = query.filter(sync_log::mode.eq(mode.clone()));
     }
     if let Some(result) = &q.result {
-        query = query.filter(sync_log::result.eq(result.clone()));
+        query = query.filter(sync_log::result.eq(result.as_str()));
     }
     if let Some(from) = q.from {
         query = query.filter(sync_log::logged_at.ge(from));

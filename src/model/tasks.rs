@@ -3,8 +3,12 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::tasks;
+use crate::vocabulary::{Policy, Strategy, TaskMode};
 
 /// One table to sync with a repository, with its policies and watermarks.
+/// The mode, strategy and policies are read typed: a row holding a word
+/// edensync does not know fails to load (diesel's deserialization error)
+/// rather than being guessed at.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tasks)]
 pub struct Task {
@@ -12,10 +16,14 @@ pub struct Task {
     pub repository_id: i64,
     pub position: i32,
     pub resource_name: String,
-    pub mode: String,
-    pub strategy: String,
-    pub update_policy: String,
-    pub conflict_policy: String,
+    #[diesel(deserialize_as = String)]
+    pub mode: TaskMode,
+    #[diesel(deserialize_as = String)]
+    pub strategy: Strategy,
+    #[diesel(deserialize_as = String)]
+    pub update_policy: Policy,
+    #[diesel(deserialize_as = String)]
+    pub conflict_policy: Policy,
     pub components: bool,
     pub last_pull: Option<NaiveDateTime>,
     pub last_push: Option<NaiveDateTime>,
@@ -39,15 +47,38 @@ pub fn find(
 }
 
 /// A task's settings, as an administrator sets them.
-#[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = tasks)]
+#[derive(Debug, Clone)]
 pub struct TaskSettings {
-    pub mode: String,
-    pub strategy: String,
-    pub update_policy: String,
-    pub conflict_policy: String,
+    pub mode: TaskMode,
+    pub strategy: Strategy,
+    pub update_policy: Policy,
+    pub conflict_policy: Policy,
     pub components: bool,
     pub updated_at: NaiveDateTime,
+}
+
+impl TaskSettings {
+    /// The columns, the words as their stored text.
+    #[allow(clippy::type_complexity)]
+    fn columns(
+        &self,
+    ) -> (
+        diesel::dsl::Eq<tasks::mode, &'static str>,
+        diesel::dsl::Eq<tasks::strategy, String>,
+        diesel::dsl::Eq<tasks::update_policy, &'static str>,
+        diesel::dsl::Eq<tasks::conflict_policy, &'static str>,
+        diesel::dsl::Eq<tasks::components, bool>,
+        diesel::dsl::Eq<tasks::updated_at, NaiveDateTime>,
+    ) {
+        (
+            tasks::mode.eq(self.mode.as_str()),
+            tasks::strategy.eq(self.strategy.to_text()),
+            tasks::update_policy.eq(self.update_policy.as_str()),
+            tasks::conflict_policy.eq(self.conflict_policy.as_str()),
+            tasks::components.eq(self.components),
+            tasks::updated_at.eq(self.updated_at),
+        )
+    }
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Task>> {
@@ -87,7 +118,7 @@ pub fn insert(
 ) -> QueryResult<Task> {
     diesel::insert_into(tasks::table)
         .values((
-            settings,
+            settings.columns(),
             tasks::repository_id.eq(repository_id),
             tasks::resource_name.eq(resource),
             tasks::position.eq(position),
@@ -107,7 +138,7 @@ pub fn update_settings(
     settings: &TaskSettings,
 ) -> QueryResult<usize> {
     diesel::update(tasks::table.find(id))
-        .set(settings)
+        .set(settings.columns())
         .execute(conn)
 }
 

@@ -20,6 +20,7 @@ use crate::manage;
 use crate::manage::schedule;
 use crate::model;
 use crate::model::jobs::Job;
+use crate::vocabulary::RepositoryStatus;
 
 /// Runs started by a retry (not a job) get this long.
 const RETRY_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -154,7 +155,7 @@ impl Scheduler {
                         Some(r) if !r.enabled => {
                             model::jobs::set_last_status(conn, job.id, "repository disabled")?;
                         }
-                        Some(r) if r.last_status.as_deref() == Some("blocked") => {
+                        Some(r) if r.status() == Some(RepositoryStatus::Blocked) => {
                             // A permanent failure waits for an administrator.
                             model::jobs::set_last_status(
                                 conn,

@@ -5,123 +5,13 @@
 
 use chrono::NaiveDateTime;
 
-/// Update and conflict policies, as Eden names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Policy {
-    /// Never update: the local copy wins.
-    This,
-    /// Always update: the incoming copy wins.
-    Other,
-    /// Update if the incoming copy is at least as new.
-    Newer,
-    /// Update only with data from the record's originating site.
-    Master,
-}
+// The words live in the vocabulary; the rules about them live here.
+pub use crate::vocabulary::{Method, Policy, Strategy};
 
-impl Policy {
-    pub fn parse(text: &str) -> Option<Policy> {
-        match text.to_ascii_uppercase().as_str() {
-            "THIS" => Some(Policy::This),
-            "OTHER" => Some(Policy::Other),
-            "NEWER" => Some(Policy::Newer),
-            "MASTER" => Some(Policy::Master),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Policy::This => "THIS",
-            Policy::Other => "OTHER",
-            Policy::Newer => "NEWER",
-            Policy::Master => "MASTER",
-        }
-    }
-}
-
-/// Import methods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Create,
-    Update,
-    Delete,
-    Merge,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Create => "create",
-            Method::Update => "update",
-            Method::Delete => "delete",
-            Method::Merge => "merge",
-        }
-    }
-}
-
-/// Which methods an import may use (a task's strategy).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Strategy {
-    pub create: bool,
-    pub update: bool,
-    pub delete: bool,
-    pub merge: bool,
-}
-
-impl Strategy {
-    pub const ALL: Strategy = Strategy {
-        create: true,
-        update: true,
-        delete: true,
-        merge: true,
-    };
-
-    pub fn allows(self, method: Method) -> bool {
-        match method {
-            Method::Create => self.create,
-            Method::Update => self.update,
-            Method::Delete => self.delete,
-            Method::Merge => self.merge,
-        }
-    }
-
-    /// Parse `create,update,delete,merge` (any subset, any order).
-    pub fn parse(text: &str) -> Result<Strategy, String> {
-        let mut strategy = Strategy {
-            create: false,
-            update: false,
-            delete: false,
-            merge: false,
-        };
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part.to_ascii_lowercase().as_str() {
-                "create" => strategy.create = true,
-                "update" => strategy.update = true,
-                "delete" => strategy.delete = true,
-                "merge" => strategy.merge = true,
-                other => {
-                    return Err(format!(
-                        "'{other}' is not a method (create, update, delete, merge)"
-                    ));
-                }
-            }
-        }
-        Ok(strategy)
-    }
-
-    pub fn to_text(self) -> String {
-        [
-            Method::Create,
-            Method::Update,
-            Method::Delete,
-            Method::Merge,
-        ]
-        .into_iter()
-        .filter(|m| self.allows(*m))
-        .map(Method::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
-    }
+/// Whether an update policy compares modification times. Eden leaves
+/// `msince` out for THIS and OTHER: those compare nothing.
+pub fn compares_times(policy: Policy) -> bool {
+    !matches!(policy, Policy::This | Policy::Other)
 }
 
 /// The local copy, as far as the rules need it.

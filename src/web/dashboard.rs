@@ -11,6 +11,7 @@ use crate::model;
 use crate::model::runs::Run;
 use crate::model::sync_log::LogEntry;
 use crate::model::users::Role;
+use crate::vocabulary::RepositoryStatus;
 use crate::web::format::span;
 use crate::web::repository_health::Health;
 use crate::web::repository_names::name_of;
@@ -127,7 +128,7 @@ fn repository_rows(
             .filter_map(|j| j.next_run_at)
             .min();
         let next_run = match (repository.next_retry_at, next) {
-            (Some(retry), _) if repository.last_status.as_deref() == Some("retrying") => {
+            (Some(retry), _) if repository.status() == Some(RepositoryStatus::Retrying) => {
                 format!("retry in {}", span(now, retry))
             }
             (_, Some(next)) if next > now => format!("in {}", span(now, next)),
@@ -137,7 +138,7 @@ fn repository_rows(
         let pulling: Vec<_> = all_tasks
             .iter()
             .filter(|t| t.repository_id == repository.id)
-            .filter(|t| matches!(t.mode.as_str(), "pull" | "both"))
+            .filter(|t| t.mode.pulls())
             .collect();
         let watermark_age = if pulling.is_empty() {
             "-".to_string()
@@ -176,7 +177,7 @@ fn repository_rows(
             error: repository
                 .last_error
                 .clone()
-                .filter(|_| repository.last_status.as_deref() != Some("ok")),
+                .filter(|_| repository.status() != Some(RepositoryStatus::Ok)),
             can_sync: repository.url.is_some(),
             name: repository.name,
         });

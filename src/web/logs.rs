@@ -12,6 +12,7 @@ use crate::error::WebError;
 use crate::model;
 use crate::model::sync_log::{LogEntry, LogQuery};
 use crate::s3xml::time;
+use crate::vocabulary::LogResult;
 use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_names::{name_of, names};
 use crate::web::session::{AdminSession, Protected};
@@ -27,7 +28,12 @@ pub const MODES: [&str; 7] = [
     "none/none",
     "none",
 ];
-pub const RESULTS: [&str; 4] = ["success", "warning", "error", "fatal"];
+pub const RESULTS: [&str; 4] = [
+    LogResult::Success.as_str(),
+    LogResult::Warning.as_str(),
+    LogResult::Error.as_str(),
+    LogResult::Fatal.as_str(),
+];
 
 #[derive(Deserialize, Default, Clone)]
 pub struct LogFilters {
@@ -57,7 +63,7 @@ impl LogFilters {
             repository_id: self.repository.value(),
             table: text(&self.table),
             mode: text(&self.mode).filter(|m| MODES.contains(&m.as_str())),
-            result: text(&self.result).filter(|r| RESULTS.contains(&r.as_str())),
+            result: LogResult::parse(&self.result).ok(),
             from: time::parse(&self.from),
             until: time::parse(&self.until),
             text: text(&self.text),

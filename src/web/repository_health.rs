@@ -2,6 +2,7 @@
 //! the badge on the dashboard and the repositories list.
 
 use crate::model::repositories::Repository;
+use crate::vocabulary::RepositoryStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -26,12 +27,12 @@ impl Health {
         if repository.url.is_none() {
             return Health::Passive;
         }
-        match repository.last_status.as_deref() {
-            Some("ok") => Health::Ok,
-            Some("partial") => Health::Partial,
-            Some("retrying") => Health::Retrying,
-            Some("blocked") => Health::Failing,
-            _ if has_runs || repository.last_success_at.is_some() => Health::Ok,
+        match repository.status() {
+            Some(RepositoryStatus::Ok) => Health::Ok,
+            Some(RepositoryStatus::Partial) => Health::Partial,
+            Some(RepositoryStatus::Retrying) => Health::Retrying,
+            Some(RepositoryStatus::Blocked) => Health::Failing,
+            None if has_runs || repository.last_success_at.is_some() => Health::Ok,
             _ => Health::NeverRun,
         }
     }

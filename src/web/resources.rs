@@ -19,24 +19,33 @@ use crate::model::jobs::Job;
 use crate::model::repositories::Repository;
 use crate::model::task_filters::TaskFilter;
 use crate::model::tasks::Task;
+use crate::vocabulary::{Method, Policy, Strategy, TaskMode};
 use crate::web::repositories::manage_error;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, FormErrors, Layout, client_ip, redirect_with_flash, render_status};
 
 /// The policies with what they mean, from this node's point of view.
 pub const POLICIES: [(&str, &str); 4] = [
-    ("NEWER", "the more recently changed version wins"),
-    ("THIS", "keep our version, ignore the peer's changes"),
-    ("OTHER", "take the peer's version"),
-    ("MASTER", "only the record's original site may change it"),
+    (
+        Policy::Newer.as_str(),
+        "the more recently changed version wins",
+    ),
+    (
+        Policy::This.as_str(),
+        "keep our version, ignore the peer's changes",
+    ),
+    (Policy::Other.as_str(), "take the peer's version"),
+    (
+        Policy::Master.as_str(),
+        "only the record's original site may change it",
+    ),
 ];
 pub const MODES: [(&str, &str); 4] = [
-    ("both", "pull, then push"),
-    ("pull", "pull only"),
-    ("push", "push only"),
-    ("none", "paused"),
+    (TaskMode::Both.as_str(), "pull, then push"),
+    (TaskMode::Pull.as_str(), "pull only"),
+    (TaskMode::Push.as_str(), "push only"),
+    (TaskMode::None.as_str(), "paused"),
 ];
-pub const METHODS: [&str; 4] = ["create", "update", "delete", "merge"];
 
 fn actor(req: &HttpRequest, who: &AdminSession) -> Actor {
     Actor::user(
@@ -84,13 +93,13 @@ impl PostedTask {
     fn fresh() -> PostedTask {
         let on = || Some("on".to_string());
         PostedTask {
-            mode: "both".into(),
+            mode: TaskMode::Both.as_str().into(),
             create: on(),
             update: on(),
             delete: on(),
             merge: on(),
-            update_policy: "NEWER".into(),
-            conflict_policy: "NEWER".into(),
+            update_policy: Policy::Newer.as_str().into(),
+            conflict_policy: Policy::Newer.as_str().into(),
             ..PostedTask::default()
         }
     }
@@ -98,18 +107,15 @@ impl PostedTask {
     /// A stored task's values, to edit. Filters on the task's own table are
     /// shown without the table prefix, as they are typed.
     fn of(form: TaskForm) -> PostedTask {
-        let on = |method: &str| {
-            form.strategy
-                .split(',')
-                .any(|m| m.trim() == method)
-                .then(|| "on".to_string())
-        };
+        // A stored task's strategy always reads.
+        let strategy = Strategy::parse(&form.strategy).unwrap_or(Strategy::NONE);
+        let on = |method| strategy.allows(method).then(|| "on".to_string());
         let own = format!("{}:", form.table);
         PostedTask {
-            create: on("create"),
-            update: on("update"),
-            delete: on("delete"),
-            merge: on("merge"),
+            create: on(Method::Create),
+            update: on(Method::Update),
+            delete: on(Method::Delete),
+            merge: on(Method::Merge),
             components: form.components.then(|| "on".into()),
             filters: form
                 .filters
@@ -124,22 +130,22 @@ impl PostedTask {
         }
     }
 
-    fn has(&self, method: &str) -> bool {
-        match method {
-            "create" => self.create.is_some(),
-            "update" => self.update.is_some(),
-            "delete" => self.delete.is_some(),
-            _ => self.merge.is_some(),
+    /// The ticked methods.
+    fn strategy(&self) -> Strategy {
+        Strategy {
+            create: self.create.is_some(),
+            update: self.update.is_some(),
+            delete: self.delete.is_some(),
+            merge: self.merge.is_some(),
         }
     }
 
+    fn has(&self, method: &Method) -> bool {
+        self.strategy().allows(*method)
+    }
+
     fn into_form(self) -> TaskForm {
-        let strategy = METHODS
-            .iter()
-            .filter(|m| self.has(m))
-            .copied()
-            .collect::<Vec<_>>()
-            .join(",");
+        let strategy = self.strategy().to_text();
         TaskForm {
             table: self.table.trim().to_string(),
             mode: self.mode,
@@ -170,7 +176,7 @@ struct ResourcesPage {
     errors: FormErrors,
     policies: [(&'static str, &'static str); 4],
     modes: [(&'static str, &'static str); 4],
-    methods: [&'static str; 4],
+    methods: &'static [Method],
 }
 
 /// What the task form shows: values, the task it changes (none: it adds
@@ -213,7 +219,7 @@ async fn resources_page(
         errors,
         policies: POLICIES,
         modes: MODES,
-        methods: METHODS,
+        methods: Method::ALL,
     };
     Ok(render_status(req, page, status))
 }

@@ -9,7 +9,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::engine::Trigger;
+use crate::engine::{RunStatus, Trigger};
 use crate::error::WebError;
 use crate::model;
 use crate::model::rejected_items::RejectedItem;
@@ -25,13 +25,13 @@ const PAGE: i64 = 50;
 /// A run started from the console may take this long.
 const MANUAL_RUN_TIMEOUT: Duration = Duration::from_secs(3600);
 pub const STATUSES: [&str; 7] = [
-    "running",
-    "succeeded",
-    "partial",
-    "failed",
-    "timed out",
-    "cancelled",
-    "skipped",
+    RunStatus::Running.as_str(),
+    RunStatus::Succeeded.as_str(),
+    RunStatus::Partial.as_str(),
+    RunStatus::Failed.as_str(),
+    RunStatus::TimedOut.as_str(),
+    RunStatus::Cancelled.as_str(),
+    RunStatus::Skipped.as_str(),
 ];
 
 /// A run as the pages show it.
@@ -51,11 +51,11 @@ impl RunRow {
             repository: name_of(names, Some(run.repository_id)),
             started: run.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             duration,
-            badge: match run.status.as_str() {
-                "succeeded" => "badge-ok",
-                "partial" | "running" | "skipped" => "badge-warn",
-                "failed" | "timed out" => "badge-error",
-                _ => "badge-off",
+            badge: match run.status {
+                RunStatus::Succeeded => "badge-ok",
+                RunStatus::Partial | RunStatus::Running | RunStatus::Skipped => "badge-warn",
+                RunStatus::Failed | RunStatus::TimedOut => "badge-error",
+                RunStatus::Cancelled => "badge-off",
             },
             run,
         }
@@ -94,11 +94,11 @@ pub async fn list(
         .status
         .filter(|s| STATUSES.contains(&s.as_str()))
         .unwrap_or_default();
-    let wanted = (!status.is_empty()).then(|| status.clone());
+    let wanted = RunStatus::parse(&status).ok();
     let (repository, before) = (query.repository.value(), query.before.value());
     let (runs, names) = super::db(&state.pool, move |conn| {
         let names = names(conn)?;
-        let runs = model::runs::list(conn, wanted.as_deref(), repository, before, PAGE)?;
+        let runs = model::runs::list(conn, wanted, repository, before, PAGE)?;
         Ok::<_, WebError>((runs, names))
     })
     .await?;
@@ -112,7 +112,7 @@ pub async fn list(
         }
         link
     });
-    let live = runs.iter().any(|r| r.status == "running");
+    let live = runs.iter().any(|r| r.status == RunStatus::Running);
     let mut layout = Layout::new(&req, "Runs", "runs", &who);
     layout.flash =
         problems(&[("Repository", &query.repository), ("Page", &query.before)]).or(layout.flash);

@@ -19,7 +19,7 @@ fn log_row(conn: &mut edensync::db::DbConnection, days_ago: i64, message: &str) 
             resource_name: None,
             mode: "none/none",
             action: "check",
-            result: "success",
+            result: edensync::vocabulary::LogResult::Success,
             remote: false,
             message,
         },

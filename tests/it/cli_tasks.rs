@@ -241,7 +241,7 @@ fn new_filters_reset_the_push_watermark_other_changes_keep_both() {
         form.filters = vec!["~.name__like=B*".into()];
     })
     .unwrap();
-    assert_eq!(updated.mode, "both");
+    assert_eq!(updated.mode, edensync::vocabulary::TaskMode::Both);
     assert_eq!(watermarks(conn, "org_office"), (true, true, false, false));
     assert_eq!(
         task_list(&cli)[1]["filters"],

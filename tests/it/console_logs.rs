@@ -25,7 +25,7 @@ fn log(
             resource_name: Some(table),
             mode,
             action: "import",
-            result,
+            result: edensync::vocabulary::LogResult::parse(result).unwrap(),
             remote: false,
             message,
         },

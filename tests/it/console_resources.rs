@@ -72,7 +72,11 @@ async fn tables_and_schedules_of_a_repository() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (task.mode.as_str(), task.strategy.as_str(), task.components),
+        (
+            task.mode.as_str(),
+            task.strategy.to_text().as_str(),
+            task.components
+        ),
         ("pull", "create,update", true)
     );
 
@@ -267,7 +271,7 @@ async fn a_task_is_edited_in_place() {
     assert_eq!(
         (
             task.mode.as_str(),
-            task.strategy.as_str(),
+            task.strategy.to_text().as_str(),
             task.update_policy.as_str(),
             task.conflict_policy.as_str()
         ),
@@ -296,5 +300,5 @@ async fn a_task_is_edited_in_place() {
     let task = model::tasks::find(&mut a.conn(), id, "org_organisation")
         .unwrap()
         .unwrap();
-    assert_eq!(task.mode, "pull");
+    assert_eq!(task.mode, edensync::vocabulary::TaskMode::Pull);
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use edensync::engine::RunStatus;
+use edensync::engine::{RunStatus, Trigger};
 use edensync::model;
 
 use crate::support::peers::{self, TaskSpec, add_repository, add_task, doc, org, write_local};
@@ -13,7 +13,11 @@ use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, location};
 async fn wait_for_finished_run(app: &TestApp, repository_id: i64) -> model::runs::Run {
     for _ in 0..100 {
         let runs = model::runs::for_repository(&mut app.conn(), repository_id, 1).unwrap();
-        if let Some(run) = runs.into_iter().next().filter(|r| r.status != "running") {
+        if let Some(run) = runs
+            .into_iter()
+            .next()
+            .filter(|r| r.status != RunStatus::Running)
+        {
             return run;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -60,8 +64,8 @@ async fn sync_now_and_follow_the_run() {
     assert_eq!(started.status().as_u16(), 303);
     assert_eq!(location(&started), format!("/runs?repository={id}"));
     let run = wait_for_finished_run(&a, id).await;
-    assert_eq!(run.status, "succeeded");
-    assert_eq!(run.trigger_kind, "manual");
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(run.trigger_kind, Trigger::Manual);
 
     let page = admin
         .get(&format!("/runs/{}", run.id))
@@ -96,8 +100,8 @@ async fn sync_now_and_follow_the_run() {
         &mut a.conn(),
         id,
         None,
-        "manual",
-        "running",
+        Trigger::Manual,
+        RunStatus::Running,
         holder,
         model::now(),
     )
@@ -162,7 +166,7 @@ async fn failing_repositories_show_why_and_can_be_retried() {
         finished = model::runs::for_repository(&mut a.conn(), id, 10)
             .unwrap()
             .iter()
-            .filter(|r| r.trigger_kind == "retry" && r.status != "running")
+            .filter(|r| r.trigger_kind == Trigger::Retry && r.status != RunStatus::Running)
             .count();
         if finished > 0 {
             break;

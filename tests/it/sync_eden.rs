@@ -174,7 +174,7 @@ async fn requests_match_what_eden_accepted() {
     let log = model::sync_log::recent(&mut a.conn(), 50).unwrap();
     assert!(
         log.iter().any(|l| l.action == "check clock"
-            && l.result == "warning"
+            && l.result == edensync::vocabulary::LogResult::Warning
             && l.message.contains("behind")),
         "{log:?}"
     );

@@ -373,3 +373,24 @@ async fn runs_go_through_a_proxy_with_and_without_credentials() {
     assert!(error.contains("proxy authentication required"), "{error}");
     assert_eq!(repository(&a, id).last_status.as_deref(), Some("blocked"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_with_an_unknown_stored_policy_blocks_the_repository() {
+    let Some((a, _b, id)) = crate::support::peers::pair(Backend::Sqlite).await else {
+        return;
+    };
+    // Written past the console's checks, as a hand edit of the database would.
+    add_task(
+        &a,
+        id,
+        TaskSpec {
+            conflict_policy: "LATEST",
+            ..TaskSpec::default()
+        },
+    );
+    let report = run(&a, id).await;
+    assert_eq!(report.status, RunStatus::Failed, "{report:?}");
+    let error = report.error.unwrap();
+    assert!(error.contains("'LATEST' is not a policy"), "{error}");
+    assert_eq!(repository(&a, id).last_status.as_deref(), Some("blocked"));
+}

@@ -164,7 +164,7 @@ async fn many_peers_push_and_pull_at_once(backend: Backend) {
     let failures = model::sync_log::search(
         &mut app.conn(),
         &model::sync_log::LogQuery {
-            result: Some("error".into()),
+            result: Some(edensync::vocabulary::LogResult::Error),
             ..Default::default()
         },
         1000,
@@ -175,7 +175,7 @@ async fn many_peers_push_and_pull_at_once(backend: Backend) {
     // other error is a failure.
     let cancelled: Vec<i64> = scheduled
         .iter()
-        .filter(|r| r.status == "cancelled")
+        .filter(|r| r.status == edensync::engine::RunStatus::Cancelled)
         .map(|r| r.id)
         .collect();
     let failures: Vec<_> = failures

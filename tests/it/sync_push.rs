@@ -257,3 +257,35 @@ async fn accounts_and_allowed_tables_limit_pulls_and_pushes() {
         403
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_with_an_unknown_stored_policy_refuses_pushes_with_eden_json() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    add_recorded_admin(&app);
+    assert_eq!(replay(&app, "01_register_request.http").await.status(), 200);
+    accept_pushes(&app, EDEN_A);
+    let id = model::repositories::find_by_peer_uuid(&mut app.conn(), EDEN_A)
+        .unwrap()
+        .unwrap()
+        .id;
+    // Written past the console's checks, as a hand edit of the database would.
+    crate::support::peers::add_task(
+        &app,
+        id,
+        crate::support::peers::TaskSpec {
+            update_policy: "LATEST",
+            ..Default::default()
+        },
+    );
+    let response = replay(&app, "03_push_initial_request.http").await;
+    assert_eq!(response.status(), 403);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("'LATEST' is not a policy"),
+        "{answer}"
+    );
+}

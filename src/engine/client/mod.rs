@@ -23,6 +23,7 @@ pub use transport::{Clients, ProxyConfig, Transport, base_url};
 
 use super::error::SyncError;
 use crate::s3xml::{Format, lines};
+use crate::vocabulary::{Policy, Strategy};
 use messages::excerpt;
 
 /// What kind of server the peer is, learned at registration.
@@ -115,7 +116,7 @@ pub struct SyncQuery {
     /// Pull: Eden always sends `include_deleted=True`.
     pub include_deleted: bool,
     /// Push: strategy, update and conflict policy (Eden's client sends them).
-    pub policies: Option<(String, String, String)>,
+    pub policies: Option<(Strategy, Policy, Policy)>,
     /// (prefix, url variable, value): `[~]~.acronym__like=RO*`.
     pub filters: Vec<(String, String, String)>,
     /// edensync peers: paging by seq.
