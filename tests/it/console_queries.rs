@@ -29,8 +29,16 @@ async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
             .click()
             .await
             .unwrap();
+        // The form's page is replaced by the answer's: wait for its address.
+        let mut url = driver.current_url().await.unwrap();
+        for _ in 0..100 {
+            if url.query().unwrap_or("").contains("text=") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            url = driver.current_url().await.unwrap();
+        }
         wait_for(driver, "form.filters").await;
-        let url = driver.current_url().await.unwrap();
         assert!(url.query().unwrap_or("").contains("repository="), "{url}");
         let source = driver.source().await.unwrap();
         assert!(!source.contains("deserialize"), "{source}");
