@@ -79,6 +79,8 @@ struct RunsPage {
     statuses: [&'static str; 7],
     status: String,
     repository: Option<(i64, String)>,
+    /// Every repository, for the filter: (id, name, selected).
+    repositories: Vec<(i64, String, bool)>,
     older: Option<String>,
     live: bool,
 }
@@ -120,6 +122,10 @@ pub async fn list(
         layout,
         repository: repository.map(|id| (id, name_of(&names, Some(id)))),
         runs: runs.into_iter().map(|r| RunRow::new(r, &names)).collect(),
+        repositories: names
+            .iter()
+            .map(|(id, name)| (*id, name.clone(), repository == Some(*id)))
+            .collect(),
         statuses: STATUSES,
         status,
         older,

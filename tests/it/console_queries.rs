@@ -5,12 +5,20 @@
 use thirtyfour::prelude::*;
 
 use crate::support::browser::{Browser, log_in, set_width, shot, type_into, wait_for};
+use crate::support::peers::add_repository;
 use crate::support::{Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     app.add_admin();
+    let hub = add_repository(
+        &app,
+        "Hub",
+        "http://127.0.0.1:9/eden",
+        "x@example.org",
+        "pw",
+    );
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -65,6 +73,43 @@ async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
             );
         }
         shot(driver, &format!("audit-bad-page-{width}")).await;
+
+        // The runs page filters by repository with its own form.
+        driver.goto(app.url("/runs")).await.unwrap();
+        driver
+            .find(By::Css(&format!("select#repository option[value='{hub}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        driver
+            .find(By::Css("form.filters button[type='submit']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let heading = wait_for(driver, "h1").await;
+        for _ in 0..100 {
+            if heading
+                .text()
+                .await
+                .unwrap_or_default()
+                .contains("Runs of Hub")
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let url = driver.current_url().await.unwrap();
+        assert!(
+            url.query()
+                .unwrap_or("")
+                .contains(&format!("repository={hub}")),
+            "{url}"
+        );
+        shot(driver, &format!("runs-by-repository-{width}")).await;
     }
     browser.quit().await;
 }
