@@ -99,7 +99,7 @@ fn show(node: Node, as_json: bool) -> Result<(), CliError> {
 /// whatever their order: a cap may come before the base it must not be
 /// below.
 fn set(node: Node, key: String, value: String, more: Vec<String>) -> Result<(), CliError> {
-    if more.len() % 2 != 0 {
+    if !more.len().is_multiple_of(2) {
         return Err(CliError::Usage(format!(
             "config set takes KEY VALUE pairs: {} has no value",
             more[more.len() - 1]

@@ -77,7 +77,7 @@ async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
         // The runs page filters by repository with its own form.
         driver.goto(app.url("/runs")).await.unwrap();
         driver
-            .find(By::Css(&format!("select#repository option[value='{hub}']")))
+            .find(By::Css(format!("select#repository option[value='{hub}']")))
             .await
             .unwrap()
             .click()

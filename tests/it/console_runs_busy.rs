@@ -67,7 +67,7 @@ async fn sync_now_during_a_run_says_so_and_a_skip_is_not_an_error() {
             .await
             .unwrap();
         driver
-            .find(By::Css(&format!(
+            .find(By::Css(format!(
                 "form[action='/repositories/{id}/sync'] button"
             )))
             .await
