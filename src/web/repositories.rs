@@ -17,6 +17,7 @@ use crate::manage::repositories::RepositoryForm;
 use crate::manage::{ManageError, PasswordChange};
 use crate::model;
 use crate::model::repositories::Repository;
+use crate::web::format::span;
 use crate::web::repository_health::Health;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{
@@ -127,6 +128,8 @@ pub struct RepositoryRow {
     pub repository: Repository,
     pub health: Health,
     pub tasks: usize,
+    /// How long ago the peer last reached us or we reached it ("never").
+    pub last_contact: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -142,14 +145,20 @@ pub async fn list(
     who: AdminSession,
 ) -> Result<HttpResponse, WebError> {
     let rows = super::db(&state.pool, |conn| {
+        let now = model::now();
         let mut rows = Vec::new();
         for repository in model::repositories::list(conn)? {
             let has_runs = !model::runs::for_repository(conn, repository.id, 1)?.is_empty();
             let tasks = model::tasks::list_for_repository(conn, repository.id)?.len();
+            let last_contact = repository.last_connected_at.map_or_else(
+                || "never".to_string(),
+                |at| format!("{} ago", span(at, now)),
+            );
             rows.push(RepositoryRow {
                 health: Health::of(&repository, has_runs),
                 repository,
                 tasks,
+                last_contact,
             });
         }
         Ok::<_, WebError>(rows)

@@ -17,6 +17,7 @@ mod console_forms;
 mod console_layout;
 mod console_logs;
 mod console_queries;
+mod console_receiving;
 mod console_records;
 mod console_repositories;
 mod console_resources;
