@@ -29,7 +29,9 @@ pub struct RepositoryRow {
     pub last_run: Option<RunRow>,
     pub next_run: String,
     pub failures: i32,
-    /// How old the oldest pull watermark is.
+    /// How old the newest change pulled is, by its origin's `modified_on`
+    /// (the pull watermark), for the task that lags most: not when the
+    /// last pull ran, which "Last run" shows.
     pub watermark_age: String,
     pub warnings: Vec<String>,
     pub error: Option<String>,
