@@ -1,8 +1,8 @@
 //! The mapping of errors to HTTP, in one place: the console's error type,
 //! and the sync API's `ProtocolError`. Lower layers have their own error
-//! types (`DbError`, `AccountError`, ...);
-//! expected problems such as a bad form value are shown next to the field by
-//! the handler and never reach this type.
+//! types (`DbError`, `AccountError`, ...); expected problems such as a bad
+//! form value are shown next to the field by the handler and never reach
+//! `WebError`.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};

@@ -1,4 +1,4 @@
-//! Who may do what on the sync API (DESIGN.md, "Who may do what"), in one
+//! Who may do what on the sync API (README, "The sync API"), in one
 //! place: the table a request names, the repository it acts as, a sync
 //! account's binding, a repository's allowed tables.
 

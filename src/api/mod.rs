@@ -7,10 +7,10 @@
 //! pace, `error.rs` says what went wrong in the protocol's terms. Handlers
 //! stay thin: authenticate, parse, call the store, answer as Eden does.
 
-pub mod access;
+mod access;
 mod body;
 pub mod error;
-pub mod query;
+mod query;
 mod receive_push;
 pub mod register;
 mod serve_pull;
@@ -94,7 +94,8 @@ where
     T: Send + 'static,
 {
     let state = state.clone();
-    crate::db::with_conn(&state.pool.clone(), move |conn| work(conn, &state)).await
+    let pool = state.pool.clone();
+    crate::db::with_conn(&pool, move |conn| work(conn, &state)).await
 }
 
 /// Authenticate the request's Basic credentials against our accounts.

@@ -1,7 +1,11 @@
-//! One run of a repository: take its lease, then per task in order pull and
-//! push (as the task's mode says), advance each watermark only after the
-//! data it covers is committed (here, or confirmed by the peer), write
-//! Eden's log rows and keep the run row's live progress.
+//! The active side: this node pulling from and pushing to its peers. The
+//! `Engine` here is the handle the scheduler, the console and the CLI share:
+//! it starts runs (in the background or now), tracks them for shutdown and
+//! reaches the database. A run takes its repository's lease, then per task
+//! in order pulls and pushes (as the task's mode says), advances each
+//! watermark only after the data it covers is committed (here, or
+//! confirmed by the peer), writes Eden's log rows and keeps the run row's
+//! live progress.
 //!
 //! Failures: transient ones (peer down, timeouts, cut connections, 5xx)
 //! schedule a retry with capped exponential backoff and jitter; permanent
@@ -44,7 +48,6 @@ use error::SyncError;
 
 // The run's words live in the vocabulary; callers know them from here.
 pub use crate::vocabulary::{RunStatus, Trigger};
-pub use finish::backoff_secs;
 pub use progress::ProgressSink;
 pub use run::{RunReport, RunRequest, TaskReport};
 pub use stop::Stop;
@@ -165,10 +168,7 @@ impl Engine {
         crate::db::with_conn(&self.pool, work).await
     }
 
-    pub(super) async fn load(
-        &self,
-        repository_id: i64,
-    ) -> Result<(Repository, SyncConfig), SyncError> {
+    async fn load(&self, repository_id: i64) -> Result<(Repository, SyncConfig), SyncError> {
         self.db(move |conn| {
             let repository = model::repositories::find(conn, repository_id)?.ok_or_else(|| {
                 SyncError::permanent(format!("there is no repository {repository_id}"))

@@ -128,8 +128,7 @@ impl Scheduler {
     }
 
     /// Claim due jobs and due retries (and, with `sweep`, mark the runs of
-    /// dead processes failed); returns what
-    /// this process must run.
+    /// dead processes failed); returns what this process must run.
     async fn claim_due(&self, sweep: bool) -> Result<Vec<Claimed>, SyncError> {
         self.inner
             .engine

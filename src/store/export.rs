@@ -62,7 +62,7 @@ pub struct ExportOutcome {
     pub exact: bool,
 }
 
-/// Export a pull answer for a peer, the way DESIGN.md describes: when the
+/// Export a pull answer for a peer: when the
 /// peer's `msince` is the one an earlier answer to it implies (its youngest
 /// `modified_on` plus Eden's extra second), select by seq after that
 /// answer, exactly and independent of clocks; otherwise fall back to

@@ -18,6 +18,7 @@ mod repository_health;
 mod repository_names;
 mod resources;
 pub mod runs;
+mod schedule;
 pub mod session;
 mod settings;
 mod users;
@@ -31,7 +32,7 @@ use crate::db::{DbConnection, Pool};
 use crate::error::WebError;
 pub use crate::state::{AppState, client_ip};
 
-/// The single routes table.
+/// The console's routes (the sync API's are `api::routes`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(metrics::metrics))
@@ -93,15 +94,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route(
             "/repositories/{id}/schedule",
-            web::get().to(resources::schedule),
+            web::get().to(schedule::schedule),
         )
         .route(
             "/repositories/{id}/schedule",
-            web::post().to(resources::add_job),
+            web::post().to(schedule::add_job),
         )
         .route(
             "/repositories/{id}/schedule/{job}/remove",
-            web::post().to(resources::remove_job),
+            web::post().to(schedule::remove_job),
         )
         .route("/settings", web::get().to(settings::show))
         .route("/settings", web::post().to(settings::save))

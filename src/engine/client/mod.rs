@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt;
 mod messages;
 mod transport;
 
-pub use messages::{peer_message, transport_error};
+use messages::transport_error;
 pub use transport::{Clients, ProxyConfig, Transport, base_url};
 
 use super::error::SyncError;
@@ -445,6 +445,7 @@ pub fn quote(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::messages::peer_message;
     use super::*;
 
     #[test]
