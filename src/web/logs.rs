@@ -100,6 +100,8 @@ struct LogsPage {
     filters: LogFilters,
     /// (id, name, selected) for the repository filter.
     repositories: Vec<(i64, String, bool)>,
+    /// The repository the log is filtered by: the page shows its tabs.
+    repository: Option<(i64, String)>,
     rows: Vec<(String, LogEntry)>,
     modes: [&'static str; 7],
     results: [&'static str; 4],
@@ -141,6 +143,10 @@ pub async fn index(
     let page = LogsPage {
         layout,
         filters,
+        repository: repositories
+            .iter()
+            .find(|(id, _)| selected == Some(*id))
+            .cloned(),
         repositories: repositories
             .into_iter()
             .map(|(id, name)| (id, name, selected == Some(id)))

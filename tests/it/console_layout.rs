@@ -59,3 +59,53 @@ async fn identifiers_and_timestamps_stay_whole_and_the_404_page_has_the_navigati
     }
     browser.quit().await;
 }
+
+/// A repository's Runs and Log tabs keep its tab bar, with the tab marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repositorys_runs_and_log_tabs_keep_the_tab_bar() {
+    use crate::support::peers::add_repository;
+
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_admin();
+    let id = add_repository(
+        &app,
+        "Hub",
+        "http://127.0.0.1:9/eden",
+        "x@example.org",
+        "pw",
+    );
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let driver = &browser.driver;
+    log_in(driver, &app).await;
+    for width in [1400, 400] {
+        set_width(driver, width).await;
+        for (tab, path) in [
+            ("Runs", format!("/runs?repository={id}")),
+            ("Log", format!("/logs?repository={id}")),
+        ] {
+            driver.goto(app.url(&path)).await.unwrap();
+            let current = driver
+                .find(By::Css("nav.tabs a[aria-current='page']"))
+                .await
+                .unwrap_or_else(|_| panic!("{path} has the repository's tab bar"));
+            assert_eq!(current.text().await.unwrap(), tab);
+            let configuration = driver
+                .find(By::Css(format!("nav.tabs a[href='/repositories/{id}']")))
+                .await
+                .unwrap();
+            assert_eq!(configuration.text().await.unwrap(), "Configuration");
+            let heading = driver
+                .find(By::Css("h1"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(heading.contains("Hub"), "{heading}");
+        }
+        shot(driver, &format!("repository-log-tab-{width}")).await;
+    }
+    browser.quit().await;
+}

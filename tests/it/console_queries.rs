@@ -59,6 +59,7 @@ async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
             "/audit?before=soon",
         ] {
             driver.goto(app.url(path)).await.unwrap();
+            wait_for(driver, "main h1").await;
             let source = driver.source().await.unwrap();
             assert!(!source.contains("deserialize"), "{path}: {source}");
             assert!(

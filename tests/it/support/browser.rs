@@ -58,9 +58,20 @@ impl Browser {
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))
             .unwrap();
-        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
-            .await
-            .expect("start a Chromium session");
+        // Under load (two test threads, each with a browser) the first
+        // session can fail to start in time: try a few times.
+        let mut tries = 0;
+        let driver = loop {
+            tries += 1;
+            match WebDriver::new(format!("http://127.0.0.1:{port}"), caps.clone()).await {
+                Ok(driver) => break driver,
+                Err(e) if tries < 3 => {
+                    eprintln!("a Chromium session did not start ({e}); trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => panic!("start a Chromium session: {e}"),
+            }
+        };
         Some(Browser {
             driver,
             chromedriver,
