@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use thirtyfour::prelude::*;
 
-use crate::support::browser::Browser;
+use crate::support::browser::{Browser, click};
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,13 +35,7 @@ async fn log_in_through_the_form_and_see_the_dashboard() {
         .send_keys(ADMIN_PASSWORD)
         .await
         .unwrap();
-    driver
-        .find(By::Css("form[action='/login'] button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(driver, "form[action='/login'] button[type='submit']").await;
 
     let uuid = driver
         .query(By::Id("site-uuid"))
@@ -69,13 +63,7 @@ async fn log_in_through_the_form_and_see_the_dashboard() {
     );
 
     // Logging out from the navigation returns to the login page.
-    driver
-        .find(By::Css("form[action='/logout'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(driver, "form[action='/logout'] button").await;
     driver
         .query(By::Css("form[action='/login']"))
         .wait(Duration::from_secs(10), Duration::from_millis(100))

@@ -6,7 +6,7 @@
 
 use thirtyfour::prelude::*;
 
-use crate::support::browser::{Browser, log_in, shot, type_into, wait_for, wait_for_text};
+use crate::support::browser::{Browser, click, log_in, shot, type_into, wait_for, wait_for_text};
 use crate::support::peers::{PEER_EMAIL, PEER_PASSWORD, doc, org, write_local};
 use crate::support::{Backend, TestApp};
 use edensync::model::users::Role;
@@ -42,15 +42,7 @@ async fn set_up_a_sync_and_watch_it_work() {
     type_into(driver, "url", &b.url).await;
     type_into(driver, "username", PEER_EMAIL).await;
     type_into(driver, "password", PEER_PASSWORD).await;
-    driver
-        .find(By::Css(
-            "form[action='/repositories'] button[type='submit']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(driver, "form[action='/repositories'] button[type='submit']").await;
     wait_for_text(driver, "registered at the peer").await;
     shot(driver, "repository").await;
     let path = driver.current_url().await.unwrap().path().to_string();
@@ -62,21 +54,9 @@ async fn set_up_a_sync_and_watch_it_work() {
         .await
         .unwrap();
     type_into(driver, "table", "org_organisation").await;
-    driver
-        .find(By::Css("select#mode option[value='pull']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(driver, "select#mode option[value='pull']").await;
     type_into(driver, "filters", "~.acronym__like=RO*").await;
-    driver
-        .find(By::Css("form[action$='/resources'] button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(driver, "form[action$='/resources'] button[type='submit']").await;
     wait_for_text(driver, "is synced with Field hub now").await;
 
     // A schedule: every 60 minutes.
@@ -98,27 +78,17 @@ async fn set_up_a_sync_and_watch_it_work() {
         .send_keys("60")
         .await
         .unwrap();
-    driver
-        .find(By::Css("form[action$='/schedule'] button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(driver, "form[action$='/schedule'] button[type='submit']").await;
     wait_for_text(driver, "Scheduled: every 3600 s").await;
 
     // Sync now from the dashboard; follow the run to its end.
     driver.goto(a.url("/")).await.unwrap();
     shot(driver, "dashboard").await;
-    driver
-        .find(By::Css(format!(
-            "form[action='/repositories/{id}/sync'] button"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        driver,
+        format!("form[action='/repositories/{id}/sync'] button"),
+    )
+    .await;
     let run_link = wait_for(driver, "table a[href^='/runs/']").await;
     run_link.click().await.unwrap();
     wait_for_text(driver, ">succeeded<").await;
@@ -140,15 +110,11 @@ async fn set_up_a_sync_and_watch_it_work() {
         .unwrap();
     let source = driver.source().await.unwrap();
     assert!(!source.contains("urn:uuid:xx-2"), "the filter applies");
-    driver
-        .find(By::Css(
-            "a[href='/records/org_organisation/urn%3Auuid%3Aro-1']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        driver,
+        "a[href='/records/org_organisation/urn%3Auuid%3Aro-1']",
+    )
+    .await;
     wait_for_text(driver, "Relief One").await;
     shot(driver, "record").await;
     browser.quit().await;

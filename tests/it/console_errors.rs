@@ -5,9 +5,8 @@
 
 use edensync::engine::{RunRequest, RunStatus, Stop, Trigger};
 use edensync::model;
-use thirtyfour::prelude::*;
 
-use crate::support::browser::{Browser, log_in, set_width, shot, wait_for};
+use crate::support::browser::{Browser, click, log_in, set_width, shot, wait_for};
 use crate::support::peers::add_repository;
 use crate::support::{Backend, TestApp};
 
@@ -67,15 +66,11 @@ async fn sync_now_during_a_run_says_so_and_a_skip_is_not_an_error() {
             .goto(app.url(&format!("/repositories/{id}")))
             .await
             .unwrap();
-        driver
-            .find(By::Css(format!(
-                "form[action='/repositories/{id}/sync'] button"
-            )))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(
+            driver,
+            format!("form[action='/repositories/{id}/sync'] button"),
+        )
+        .await;
         let flash = wait_for(driver, ".flash").await.text().await.unwrap();
         assert!(
             flash.contains("already in progress, so no second one was started"),

@@ -5,7 +5,7 @@
 
 use thirtyfour::prelude::*;
 
-use crate::support::browser::{Browser, log_in, set_width, shot, type_into, wait_for};
+use crate::support::browser::{Browser, click, log_in, set_width, shot, type_into, wait_for};
 use crate::support::{Backend, TestApp};
 
 async fn width_of(driver: &WebDriver, id: &str) -> f64 {
@@ -58,15 +58,7 @@ async fn text_fields_are_full_width_and_a_refused_form_asks_for_the_password_aga
         type_into(driver, "name", "Hub").await;
         type_into(driver, "url", "ftp://nowhere").await;
         type_into(driver, "password", "typed secret 123").await;
-        driver
-            .find(By::Css(
-                "form[action='/repositories'] button[type='submit']",
-            ))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(driver, "form[action='/repositories'] button[type='submit']").await;
         wait_for(driver, "#url-error").await;
         let label = driver
             .find(By::Css("label[for='password']"))

@@ -2,9 +2,7 @@
 //! filter forms send by default) and a bad value gives the page with a
 //! message, never a bare 400. In a real browser, at 1400 and 400 px.
 
-use thirtyfour::prelude::*;
-
-use crate::support::browser::{Browser, log_in, set_width, shot, type_into, wait_for};
+use crate::support::browser::{Browser, click, log_in, set_width, shot, type_into, wait_for};
 use crate::support::peers::add_repository;
 use crate::support::{Backend, TestApp};
 
@@ -30,13 +28,7 @@ async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
         // The log viewer's form as it comes: Repository "any", plus a text.
         driver.goto(app.url("/logs")).await.unwrap();
         type_into(driver, "text", "nothing like this").await;
-        driver
-            .find(By::Css("form.filters button[type='submit']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(driver, "form.filters button[type='submit']").await;
         // The form's page is replaced by the answer's: wait for its address.
         let mut url = driver.current_url().await.unwrap();
         for _ in 0..100 {
@@ -77,20 +69,8 @@ async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
 
         // The runs page filters by repository with its own form.
         driver.goto(app.url("/runs")).await.unwrap();
-        driver
-            .find(By::Css(format!("select#repository option[value='{hub}']")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        driver
-            .find(By::Css("form.filters button[type='submit']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(driver, format!("select#repository option[value='{hub}']")).await;
+        click(driver, "form.filters button[type='submit']").await;
         let heading = wait_for(driver, "h1").await;
         for _ in 0..100 {
             if heading

@@ -13,6 +13,33 @@ use edensync::db::schema::{setup_tokens, sync_config};
 use crate::on_both_backends;
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, location, settings_for};
 
+/// `edensync serve` on a free port with only `data_dir` and the log filter
+/// set; its stdout lines arrive on the receiver.
+fn serve(
+    data_dir: &std::path::Path,
+    log: &str,
+    stderr: Stdio,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edensync"))
+        .arg("serve")
+        .env_clear()
+        .env("EDENSYNC_DATA_DIR", data_dir)
+        .env("EDENSYNC_BIND", "127.0.0.1:0")
+        .env("EDENSYNC_LOG", log)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
 #[test]
 fn first_start_creates_data_dir_identity_and_private_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,23 +83,7 @@ fn first_start_creates_data_dir_identity_and_private_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_prints_where_it_listens_and_the_setup_link() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edensync"))
-        .arg("serve")
-        .env_clear()
-        .env("EDENSYNC_DATA_DIR", dir.path())
-        .env("EDENSYNC_BIND", "127.0.0.1:0")
-        .env("EDENSYNC_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = serve(dir.path(), "warn", Stdio::null());
     let listening = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("ready line");
@@ -381,23 +392,7 @@ async fn serve_logs_plain_text_when_not_on_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("serve.log");
     let log_file = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edensync"))
-        .arg("serve")
-        .env_clear()
-        .env("EDENSYNC_DATA_DIR", dir.path().join("data"))
-        .env("EDENSYNC_BIND", "127.0.0.1:0")
-        .env("EDENSYNC_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(log_file)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = serve(&dir.path().join("data"), "info", log_file.into());
     rx.recv_timeout(Duration::from_secs(30))
         .expect("ready line");
     // The scheduler ticks every second: give it a few.

@@ -146,14 +146,20 @@ pub async fn log_in(driver: &WebDriver, app: &super::TestApp) {
     driver.goto(app.url("/login")).await.unwrap();
     type_into(driver, "email", super::ADMIN_EMAIL).await;
     type_into(driver, "password", super::ADMIN_PASSWORD).await;
+    click(driver, "form[action='/login'] button[type='submit']").await;
+    wait_for(driver, "#site-uuid").await;
+}
+
+/// Click the first element matching `css`.
+pub async fn click(driver: &WebDriver, css: impl Into<String>) {
+    let css = css.into();
     driver
-        .find(By::Css("form[action='/login'] button[type='submit']"))
+        .find(By::Css(css.clone()))
         .await
-        .unwrap()
+        .unwrap_or_else(|_| panic!("nothing matches {css}"))
         .click()
         .await
         .unwrap();
-    wait_for(driver, "#site-uuid").await;
 }
 
 /// The window's width in CSS pixels (desktop 1400, phone 400).
