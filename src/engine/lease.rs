@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
@@ -45,15 +46,8 @@ impl Engine {
                 )));
             };
             let expires = now + chrono::Duration::seconds(LEASE_SECS);
-            // A holder on this host whose process is gone (killed, crashed)
-            // will never release its lease: take it over once its heartbeat
-            // has stopped for a few beats, rather than when the lease
-            // expires. A live holder renews every beat, so a look-alike
-            // process elsewhere is never mistaken for a dead one.
-            let silent_since =
-                expires - chrono::Duration::seconds(3 * HEARTBEAT.as_secs() as i64);
             if let Some((dead, _)) = model::repositories::lease(conn, repository_id)?
-                .filter(|(h, until)| *until < silent_since && holder_process_is_gone(h, &holder))
+                .filter(|(h, until)| is_abandoned(h, *until, now, &holder))
             {
                 model::repositories::release_lease(conn, repository_id, &dead)?;
                 model::runs::mark_holder_dead(conn, &dead, now)?;
@@ -107,6 +101,22 @@ impl Engine {
         .await
     }
 
+    /// Whether a run of the repository is in progress: its lease is held
+    /// and not abandoned, by the rules `take_lease` applies. What the
+    /// console asks before it starts a run ("Sync now").
+    pub async fn run_in_progress(&self, repository_id: i64) -> Result<bool, SyncError> {
+        let ours = self.process.clone();
+        self.db(move |conn| {
+            let now = model::now();
+            Ok(
+                model::repositories::lease(conn, repository_id)?.is_some_and(|(holder, until)| {
+                    until > now && !is_abandoned(&holder, until, now, &ours)
+                }),
+            )
+        })
+        .await
+    }
+
     pub(super) fn spawn_heartbeat(
         &self,
         repository_id: i64,
@@ -150,6 +160,18 @@ impl Engine {
             }
         })
     }
+}
+
+/// Whether a lease held by `holder` until `until` is abandoned: its holder
+/// on this host (the host of `ours`) is gone, killed or crashed, and will
+/// never release it. It is taken over once the heartbeat has stopped for a
+/// few beats, rather than when the lease expires; a live holder renews
+/// every beat, so a look-alike process elsewhere is never mistaken for a
+/// dead one.
+fn is_abandoned(holder: &str, until: NaiveDateTime, now: NaiveDateTime, ours: &str) -> bool {
+    let silent_since = now + chrono::Duration::seconds(LEASE_SECS)
+        - chrono::Duration::seconds(3 * HEARTBEAT.as_secs() as i64);
+    until < silent_since && holder_process_is_gone(holder, ours)
 }
 
 /// Whether a lease `holder` (`host:pid:run`) belongs to a process on this

@@ -201,13 +201,16 @@ async fn start(
     trigger: Trigger,
 ) -> Result<HttpResponse, WebError> {
     let who = posted.session;
-    let (repository, busy) = super::db(&state.pool, move |conn| {
-        let repository = model::repositories::find(conn, id)?.ok_or(WebError::NotFound)?;
-        let busy = model::repositories::lease(conn, id)?
-            .is_some_and(|(_, expires)| expires > model::now());
-        Ok::<_, WebError>((repository, busy))
+    let repository = super::db(&state.pool, move |conn| {
+        model::repositories::find(conn, id)?.ok_or(WebError::NotFound)
     })
     .await?;
+    // A race with a run starting meanwhile is harmless: that run is skipped.
+    let busy = state
+        .engine
+        .run_in_progress(id)
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
     let runs = format!("/runs?repository={id}");
     if busy {
         return Ok(redirect_with_flash(
