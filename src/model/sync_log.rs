@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::sync_log;
+use crate::db::schema::{repositories, sync_log};
 use crate::vocabulary::LogResult;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -72,10 +72,16 @@ pub fn for_run(conn: &mut DbConnection, run_id: i64) -> QueryResult<Vec<LogEntry
         .load(conn)
 }
 
-/// The latest errors and fatal failures, newest first.
+/// The latest errors and fatal failures, newest first, leaving out those of
+/// a repository that has succeeded since (it recovered; the rows stay in
+/// the log).
 pub fn recent_failures(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<LogEntry>> {
+    let recovered_since = repositories::table
+        .filter(repositories::id.nullable().eq(sync_log::repository_id))
+        .filter(repositories::last_success_at.ge(sync_log::logged_at.nullable()));
     sync_log::table
         .filter(sync_log::result.eq_any([LogResult::Error.as_str(), LogResult::Fatal.as_str()]))
+        .filter(diesel::dsl::not(diesel::dsl::exists(recovered_since)))
         .order(sync_log::id.desc())
         .limit(limit)
         .select(LogEntry::as_select())

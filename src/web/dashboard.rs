@@ -4,7 +4,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::NaiveDateTime;
 
 use crate::db;
 use crate::error::WebError;
@@ -65,25 +64,13 @@ pub async fn index(
             let users = model::users::list(conn)?;
             let listed = model::repositories::list(conn)?;
             let names: Vec<(i64, String)> = listed.iter().map(|r| (r.id, r.name.clone())).collect();
-            // A repository that succeeded since an error has recovered: its
-            // old errors stay in the log, not on the dashboard.
-            let recovered_at: Vec<(i64, NaiveDateTime)> = listed
-                .iter()
-                .filter_map(|r| r.last_success_at.map(|at| (r.id, at)))
-                .collect();
             let repositories = repository_rows(conn, &config, listed, &names)?;
             let running = model::runs::in_progress(conn)?
                 .into_iter()
                 .map(|r| RunRow::new(r, &names))
                 .collect();
-            let failures = model::sync_log::recent_failures(conn, 100)?
+            let failures = model::sync_log::recent_failures(conn, 10)?
                 .into_iter()
-                .filter(|e| {
-                    !recovered_at
-                        .iter()
-                        .any(|(id, at)| e.repository_id == Some(*id) && *at >= e.logged_at)
-                })
-                .take(10)
                 .map(|e| (name_of(&names, e.repository_id), e))
                 .collect();
             Ok::<_, WebError>((

@@ -6,7 +6,7 @@
 use edensync::engine::{RunRequest, RunStatus, Stop, Trigger};
 use edensync::model;
 
-use crate::support::browser::{Browser, click, log_in, set_width, shot, wait_for};
+use crate::support::browser::{Browser, click, log_in, open, set_width, shot, wait_for};
 use crate::support::peers::add_repository;
 use crate::support::{Backend, TestApp};
 
@@ -54,7 +54,7 @@ async fn sync_now_during_a_run_says_so_and_a_skip_is_not_an_error() {
     log_in(driver, &app).await;
     for width in [1400, 400] {
         set_width(driver, width).await;
-        driver.goto(app.url("/")).await.unwrap();
+        open(driver, app.url("/")).await;
         let dashboard = driver.source().await.unwrap();
         assert!(
             !dashboard.contains("skipping run"),
@@ -62,10 +62,7 @@ async fn sync_now_during_a_run_says_so_and_a_skip_is_not_an_error() {
         );
         shot(driver, &format!("dashboard-after-skip-{width}")).await;
 
-        driver
-            .goto(app.url(&format!("/repositories/{id}")))
-            .await
-            .unwrap();
+        open(driver, app.url(&format!("/repositories/{id}"))).await;
         click(
             driver,
             format!("form[action='/repositories/{id}/sync'] button"),
@@ -141,7 +138,7 @@ async fn errors_of_a_recovered_repository_leave_the_dashboard() {
     log_in(driver, &app).await;
     for width in [1400, 400] {
         set_width(driver, width).await;
-        driver.goto(app.url("/")).await.unwrap();
+        open(driver, app.url("/")).await;
         let dashboard = driver.source().await.unwrap();
         assert!(dashboard.contains("still broken"), "{dashboard}");
         assert!(

@@ -5,7 +5,7 @@
 
 use thirtyfour::prelude::*;
 
-use crate::support::browser::{Browser, click, log_in, set_width, shot, type_into, wait_for};
+use crate::support::browser::{Browser, click, log_in, open, set_width, shot, type_into, wait_for};
 use crate::support::{Backend, TestApp};
 
 async fn width_of(driver: &WebDriver, id: &str) -> f64 {
@@ -31,7 +31,7 @@ async fn text_fields_are_full_width_and_a_refused_form_asks_for_the_password_aga
 
     for width in [1400, 400] {
         set_width(driver, width).await;
-        driver.goto(app.url("/repositories/new")).await.unwrap();
+        open(driver, app.url("/repositories/new")).await;
         let url_width = width_of(driver, "url").await;
         for id in [
             "name",
@@ -46,7 +46,7 @@ async fn text_fields_are_full_width_and_a_refused_form_asks_for_the_password_aga
                 "{id} is {field} px wide, the URL field {url_width} px at {width} px"
             );
         }
-        driver.goto(app.url("/settings")).await.unwrap();
+        open(driver, app.url("/settings")).await;
         let site_name = width_of(driver, "site_name").await;
         let timeout = width_of(driver, "read_timeout_secs").await;
         assert!(
@@ -54,7 +54,7 @@ async fn text_fields_are_full_width_and_a_refused_form_asks_for_the_password_aga
             "{site_name} vs {timeout}"
         );
 
-        driver.goto(app.url("/repositories/new")).await.unwrap();
+        open(driver, app.url("/repositories/new")).await;
         type_into(driver, "name", "Hub").await;
         type_into(driver, "url", "ftp://nowhere").await;
         type_into(driver, "password", "typed secret 123").await;

@@ -4,7 +4,7 @@
 
 use thirtyfour::prelude::*;
 
-use crate::support::browser::{Browser, log_in, set_width, shot};
+use crate::support::browser::{Browser, log_in, open, set_width, shot};
 use crate::support::peers::{doc, org, write_local};
 use crate::support::{Backend, TestApp};
 
@@ -38,21 +38,18 @@ async fn identifiers_and_timestamps_stay_whole_and_the_404_page_has_the_navigati
     log_in(driver, &app).await;
     for width in [1400, 400] {
         set_width(driver, width).await;
-        driver.goto(app.url("/records")).await.unwrap();
+        open(driver, app.url("/records")).await;
         let names = heights(driver, "td code").await;
         assert!(!names.is_empty());
         assert!(names.iter().all(|h| *h < 30.0), "{names:?} at {width} px");
 
-        driver
-            .goto(app.url("/records/org_organisation"))
-            .await
-            .unwrap();
+        open(driver, app.url("/records/org_organisation")).await;
         let stamps = heights(driver, "time.stamp").await;
         assert!(!stamps.is_empty());
         assert!(stamps.iter().all(|h| *h < 30.0), "{stamps:?} at {width} px");
         shot(driver, &format!("records-list-{width}")).await;
 
-        driver.goto(app.url("/no/such/page")).await.unwrap();
+        open(driver, app.url("/no/such/page")).await;
         let nav = driver.find(By::Css("nav.mainnav")).await.unwrap();
         assert!(nav.text().await.unwrap().contains("Repositories"));
         shot(driver, &format!("not-found-{width}")).await;
@@ -85,7 +82,7 @@ async fn a_repositorys_runs_and_log_tabs_keep_the_tab_bar() {
             ("Runs", format!("/runs?repository={id}")),
             ("Log", format!("/logs?repository={id}")),
         ] {
-            driver.goto(app.url(&path)).await.unwrap();
+            open(driver, app.url(&path)).await;
             let current = driver
                 .find(By::Css("nav.tabs a[aria-current='page']"))
                 .await

@@ -2,7 +2,7 @@
 //! filter forms send by default) and a bad value gives the page with a
 //! message, never a bare 400. In a real browser, at 1400 and 400 px.
 
-use crate::support::browser::{Browser, click, log_in, set_width, shot, type_into, wait_for};
+use crate::support::browser::{Browser, click, log_in, open, set_width, shot, type_into, wait_for};
 use crate::support::peers::add_repository;
 use crate::support::{Backend, TestApp};
 
@@ -26,7 +26,7 @@ async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
     for width in [1400, 400] {
         set_width(driver, width).await;
         // The log viewer's form as it comes: Repository "any", plus a text.
-        driver.goto(app.url("/logs")).await.unwrap();
+        open(driver, app.url("/logs")).await;
         type_into(driver, "text", "nothing like this").await;
         click(driver, "form.filters button[type='submit']").await;
         // The form's page is replaced by the answer's: wait for its address.
@@ -50,8 +50,7 @@ async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
             "/runs?repository=&before=",
             "/audit?before=soon",
         ] {
-            driver.goto(app.url(path)).await.unwrap();
-            wait_for(driver, "main h1").await;
+            open(driver, app.url(path)).await;
             let source = driver.source().await.unwrap();
             assert!(!source.contains("deserialize"), "{path}: {source}");
             assert!(
@@ -68,7 +67,7 @@ async fn filter_forms_with_any_repository_and_bad_numbers_show_the_page() {
         shot(driver, &format!("audit-bad-page-{width}")).await;
 
         // The runs page filters by repository with its own form.
-        driver.goto(app.url("/runs")).await.unwrap();
+        open(driver, app.url("/runs")).await;
         click(driver, format!("select#repository option[value='{hub}']")).await;
         click(driver, "form.filters button[type='submit']").await;
         let heading = wait_for(driver, "h1").await;

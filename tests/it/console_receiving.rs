@@ -2,7 +2,7 @@
 //! as registered with us, with its last contact, not as "not registered"
 //! and "never". In a real browser, at 1400 and 400 px.
 
-use crate::support::browser::{Browser, log_in, set_width, shot};
+use crate::support::browser::{Browser, log_in, open, set_width, shot};
 use crate::support::peers::link;
 use crate::support::{Backend, TestApp};
 
@@ -21,7 +21,7 @@ async fn a_peer_that_registered_with_us_is_listed_as_such_with_its_last_contact(
     log_in(driver, &b).await;
     for width in [1400, 400] {
         set_width(driver, width).await;
-        driver.goto(b.url("/repositories")).await.unwrap();
+        open(driver, b.url("/repositories")).await;
         let page = driver.source().await.unwrap();
         assert!(page.contains("registered with us"), "{page}");
         assert!(!page.contains("not registered"), "{page}");

@@ -150,6 +150,14 @@ pub async fn log_in(driver: &WebDriver, app: &super::TestApp) {
     wait_for(driver, "#site-uuid").await;
 }
 
+/// Go to `url` and wait until its page is there (every console page has a
+/// heading in `main`): under load, reading the page right after `goto` can
+/// catch it half built.
+pub async fn open(driver: &WebDriver, url: impl Into<String>) {
+    driver.goto(url.into()).await.unwrap();
+    wait_for(driver, "main h1").await;
+}
+
 /// Click the first element matching `css`.
 pub async fn click(driver: &WebDriver, css: impl Into<String>) {
     let css = css.into();
