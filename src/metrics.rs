@@ -230,6 +230,7 @@ impl Metrics {
             ("pulled", "updated", counts.pulled_updated),
             ("pulled", "deleted", counts.pulled_deleted),
             ("pulled", "skipped", counts.pulled_skipped),
+            ("pulled", "unchanged", counts.pulled_unchanged),
             ("pulled", "rejected", counts.pulled_rejected),
             ("pushed", "created", counts.pushed_created),
             ("pushed", "updated", counts.pushed_updated),

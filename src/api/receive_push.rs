@@ -233,7 +233,14 @@ fn log_push(
     let now = model::now();
     model::repositories::touch_connected(conn, repository.id, now)?;
     let (result, message) = if summary.rejected.is_empty() {
-        (LogResult::Success, "Data received from peer".to_string())
+        let m = summary.masters;
+        (
+            LogResult::Success,
+            format!(
+                "Data received from peer ({} records: {} new, {} changed, {} deleted, {} unchanged)",
+                summary.records, m.created, m.updated, m.deleted, m.unchanged
+            ),
+        )
     } else {
         (LogResult::Warning, summary.rejection_text())
     };

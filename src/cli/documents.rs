@@ -55,9 +55,9 @@ pub(super) fn import(
         println!(
             "{} record(s): {} created, {} updated, {} deleted; {} written, {} unchanged, {} skipped, {} rejected",
             summary.records,
-            summary.created.len(),
-            summary.updated.len(),
-            summary.deleted.len(),
+            summary.masters.created,
+            summary.masters.updated,
+            summary.masters.deleted,
             summary.written,
             summary.unchanged,
             summary.skipped,

@@ -77,10 +77,11 @@ pub(super) fn run(
             report.status.as_str()
         );
         println!(
-            "pulled: {} created, {} updated, {} deleted, {} skipped, {} rejected ({} bytes)",
+            "pulled: {} created, {} updated, {} deleted, {} unchanged, {} skipped, {} rejected ({} bytes)",
             c.pulled_created,
             c.pulled_updated,
             c.pulled_deleted,
+            c.pulled_unchanged,
             c.pulled_skipped,
             c.pulled_rejected,
             c.bytes_in

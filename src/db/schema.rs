@@ -178,6 +178,7 @@ diesel::table! {
         error -> Nullable<Text>,
         current_step -> Nullable<Text>,
         holder -> Nullable<Text>,
+        pulled_unchanged -> BigInt,
     }
 }
 

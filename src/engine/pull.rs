@@ -124,9 +124,11 @@ impl Run<'_> {
             let received = summary.records;
             total += received;
             self.progress.count(|c| {
-                c.pulled_created += summary.created.len() as i64;
-                c.pulled_updated += summary.updated.len() as i64;
-                c.pulled_deleted += summary.deleted.len() as i64;
+                let masters = summary.masters;
+                c.pulled_created += masters.created as i64;
+                c.pulled_updated += masters.updated as i64;
+                c.pulled_deleted += masters.deleted as i64;
+                c.pulled_unchanged += masters.unchanged as i64;
                 c.pulled_skipped += summary.skipped as i64;
                 c.pulled_rejected += summary.rejected.len() as i64;
             });
@@ -188,10 +190,7 @@ impl Run<'_> {
                     "No data to import (already up-to-date)".to_string(),
                 )
             } else {
-                (
-                    LogResult::Success,
-                    format!("Data imported successfully ({received} records)"),
-                )
+                (LogResult::Success, import_message(&summary))
             };
             self.log(
                 Some(&table),
@@ -232,4 +231,17 @@ impl Prefetch {
             .await
             .map_err(|e| SyncError::transient(format!("internal error: {e}")))?
     }
+}
+
+/// A page's import in the log: what changed, and what arrived as we hold it.
+fn import_message(summary: &store::ImportSummary) -> String {
+    let m = summary.masters;
+    let received = summary.records;
+    if m.changed() == 0 {
+        return format!("{received} records received, none changed (already up-to-date)");
+    }
+    format!(
+        "Data imported successfully ({received} records: {} new, {} changed, {} deleted, {} unchanged)",
+        m.created, m.updated, m.deleted, m.unchanged
+    )
 }

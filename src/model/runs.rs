@@ -40,6 +40,8 @@ pub struct RunCounts {
     pub pulled_deleted: i64,
     pub pulled_skipped: i64,
     pub pulled_rejected: i64,
+    /// Received exactly as stored: not a change.
+    pub pulled_unchanged: i64,
     pub pushed_created: i64,
     pub pushed_updated: i64,
     pub pushed_deleted: i64,

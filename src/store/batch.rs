@@ -126,6 +126,7 @@ impl BatchState {
         let body = Body {
             attributes: record.attributes.clone(),
             fields,
+            without_mci: record.mci.is_none(),
         };
         let seq = self.take_seq(conn)?;
         let id = self.next_id;
@@ -136,8 +137,9 @@ impl BatchState {
             table_name: record.table.clone(),
             uuid: record.uuid.clone().unwrap_or_default(),
             mci: incoming.mci,
-            created_on: record.created_on.or(record.modified_on),
-            modified_on: Some(incoming.mtime),
+            // As received: what the peer did not send is not invented.
+            created_on: record.created_on,
+            modified_on: record.modified_on,
             deleted: record.deleted,
             replaced_by: record.replaced_by.clone(),
             parent_id,
@@ -151,13 +153,15 @@ impl BatchState {
         Ok(id)
     }
 
-    /// Update a record we hold to `body` (a deleted one comes back).
+    /// Update a record we hold to `body` and `modified_on` (a deleted one
+    /// comes back).
     pub(super) fn write_update(
         &mut self,
         conn: &mut DbConnection,
         change: &Change,
         existing: StoredRecord,
         body: Body,
+        modified_on: Option<NaiveDateTime>,
     ) -> Result<i64, StoreError> {
         let body_json = body.to_json();
         let seq = self.take_seq(conn)?;
@@ -167,7 +171,7 @@ impl BatchState {
             conn,
             existing.id,
             &RecordChange {
-                modified_on: Some(change.incoming.mtime),
+                modified_on,
                 deleted: false,
                 replaced_by: None,
                 parent_id: change.parent_id,
@@ -181,7 +185,7 @@ impl BatchState {
         model::records::replace_refs(conn, existing.id, &index_entries(existing.id, &body))?;
         let id = existing.id;
         self.remember(StoredRecord {
-            modified_on: Some(change.incoming.mtime),
+            modified_on,
             deleted: false,
             replaced_by: None,
             parent_id: change.parent_id,
@@ -210,7 +214,7 @@ impl BatchState {
             conn,
             existing.id,
             &RecordChange {
-                modified_on: Some(change.incoming.mtime),
+                modified_on: change.record.modified_on,
                 deleted: true,
                 replaced_by: replaced_by.as_deref(),
                 parent_id: existing.parent_id,
@@ -227,7 +231,7 @@ impl BatchState {
         }
         let id = existing.id;
         self.remember(StoredRecord {
-            modified_on: Some(change.incoming.mtime),
+            modified_on: change.record.modified_on,
             deleted: true,
             replaced_by: replaced_by.clone(),
             seq,

@@ -1,6 +1,7 @@
 //! A stored record's body: its fields (`<data>`, `<reference>`) in document
 //! order and the resource attributes we do not model, as JSON text. Nothing
-//! a peer sent is lost, so exporting the record again gives it back.
+//! a peer sent is lost and nothing is added, so exporting the record again
+//! gives back what was last received.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,22 @@ pub struct Body {
     pub attributes: Vec<(String, String)>,
     #[serde(default)]
     pub fields: Vec<Field>,
+    /// The record came without `mci` (Eden's super-entity rows, `org_site`):
+    /// the rules read Eden's default, the export leaves it out again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub without_mci: bool,
+}
+
+/// How an incoming copy's fields compare with the stored ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Difference {
+    /// Every incoming field is stored exactly so, texts included.
+    None,
+    /// The same values, other display texts or attributes (a referenced
+    /// record was renamed or moved on the peer).
+    Display,
+    /// At least one value differs or is new.
+    Values,
 }
 
 impl Body {
@@ -24,25 +41,29 @@ impl Body {
         serde_json::from_str(text).map_err(|e| StoreError::Body(e.to_string()))
     }
 
-    /// Apply incoming field values: fields present replace stored ones of
-    /// the same name when their value differs; absent fields keep their
-    /// stored value. Returns whether anything changed.
-    pub fn merge_fields(&mut self, incoming: &[Field]) -> bool {
-        let mut changed = false;
+    /// How `incoming` differs from the stored fields; fields not sent keep
+    /// their stored value (Eden never sends NULLs), so they do not count.
+    pub fn difference(&self, incoming: &[Field]) -> Difference {
+        let mut difference = Difference::None;
         for field in incoming {
-            match self.fields.iter_mut().find(|f| f.name() == field.name()) {
-                Some(stored) if same_value(stored, field) => {}
-                Some(stored) => {
-                    *stored = field.clone();
-                    changed = true;
-                }
-                None => {
-                    self.fields.push(field.clone());
-                    changed = true;
-                }
+            match self.fields.iter().find(|f| f.name() == field.name()) {
+                Some(stored) if stored == field => {}
+                Some(stored) if same_value(stored, field) => difference = Difference::Display,
+                _ => return Difference::Values,
             }
         }
-        changed
+        difference
+    }
+
+    /// Take the incoming fields as they came, texts and attributes
+    /// included; fields not sent keep their stored value.
+    pub fn merge_fields(&mut self, incoming: &[Field]) {
+        for field in incoming {
+            match self.fields.iter_mut().find(|f| f.name() == field.name()) {
+                Some(stored) => *stored = field.clone(),
+                None => self.fields.push(field.clone()),
+            }
+        }
     }
 
     /// The reference index entries: (field, table, uuid) per referenced uuid.

@@ -328,7 +328,8 @@ fn passes_filters(
         .all(|f| f.matches(record.deleted, &body.fields)))
 }
 
-/// The S3XML form of a stored record: `mci` + 1 as Eden exports it, its
+/// The S3XML form of a stored record: `mci` + 1 as Eden exports it (none
+/// when none came), the times as received, its
 /// components nested, and its references queued as dependencies.
 fn to_record(
     conn: &mut DbConnection,
@@ -350,7 +351,8 @@ fn to_record(
         table: stored.table_name.clone(),
         alias: stored.alias.clone(),
         uuid: Some(stored.uuid.clone()),
-        mci: Some(stored.mci + 1),
+        // Left out when it came without one, as Eden's super-entity rows do.
+        mci: (!body.without_mci).then_some(stored.mci + 1),
         deleted: stored.deleted,
         replaced_by: stored.replaced_by.clone(),
         created_on: stored.created_on,

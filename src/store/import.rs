@@ -12,7 +12,7 @@ use diesel::Connection;
 use serde::Serialize;
 
 use super::batch::BatchState;
-use super::body::Body;
+use super::body::{Body, Difference};
 use super::policy::{self, Incoming, Local, Method, Policy, Strategy};
 use super::{StoreError, is_valid_table_name};
 use crate::db::{self, DbConnection};
@@ -65,13 +65,15 @@ pub struct Rejection {
 
 /// What an import did, shaped like Eden's import result: `created`,
 /// `updated` and `deleted` hold local record ids of master records
-/// (`updated` also lists masters left unchanged by policy, as Eden does).
+/// (`updated` also lists masters left unchanged or kept by policy, as Eden
+/// does). `masters` counts what really changed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportSummary {
     pub records: u64,
     pub created: Vec<i64>,
     pub updated: Vec<i64>,
     pub deleted: Vec<i64>,
+    pub masters: MasterCounts,
     /// Items (of any table) not written because the strategy does not
     /// allow their method or a conflict kept the local copy.
     pub skipped: u64,
@@ -105,6 +107,23 @@ impl ImportSummary {
             })
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// Master records by what the import did to them: only real changes count
+/// as created, updated or deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MasterCounts {
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    /// Received exactly as stored (or as a stale copy of the same values).
+    pub unchanged: u64,
+}
+
+impl MasterCounts {
+    pub fn changed(&self) -> u64 {
+        self.created + self.updated + self.deleted
     }
 }
 
@@ -295,14 +314,18 @@ pub(super) struct Change<'r> {
 enum Decision {
     /// Refused: counted as skipped, not listed.
     Skip,
-    /// A conflict keeps the local copy: counted as skipped, but listed as
+    /// The policies keep the local copy: counted as skipped, but listed as
     /// updated, as Eden does.
     KeepLocal,
     /// Nothing changes: counted as unchanged, listed.
     Unchanged,
-    /// Write this body (the incoming fields merged in); a deleted record
-    /// comes back.
+    /// A new version: write this body (the incoming fields merged in) with
+    /// the incoming `modified_on`; a deleted record comes back.
     Update(Body),
+    /// The same version, shown differently (display texts of references,
+    /// or the master it belongs to): write this body and keep the stored
+    /// `modified_on`, so no policy takes it for a newer version.
+    Refresh(Body),
     /// Mark the record deleted (or merged into `replaced_by`).
     Delete,
 }
@@ -311,6 +334,7 @@ enum Decision {
 enum Outcome {
     Written { id: i64, method: Method },
     Unchanged { id: i64, method: Method },
+    KeptLocal { id: i64, method: Method },
     Skipped,
 }
 
@@ -340,18 +364,35 @@ impl BatchWriter<'_> {
         }
         let mut fields = std::mem::take(&mut record.fields);
         fields.retain(|f| !is_dropped_field(&record.table, f));
-        match self.write(conn, &record, fields, parent.as_ref())? {
-            Outcome::Written { id, method } | Outcome::Unchanged { id, method } => {
-                if is_master {
-                    self.list_master(&record, id, method);
-                }
+        let outcome = self.write(conn, &record, fields, parent.as_ref())?;
+        if !is_master {
+            if matches!(outcome, Outcome::Skipped) {
+                self.summary.skipped += 1;
             }
+            return Ok(());
+        }
+        let counts = &mut self.summary.masters;
+        match outcome {
+            Outcome::Written { id, method } => {
+                match method {
+                    Method::Create => counts.created += 1,
+                    Method::Update => counts.updated += 1,
+                    Method::Delete | Method::Merge => counts.deleted += 1,
+                }
+                self.list_master(&record, id, method);
+            }
+            Outcome::Unchanged { id, method } => {
+                counts.unchanged += 1;
+                self.list_master(&record, id, method);
+            }
+            Outcome::KeptLocal { id, method } => self.list_master(&record, id, method),
             Outcome::Skipped => self.summary.skipped += 1,
         }
         Ok(())
     }
 
-    /// Count a master record in the summary, under its method.
+    /// List a master record in the summary, under its method, as Eden's
+    /// reply does.
     fn list_master(&mut self, record: &Record, id: i64, method: Method) {
         let summary = &mut self.summary;
         summary.records += 1;
@@ -436,14 +477,22 @@ impl BatchWriter<'_> {
             Decision::Skip => Ok(Outcome::Skipped),
             Decision::KeepLocal => {
                 self.summary.skipped += 1;
-                Ok(Outcome::Unchanged { id, method })
+                Ok(Outcome::KeptLocal { id, method })
             }
             Decision::Unchanged => {
                 self.summary.unchanged += 1;
                 Ok(Outcome::Unchanged { id, method })
             }
             Decision::Update(body) => {
-                self.state.write_update(conn, &change, existing, body)?;
+                let modified_on = record.modified_on;
+                self.state
+                    .write_update(conn, &change, existing, body, modified_on)?;
+                Ok(Outcome::Written { id, method })
+            }
+            Decision::Refresh(body) => {
+                let modified_on = existing.modified_on;
+                self.state
+                    .write_update(conn, &change, existing, body, modified_on)?;
                 Ok(Outcome::Written { id, method })
             }
             Decision::Delete => {
@@ -490,37 +539,58 @@ impl BatchWriter<'_> {
             // (`Create` only ever comes with no existing record, handled
             // before.)
             Method::Create | Method::Update => {
-                if in_conflict {
-                    return Ok(Decision::KeepLocal);
+                let mut body = Body::from_json(&existing.body)?;
+                let difference = body.difference(&change.fields);
+                let moved = change.parent_id != existing.parent_id;
+                if !local.deleted
+                    && !moved
+                    && is_same_version(change.record, existing, &body, difference)
+                {
+                    return Ok(Decision::Unchanged);
                 }
                 // Bringing a deleted record back follows the update policy too.
-                let accept_fields = policy::update_accepts(options.update_policy, &local, incoming);
-                let undelete = local.deleted && accept_fields;
-                if local.deleted && !undelete {
-                    return Ok(Decision::Unchanged);
-                }
-                let mut body = Body::from_json(&existing.body)?;
-                let changed_fields = accept_fields && body.merge_fields(&change.fields);
-                let moved = change.parent_id != existing.parent_id;
-                if !changed_fields && !undelete && !moved {
-                    return Ok(Decision::Unchanged);
-                }
-                if changed_fields {
+                if !in_conflict && policy::update_accepts(options.update_policy, &local, incoming) {
+                    body.merge_fields(&change.fields);
                     body.attributes = change.record.attributes.clone();
+                    body.without_mci = change.record.mci.is_none();
+                    return Ok(Decision::Update(body));
                 }
-                Ok(Decision::Update(body))
+                if local.deleted || difference == Difference::Values {
+                    return Ok(Decision::KeepLocal);
+                }
+                if difference == Difference::Display || moved {
+                    body.merge_fields(&change.fields);
+                    return Ok(Decision::Refresh(body));
+                }
+                // A stale copy of the values we hold.
+                Ok(Decision::Unchanged)
             }
             Method::Delete | Method::Merge => {
-                if in_conflict || !policy::delete_accepts(options.update_policy, &local, incoming) {
-                    return Ok(Decision::Skip);
-                }
                 if existing.deleted && existing.replaced_by == change.record.replaced_by {
                     return Ok(Decision::Unchanged);
+                }
+                if in_conflict || !policy::delete_accepts(options.update_policy, &local, incoming) {
+                    return Ok(Decision::Skip);
                 }
                 Ok(Decision::Delete)
             }
         }
     }
+}
+
+/// The incoming copy is the version we hold, exactly: the same fields with
+/// the same texts, the same attributes, the same `modified_on`, `mci` sent
+/// or not alike. (`mci`'s value is not compared: every exporter adds one.)
+fn is_same_version(
+    record: &Record,
+    existing: &StoredRecord,
+    body: &Body,
+    difference: Difference,
+) -> bool {
+    difference == Difference::None
+        && record.modified_on == existing.modified_on
+        && record.attributes == body.attributes
+        && record.mci.is_none() == body.without_mci
 }
 
 /// Why a record cannot be stored at all, if it cannot.

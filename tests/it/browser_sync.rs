@@ -92,7 +92,7 @@ async fn set_up_a_sync_and_watch_it_work() {
     let run_link = wait_for(driver, "table a[href^='/runs/']").await;
     run_link.click().await.unwrap();
     wait_for_text(driver, ">succeeded<").await;
-    wait_for_text(driver, "Data imported successfully (1 records)").await;
+    wait_for_text(driver, "Data imported successfully (1 records: 1 new").await;
     shot(driver, "run").await;
 
     // Its lines in the log viewer.
@@ -100,7 +100,7 @@ async fn set_up_a_sync_and_watch_it_work() {
         .goto(a.url(&format!("/logs?repository={id}")))
         .await
         .unwrap();
-    wait_for_text(driver, "Data imported successfully (1 records)").await;
+    wait_for_text(driver, "Data imported successfully (1 records: 1 new").await;
     shot(driver, "log").await;
 
     // The synced record (the filter kept XX2 out).

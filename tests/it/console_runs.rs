@@ -74,7 +74,7 @@ async fn sync_now_and_follow_the_run() {
         .await
         .unwrap();
     assert!(
-        page.contains("succeeded") && page.contains("Data imported successfully (1 records)"),
+        page.contains("succeeded") && page.contains("Data imported successfully (1 records: 1 new"),
         "{page}"
     );
     assert!(

@@ -157,6 +157,18 @@ async fn requests_match_what_eden_accepted() {
     // and nothing is pushed again.
     let second = run(&a, repository).await;
     assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
+    // The same answer again: nothing changed, and nothing is said to have.
+    let c = second.counts;
+    assert_eq!(
+        (
+            c.pulled_created,
+            c.pulled_updated,
+            c.pulled_deleted,
+            c.pulled_unchanged
+        ),
+        (0, 0, 0, 3),
+        "{second:?}"
+    );
     let requests = eden.requests();
     assert_eq!(requests.len(), 4, "one more pull, no push: {requests:?}");
     let msince = youngest_master_in_recorded_pull();
@@ -172,6 +184,11 @@ async fn requests_match_what_eden_accepted() {
 
     // The recorded answers carry Eden's Date of hours ago: a clock warning.
     let log = model::sync_log::recent(&mut a.conn(), 50).unwrap();
+    assert!(
+        log.iter()
+            .any(|l| l.message == "3 records received, none changed (already up-to-date)"),
+        "{log:?}"
+    );
     assert!(
         log.iter().any(|l| l.action == "check clock"
             && l.result == edensync::vocabulary::LogResult::Warning

@@ -134,7 +134,7 @@ async fn changes_travel_both_ways_on(backend: Backend) {
     assert!(has(
         "pull/outgoing",
         "import",
-        "Data imported successfully (2 records)"
+        "Data imported successfully (2 records: 2 new"
     ));
     assert!(has(
         "push/outgoing",
