@@ -111,6 +111,7 @@ fn plan(
             msince,
             since_seq: query.since_seq,
             limit: query.limit,
+            paged_reader: query.limit.is_some(),
             filters,
             // An edensync peer (paging by seq) never gets its own changes
             // back; Eden peers get what Eden would send them.

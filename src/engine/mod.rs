@@ -55,6 +55,17 @@ pub use stop::Stop;
 /// Masters per page between edensync nodes.
 pub const PAGE_SIZE: u64 = 5000;
 
+/// Masters per document pushed to Eden. Eden imports a document in one
+/// transaction and answers only when done: 1 000 organisations (about
+/// 1 MB) take it 2.5 s as `text/xml` and 8 s form-urlencoded on two idle
+/// cores, so a busy Eden still answers well inside the read timeout, and a
+/// failure costs one document, not the table.
+pub const EDEN_PUSH_DOCUMENT: u64 = 1000;
+
+/// The least time a push to Eden waits for its answer per record sent:
+/// Eden's slowest measured import (form-urlencoded, 22 records/s).
+pub const EDEN_IMPORT_WAIT_PER_RECORD: Duration = Duration::from_millis(50);
+
 /// Everything runs need, shared by the scheduler, the console and the CLI.
 #[derive(Clone)]
 pub struct Engine {
@@ -69,6 +80,8 @@ pub struct Engine {
     pub process: String,
     /// Masters per page between edensync nodes.
     pub page_size: u64,
+    /// Masters per document pushed to Eden.
+    pub eden_push_size: u64,
     /// Counters of runs, records and bytes, and the scheduler's heartbeat.
     pub metrics: Arc<crate::metrics::Metrics>,
     background: Background,
@@ -103,6 +116,7 @@ impl Engine {
             clients: Clients::default(),
             process: format!("{host}:{}", std::process::id()),
             page_size: PAGE_SIZE,
+            eden_push_size: EDEN_PUSH_DOCUMENT,
             metrics: Arc::default(),
             background: Background::default(),
         }

@@ -42,7 +42,11 @@ impl Run<'_> {
         let mut total = 0;
         let export = PushExport {
             table: table.clone(),
-            limit: gzip.then_some(self.engine.page_size),
+            limit: Some(match peer.kind {
+                PeerKind::Edensync => self.engine.page_size,
+                PeerKind::Eden => self.engine.eden_push_size,
+            }),
+            eden: peer.kind == PeerKind::Eden,
             filters: filters.iter().map(|(_, _, _, f)| f.clone()).collect(),
             peer: repository.id,
             components: task.components,
@@ -74,7 +78,10 @@ impl Run<'_> {
                 self.engine
                     .db(move |conn| {
                         Ok(model::tasks::set_push_watermark(
-                            conn, task_id, at, covered,
+                            conn,
+                            task_id,
+                            Some(at),
+                            covered,
                         )?)
                     })
                     .await?;
@@ -116,7 +123,14 @@ impl Run<'_> {
             self.contacted = true;
             self.note_clock(&table, reply.clock_skew, margin).await;
             // Confirmed by the peer: the watermark moves past what it holds.
+            // The time moves only with the last page: until then the next
+            // try compares conflicts with the same time as this one.
             let task_id = task.id;
+            let last_push = if outcome.more {
+                pushed_since
+            } else {
+                Some(started)
+            };
             let rejected = reply.rejected.clone();
             let (repository_id, run_id) = (repository.id, self.run_id);
             self.engine
@@ -137,7 +151,7 @@ impl Run<'_> {
                         )?;
                     }
                     Ok(model::tasks::set_push_watermark(
-                        conn, task_id, started, covered,
+                        conn, task_id, last_push, covered,
                     )?)
                 })
                 .await?;
@@ -183,8 +197,11 @@ impl Run<'_> {
 /// What a push exports, page after page.
 struct PushExport {
     table: String,
-    /// Masters per page (edensync peers); Eden gets one document.
+    /// Masters per page, or per document for Eden (which commits each
+    /// document on its own).
     limit: Option<u64>,
+    /// The peer is Eden: a document like Eden's own, no paging attributes.
+    eden: bool,
     filters: Vec<Filter>,
     /// The peer: its own changes are not sent back.
     peer: i64,
@@ -204,6 +221,7 @@ impl PushExport {
             table: self.table.clone(),
             since_seq: Some(since_seq),
             limit: self.limit,
+            paged_reader: !self.eden,
             filters: self.filters.clone(),
             exclude_changed_by: Some(self.peer),
             components: self.components,

@@ -202,12 +202,12 @@ pub fn set_pull_watermark(
 pub fn set_push_watermark(
     conn: &mut DbConnection,
     id: i64,
-    last_push: NaiveDateTime,
+    last_push: Option<NaiveDateTime>,
     last_push_seq: i64,
 ) -> QueryResult<usize> {
     diesel::update(tasks::table.find(id))
         .set((
-            tasks::last_push.eq(Some(last_push)),
+            tasks::last_push.eq(last_push),
             tasks::last_push_seq.eq(Some(last_push_seq)),
         ))
         .execute(conn)

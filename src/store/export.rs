@@ -27,8 +27,12 @@ pub struct ExportRequest {
     pub msince: Option<NaiveDateTime>,
     /// Masters with a seq above this one.
     pub since_seq: Option<i64>,
-    /// At most this many masters (paged exports between edensync nodes).
+    /// At most this many masters (paged exports between edensync nodes,
+    /// documents pushed to Eden).
     pub limit: Option<u64>,
+    /// The reader pages by seq (an edensync peer): the root says whether
+    /// more follows (`more`, `next_seq`). Eden gets Eden's root.
+    pub paged_reader: bool,
     pub filters: Vec<Filter>,
     /// Leave out masters whose current version came from this repository
     /// (a push never sends a peer its own changes back).
@@ -139,7 +143,7 @@ pub fn export<W: Write>(
             outcome.snapshot_seq
         }
         .to_string();
-        if request.limit.is_some() {
+        if request.paged_reader {
             root.push(("more", &more));
             root.push(("next_seq", &next));
         }

@@ -220,7 +220,7 @@ async fn a_task_is_edited_in_place() {
     let task = model::tasks::find(&mut a.conn(), id, "org_organisation")
         .unwrap()
         .unwrap();
-    model::tasks::set_push_watermark(&mut a.conn(), task.id, model::now(), 42).unwrap();
+    model::tasks::set_push_watermark(&mut a.conn(), task.id, Some(model::now()), 42).unwrap();
     a.add_admin();
     let admin = a.logged_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let edit = format!("/repositories/{id}/resources?edit=org_organisation");

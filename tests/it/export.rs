@@ -161,6 +161,15 @@ async fn selection_by_msince_seq_and_filters(backend: Backend) {
     // Paging by seq, as between edensync nodes.
     let mut paged = request("org_organisation");
     paged.limit = Some(3);
+    // A document pushed to Eden is bounded the same way, with Eden's root.
+    let (outcome, bytes) = export_doc(&store, &paged);
+    assert_eq!((outcome.results, outcome.more), (3, true));
+    let root = read_all(&bytes[..]).unwrap().0;
+    assert_eq!(
+        (root.attribute("more"), root.attribute("next_seq")),
+        (None, None)
+    );
+    paged.paged_reader = true;
     let (outcome, bytes) = export_doc(&store, &paged);
     assert_eq!((outcome.results, outcome.more), (3, true));
     let root = read_all(&bytes[..]).unwrap().0;

@@ -38,6 +38,7 @@ mod secrets_backup;
 mod store;
 mod store_fidelity;
 mod sync_eden;
+mod sync_eden_push;
 mod sync_eden_relay;
 mod sync_engine;
 mod sync_faults;

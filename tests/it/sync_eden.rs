@@ -202,7 +202,8 @@ async fn requests_match_what_eden_accepted() {
 }
 
 /// An Eden that crashes on text/xml bodies (web2py under Python 3) gets
-/// Eden's own form-urlencoded push instead.
+/// Eden's own form-urlencoded push instead, once a broken document sent
+/// the same way shows that the content type is the cause.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_500_on_text_xml_falls_back_to_form_urlencoded() {
     let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
@@ -251,13 +252,17 @@ async fn a_500_on_text_xml_falls_back_to_form_urlencoded() {
         .into_iter()
         .filter(|r| r.method == "POST")
         .collect();
-    assert_eq!(pushes.len(), 2);
+    assert_eq!(pushes.len(), 3, "the push, a check, the push again");
     assert_eq!(
-        pushes[1].header("Content-Type"),
+        pushes[1].body, b"<s3xml><resource",
+        "a broken document checks that the content type is the cause"
+    );
+    assert_eq!(
+        pushes[2].header("Content-Type"),
         Some("application/x-www-form-urlencoded")
     );
     assert_eq!(
-        pushes[0].body, pushes[1].body,
+        pushes[0].body, pushes[2].body,
         "the same document both times"
     );
 }

@@ -53,6 +53,33 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// Eden's 500 to a push it could read: most often its database still
+    /// locked by an earlier push. Transient, and the same content type next
+    /// time.
+    pub(super) async fn eden_push_failed(&self, response: Response) -> SyncError {
+        let said = peer_message(&read_limited(response, 16 * 1024).await);
+        SyncError::transient(format!(
+            "{} failed while importing our push (HTTP 500{}): Eden may still be busy with an earlier push; the next try sends the same records again, which does no harm if Eden imported them",
+            self.name,
+            suffix(&said)
+        ))
+        .from_peer()
+    }
+
+    /// A transport failure of a push: Eden answers only once its import is
+    /// done, so a timeout may mean it is still importing.
+    pub(super) fn push_transport_error(&self, e: &reqwest::Error) -> SyncError {
+        if self.kind == super::PeerKind::Eden && e.is_timeout() {
+            return SyncError::transient(format!(
+                "{} did not answer our push in time: Eden may still be importing it; the next run sends the same records again, which does no harm if Eden imported them",
+                self.name
+            ));
+        }
+        self.transport_error(e)
+    }
+}
+
 /// A transport failure in words: connect errors, timeouts and cut
 /// connections are transient; a URL reqwest cannot use is permanent.
 pub fn transport_error(name: &str, base: &str, e: &reqwest::Error) -> SyncError {

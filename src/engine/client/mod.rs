@@ -68,6 +68,9 @@ pub struct Peer {
     /// The peer rejected `text/xml` pushes with a 500 once: use Eden's own
     /// form-urlencoded content type from then on.
     pub form_pushes: bool,
+    /// The client for pushes: Eden answers only when its import is done, so
+    /// it waits longer for the answer to a large document.
+    pub push_http: reqwest::Client,
 }
 
 /// What the peer answered at registration.
@@ -293,8 +296,8 @@ impl Peer {
 
     /// `POST sync.xml` with the document in `body` (`length` bytes, gzip
     /// for edensync peers, in `format`). Eden gets `text/xml` with a file
-    /// name, which its server parses fast; a server that answers 500 to that
-    /// gets Eden's own form-urlencoded content type instead.
+    /// name, which its server parses fast; a server that cannot read that
+    /// content type gets Eden's own form-urlencoded one instead.
     pub async fn push(
         &mut self,
         query: &SyncQuery,
@@ -312,7 +315,7 @@ impl Peer {
             file.seek(std::io::SeekFrom::Start(0)).await?;
             let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
             let mut request = self
-                .request(reqwest::Method::POST, &url)
+                .push_request(&url, format)
                 .header(header::CONTENT_LENGTH, length)
                 .body(reqwest::Body::wrap_stream(stream));
             if gzip {
@@ -320,25 +323,23 @@ impl Peer {
                     .header(header::CONTENT_ENCODING, "gzip")
                     .header(header::ACCEPT_ENCODING, "identity");
             }
-            request = if format == Format::Lines {
-                request.header(header::CONTENT_TYPE, format.media_type())
-            } else if self.form_pushes {
-                request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            } else {
-                request.header(header::CONTENT_TYPE, "text/xml").header(
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"push.xml\"",
-                )
-            };
-            let response = request.send().await.map_err(|e| self.transport_error(&e))?;
+            let response = request
+                .send()
+                .await
+                .map_err(|e| self.push_transport_error(&e))?;
             if response.status() == StatusCode::INTERNAL_SERVER_ERROR
                 && self.kind == PeerKind::Eden
+                && format == Format::Xml
                 && !self.form_pushes
             {
-                // Eden under Python 3 crashes on some text/xml bodies.
-                tracing::info!(peer = %self.name, "push answered 500; trying again form-urlencoded");
-                self.form_pushes = true;
-                continue;
+                if self.refuses_text_xml(&url).await {
+                    tracing::info!(peer = %self.name, "Eden cannot read text/xml pushes; sending form-urlencoded");
+                    self.form_pushes = true;
+                    continue;
+                }
+                // Eden reads text/xml: the 500 is something else, most often
+                // its database still locked by an earlier push.
+                return Err(self.eden_push_failed(response).await);
             }
             bytes_out.fetch_add(length as i64, Ordering::Relaxed);
             let response = self.check(response).await?;
@@ -346,11 +347,43 @@ impl Peer {
             let text = response
                 .text()
                 .await
-                .map_err(|e| self.transport_error(&e))?;
+                .map_err(|e| self.push_transport_error(&e))?;
             let mut reply = self.push_reply(&text)?;
             reply.clock_skew = clock_skew;
             return Ok(reply);
         }
+    }
+
+    /// A push request with the content type the peer reads.
+    fn push_request(&self, url: &str, format: Format) -> reqwest::RequestBuilder {
+        let mut request = self.push_http.post(url);
+        if let Some(username) = &self.username {
+            request = request.basic_auth(username, self.password.as_deref());
+        }
+        if format == Format::Lines {
+            request.header(header::CONTENT_TYPE, format.media_type())
+        } else if self.form_pushes {
+            request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        } else {
+            request.header(header::CONTENT_TYPE, "text/xml").header(
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"push.xml\"",
+            )
+        }
+    }
+
+    /// Whether Eden's 500 came from the content type (web2py under Python 3
+    /// cannot parse some `text/xml` bodies, PROTOCOL.md §7 item 9): a
+    /// broken document sent the same way gets Eden's "XML Parse error" 400
+    /// when the content type is read, and the same 500 when it is not.
+    /// Nothing is imported either way.
+    async fn refuses_text_xml(&self, url: &str) -> bool {
+        let probe = self
+            .push_request(url, Format::Xml)
+            .body("<s3xml><resource")
+            .send()
+            .await;
+        matches!(probe, Ok(r) if r.status() == StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// Read Eden's push answer: a `"status": "failed"` inside a 200 is a
@@ -481,6 +514,7 @@ mod tests {
             speaks_lines: false,
             site_uuid: "urn:uuid:5513e238-de56-4c16-ab02-54b2b8ba64cb".into(),
             form_pushes: false,
+            push_http: reqwest::Client::new(),
         };
         let query = SyncQuery {
             resource: "org_organisation".into(),
