@@ -352,14 +352,33 @@ fn read_key(keys: &KeyLocation) -> Result<Option<SecretKey>, SecretsError> {
     }
     let path = keys.key_file.clone();
     match std::fs::read_to_string(&path) {
-        Ok(text) => SecretKey::from_text(&text)
-            .map(Some)
-            .map_err(|m| SecretsError::Key(format!("secret key file {} {m}", path.display()))),
+        Ok(text) => {
+            warn_if_readable_by_others(&path);
+            SecretKey::from_text(&text)
+                .map(Some)
+                .map_err(|m| SecretsError::Key(format!("secret key file {} {m}", path.display())))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(SecretsError::Key(format!(
             "cannot read secret key file {}: {e}",
             path.display()
         ))),
+    }
+}
+
+/// The key opens every stored peer password: say so when other accounts
+/// on this machine can read it.
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the secret key file can be read by other users of this machine: it decrypts every stored peer password; run chmod 600 on it"
+            );
+        }
     }
 }
 

@@ -179,6 +179,9 @@ impl CliError {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        stop_quietly_on_closed_pipe();
+    }
     let result = Settings::load(cli.config.as_deref())
         .map_err(CliError::from)
         .and_then(|settings| {
@@ -191,6 +194,18 @@ pub fn main() -> ExitCode {
             eprintln!("edensync: error: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// `edensync export … | head`: a command whose reader went away ends
+/// quietly, as Unix tools do, instead of failing on its next write. (The
+/// server keeps Rust's default: its sockets report a closed peer as an
+/// error, never as a signal.)
+fn stop_quietly_on_closed_pipe() {
+    // SAFETY: restores the default action of one signal, at start-up,
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -42,13 +42,22 @@ fn user_agent(req: &HttpRequest) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Only local paths are followed after login (no open redirect).
+/// Only a path of this site is followed after login (no open redirect).
+/// The path is read as a browser reads it (tabs and newlines dropped,
+/// backslashes as slashes): whatever would leave this origin goes to `/`,
+/// and what remains is written back percent-encoded, fit for a header.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_string()
-        }
-        _ => "/".to_string(),
+    let base = url::Url::parse("http://edensync.invalid/").expect("a valid base URL");
+    let local = next
+        .filter(|n| n.starts_with('/'))
+        .and_then(|n| base.join(n).ok())
+        .filter(|u| u.origin() == base.origin());
+    match local {
+        Some(u) => match u.query() {
+            Some(query) => format!("{}?{query}", u.path()),
+            None => u.path().to_string(),
+        },
+        None => "/".to_string(),
     }
 }
 
@@ -324,4 +333,32 @@ pub async fn setup(
         unusable,
     };
     Ok(render_status(&req, page, status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_site_survive() {
+        for (next, expected) in [
+            (Some("/audit"), "/audit"),
+            (
+                Some("/logs?repository=2&q=a b"),
+                "/logs?repository=2&q=a%20b",
+            ),
+            (Some("//evil.example/"), "/"),
+            (Some("/\t/evil.example/"), "/"),
+            (Some("/\tevil.example"), "/evil.example"),
+            (Some("/\t\\evil.example"), "/"),
+            (Some("/\\evil.example"), "/"),
+            (Some("/\n/evil.example"), "/"),
+            (Some("/a\r\nSet-Cookie: x=1"), "/aSet-Cookie:%20x=1"),
+            (Some("https://evil.example/"), "/"),
+            (Some("javascript:alert(1)"), "/"),
+            (None, "/"),
+        ] {
+            assert_eq!(safe_next(next), expected, "{next:?}");
+        }
+    }
 }

@@ -435,3 +435,42 @@ async fn cookies_are_secure_behind_https() {
         .unwrap();
     assert!(cookie.contains("Secure"), "{cookie}");
 }
+
+/// After login only a path of this site is followed: what a browser would
+/// read as another host goes to `/`, and a line break is no error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_after_login_is_always_on_this_site() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    app.add_admin();
+    for (next, expected) in [
+        ("/\t/evil.example/", "/"),
+        ("/\t\\evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("/runs\r\nSet-Cookie: a=b", "/runsSet-Cookie:%20a=b"),
+        ("/runs?status=failed", "/runs?status=failed"),
+    ] {
+        let client = app.client();
+        let response = client
+            .submit(
+                "/login",
+                "/login",
+                &[
+                    ("email", ADMIN_EMAIL),
+                    ("password", ADMIN_PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303, "{next:?}");
+        assert_eq!(location(&response), expected, "{next:?}");
+    }
+    let page = app.client().get("/login?next=/%09/evil.example/").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("evil.example"),
+        "the form does not carry it on"
+    );
+}

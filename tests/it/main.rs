@@ -7,6 +7,7 @@ mod background;
 mod browser;
 mod browser_sync;
 mod cli_config;
+mod cli_hardening;
 mod cli_jobs;
 mod cli_repositories;
 mod cli_sync;

@@ -40,6 +40,16 @@ impl Cli {
         Cli { dir, env }
     }
 
+    /// The node's data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The environment the binary runs with.
+    pub fn env(&self) -> &HashMap<&'static str, String> {
+        &self.env
+    }
+
     pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
         edensync(args, &self.env, stdin)
     }

@@ -1,0 +1,68 @@
+//! The command line on a shared machine and in pipelines: a readable key
+//! file is pointed out, a closed pipe ends a command quietly.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+use crate::support::cli::Cli;
+use crate::support::peers::{doc, org};
+
+#[test]
+fn a_key_file_others_can_read_is_pointed_out() {
+    let cli = Cli::new();
+    let key = cli.dir().join("secret.key");
+    let quiet = cli.run(&["config", "show"], None);
+    assert!(quiet.status.success());
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("can be read by other users"),
+        "0600 is fine"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = cli.run(&["config", "show"], None);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("can be read by other users") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let cli = Cli::new();
+    let orgs: Vec<String> = (0..3000)
+        .map(|i| {
+            org(
+                &format!("urn:uuid:pipe-{i}"),
+                &format!("Organisation {i}"),
+                &format!("P{i}"),
+                "2026-11-20T10:00:00",
+            )
+        })
+        .collect();
+    let file = cli.dir().join("orgs.xml");
+    std::fs::write(&file, doc(&orgs)).unwrap();
+    cli.ok(&["import", file.to_str().unwrap()]);
+
+    // `edensync export org_organisation | head -c 100`
+    let mut export = Command::new(env!("CARGO_BIN_EXE_edensync"))
+        .args(["export", "org_organisation"])
+        .env_clear()
+        .env("EDENSYNC_LOG", "warn")
+        .envs(cli.env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    std::io::Read::read_exact(export.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(export.stdout.take());
+    let out = export.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.is_empty(),
+        "nothing to say about a reader that left: {stderr}"
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}
