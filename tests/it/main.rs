@@ -46,6 +46,7 @@ mod sync_faults;
 mod sync_load;
 mod sync_pull;
 mod sync_push;
+mod sync_redirects;
 mod sync_register;
 mod sync_tls;
 mod users;

@@ -14,6 +14,9 @@ impl Peer {
         if status.is_success() {
             return Ok(response);
         }
+        if status.is_redirection() {
+            return Err(self.redirected(&response));
+        }
         let text = read_limited(response, 16 * 1024).await;
         let said = peer_message(&text);
         let name = &self.name;
@@ -77,6 +80,27 @@ impl Peer {
             ));
         }
         self.transport_error(e)
+    }
+}
+
+impl Peer {
+    /// A redirect is not followed: the repository URL must name the peer.
+    fn redirected(&self, response: &Response) -> SyncError {
+        let to = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|location| response.url().join(location).ok())
+            .map_or_else(|| "nowhere (no Location)".to_string(), |u| u.to_string());
+        let mut from = response.url().clone();
+        from.set_query(None);
+        SyncError::permanent(format!(
+            "{} answered with a redirect (HTTP {}) from {from} to {to}: redirects are not followed, so that records and credentials go only where the repository URL says; if the peer has moved, change the repository URL",
+            self.name,
+            response.status().as_u16()
+        ))
+        .stopping_the_run()
+        .from_peer()
     }
 }
 

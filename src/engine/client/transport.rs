@@ -56,7 +56,10 @@ fn build(transport: &Transport) -> Result<reqwest::Client, SyncError> {
         .connect_timeout(transport.connect_timeout)
         .read_timeout(transport.read_timeout)
         .timeout(transport.total_timeout)
-        .pool_idle_timeout(Duration::from_secs(60));
+        .pool_idle_timeout(Duration::from_secs(60))
+        // A redirect would send our credentials and take records from
+        // wherever it points: never followed, reported (see `check`).
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(proxy) = &transport.proxy {
         let mut p = reqwest::Proxy::all(proxy.url.as_str()).map_err(|e| {
             SyncError::permanent(format!("the proxy URL {} is not usable: {e}", proxy.url))

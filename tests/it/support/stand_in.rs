@@ -44,6 +44,8 @@ pub enum Reply {
     Status(u16, &'static str, String),
     /// Wait, then answer.
     Slow(Duration, Box<Reply>),
+    /// A redirect (status, Location).
+    Redirect(u16, String),
 }
 
 type Script = dyn Fn(&Seen, usize) -> Reply + Send + Sync;
@@ -183,6 +185,10 @@ fn render(reply: Reply) -> Vec<u8> {
         Reply::Recorded(name) => recorded(name),
         Reply::Status(code, content_type, body) => response(code, content_type, &body),
         Reply::Slow(_, inner) => render(*inner),
+        Reply::Redirect(code, location) => {
+            format!("HTTP/1.1 {code} Moved\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n")
+                .into_bytes()
+        }
     }
 }
 
