@@ -20,6 +20,7 @@ mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -59,7 +60,8 @@ enum Command {
     },
     /// Run one repository now: progress on stderr, a summary on stdout
     /// (exit 3: some tasks failed or records were rejected; 4: another run
-    /// of the repository is in progress). Ctrl-C stops after the current page.
+    /// of the repository is in progress). Ctrl-C or SIGTERM stops after the
+    /// current page.
     Sync {
         /// The repository's name or id.
         repository: String,
@@ -68,6 +70,10 @@ enum Command {
         task: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Stop the run after this many seconds, as a job's timeout does
+        /// (the page in flight is not kept).
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
     },
     /// Apply pending database migrations (safe to run again).
     Migrate,
@@ -244,7 +250,14 @@ fn run(command: Command, mut settings: Settings) -> Result<(), CliError> {
             repository,
             task,
             json,
-        } => sync::run(app::open(settings)?, &repository, task, json),
+            timeout,
+        } => sync::run(
+            app::open(settings)?,
+            &repository,
+            task,
+            json,
+            Duration::from_secs(timeout),
+        ),
         Command::Migrate => database::migrate(settings),
         Command::Backup { file } => database::backup(settings, &file),
         Command::Secrets(command) => secrets::run(command, app::open(settings)?),

@@ -1,6 +1,9 @@
 //! `sync REPOSITORY`: one run now, as the scheduler would run it.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use serde_json::json;
 
@@ -16,6 +19,7 @@ pub(super) fn run(
     repository: &str,
     task: Option<String>,
     as_json: bool,
+    timeout: Duration,
 ) -> Result<(), CliError> {
     let found = {
         let mut conn = node.pool.get().map_err(DbError::from)?;
@@ -23,13 +27,12 @@ pub(super) fn run(
     };
     let engine = app::engine(&node, None);
     let report = runtime()?.block_on(async move {
-        let stop = Stop::never();
+        let stop = Stop::with_timeout(CancellationToken::new(), timeout);
         let token = stop.token.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("edensync: stopping after the current page …");
-                token.cancel();
-            }
+            stop_signal().await;
+            eprintln!("edensync: stopping after the current page …");
+            token.cancel();
         });
         let progress: ProgressSink = Arc::new(|line: &str| eprintln!("edensync: {line}"));
         engine
@@ -108,6 +111,22 @@ pub(super) fn run(
                 "{what}: {}",
                 report.error.as_deref().unwrap_or("see the log")
             )))
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM (what systemd and `kill` send).
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

@@ -205,8 +205,29 @@ impl Run<'_> {
             if !more {
                 return Ok(total);
             }
+            check_paging(&repository.name, &root, query.limit, received)?;
         }
     }
+}
+
+/// A peer that says more follows sends full pages: one that sends less
+/// (a page of one record, over and over) would keep the run going for ever.
+/// What it sent is kept; the run stops.
+fn check_paging(
+    peer: &str,
+    root: &Root,
+    asked: Option<u64>,
+    received: u64,
+) -> Result<(), SyncError> {
+    let asked = asked.unwrap_or(0);
+    let results = root.results.unwrap_or(0);
+    if results >= asked && received > 0 {
+        return Ok(());
+    }
+    Err(SyncError::permanent(format!(
+        "{peer} says more records follow, but its page holds {received} of the {asked} asked for: a peer paging like this does not make progress, so the run stops here (what it sent is kept)"
+    ))
+    .from_peer())
 }
 
 /// Where the page after this one starts, when the peer says there is one.

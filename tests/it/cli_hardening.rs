@@ -66,3 +66,61 @@ fn a_closed_pipe_ends_a_command_quietly() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
 }
+
+/// systemd and `kill` stop with SIGTERM: the run ends as cancelled, its
+/// lease released, and the next run starts at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_sync_cleanly() {
+    use crate::support::stand_in::{Reply, StandIn};
+    let peer = StandIn::start(|_, index| {
+        let answer = Reply::Recorded("02_pull_initial_response.http");
+        if index == 0 {
+            Reply::Slow(std::time::Duration::from_secs(60), Box::new(answer))
+        } else {
+            answer
+        }
+    })
+    .await;
+    let cli = Cli::new();
+    cli.add_repository("slow", &format!("{}/edenb", peer.url));
+    cli.ok(&["task", "add", "slow", "org_organisation", "--mode", "pull"]);
+
+    let child = Command::new(env!("CARGO_BIN_EXE_edensync"))
+        .args(["sync", "slow"])
+        .env_clear()
+        .env("EDENSYNC_LOG", "warn")
+        .envs(cli.env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if !peer.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(peer.requests().len(), 1, "the pull is in flight");
+    // SAFETY: sends a signal to the child this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let started = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(started.elapsed().as_secs() < 10, "it stopped promptly");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("cancelled"),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let again = cli.run(&["sync", "slow"], None);
+    assert!(
+        again.status.success(),
+        "the next run starts at once: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

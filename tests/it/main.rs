@@ -43,6 +43,7 @@ mod sync_eden_push;
 mod sync_eden_relay;
 mod sync_engine;
 mod sync_faults;
+mod sync_hostile_peer;
 mod sync_load;
 mod sync_pull;
 mod sync_push;
