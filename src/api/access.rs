@@ -62,11 +62,7 @@ pub fn ensure_acts_as(
 /// A repository's allowed tables (all, or a comma-separated list) limit
 /// what it may pull and push.
 pub fn ensure_table_allowed(repository: &Repository, table: &str) -> Result<(), ProtocolError> {
-    let allowed = match repository.allowed_tables.as_deref().map(str::trim) {
-        None | Some("") => true,
-        Some(list) => list.split(',').any(|t| t.trim() == table),
-    };
-    if allowed {
+    if repository.may_touch(table) {
         Ok(())
     } else {
         Err(ProtocolError::Forbidden(format!(

@@ -120,6 +120,7 @@ fn options(
     let base = ImportOptions {
         repository_id: Some(repository.id),
         resource: Some(table.to_string()),
+        table_scope: repository.table_scope(),
         ..ImportOptions::default()
     };
     let task = match model::tasks::find(conn, repository.id, table) {

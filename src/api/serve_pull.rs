@@ -117,6 +117,7 @@ fn plan(
             // back; Eden peers get what Eden would send them.
             exclude_changed_by: query.since_seq.and(repository.as_ref().map(|r| r.id)),
             components: true,
+            table_scope: repository.as_ref().and_then(|r| r.table_scope()),
             root_attributes: Vec::new(),
             format: Format::Xml,
         },

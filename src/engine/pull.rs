@@ -48,6 +48,7 @@ impl Run<'_> {
             repository_id: Some(repository.id),
             run_id: Some(self.run_id),
             resource: Some(table.clone()),
+            table_scope: repository.table_scope(),
             ..ImportOptions::default()
         };
         let mut total: u64 = 0;

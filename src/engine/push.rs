@@ -49,6 +49,7 @@ impl Run<'_> {
             eden: peer.kind == PeerKind::Eden,
             filters: filters.iter().map(|(_, _, _, f)| f.clone()).collect(),
             peer: repository.id,
+            table_scope: repository.table_scope(),
             components: task.components,
             url: self.engine.public_url.clone(),
             gzip,
@@ -205,6 +206,8 @@ struct PushExport {
     filters: Vec<Filter>,
     /// The peer: its own changes are not sent back.
     peer: i64,
+    /// The tables the peer may receive.
+    table_scope: Option<Vec<String>>,
     components: bool,
     /// Our base URL, the document's `url` root attribute.
     url: Option<String>,
@@ -225,6 +228,7 @@ impl PushExport {
             filters: self.filters.clone(),
             exclude_changed_by: Some(self.peer),
             components: self.components,
+            table_scope: self.table_scope.clone(),
             root_attributes: self
                 .url
                 .iter()

@@ -91,11 +91,7 @@ impl RepositoryForm {
 
 /// The tables a repository's peer may pull and push; `None`: all.
 pub fn allowed_tables(repository: &Repository) -> Option<Vec<String>> {
-    let list = repository.allowed_tables.as_deref()?.trim();
-    if list.is_empty() {
-        return None;
-    }
-    Some(list.split(',').map(|t| t.trim().to_string()).collect())
+    repository.table_scope()
 }
 
 /// A repository by name, or by id when no repository has that name.

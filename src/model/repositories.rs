@@ -73,6 +73,22 @@ impl Repository {
             .and_then(|text| RepositoryStatus::parse(text).ok())
     }
 
+    /// The tables this peer may pull, push and receive at any depth
+    /// (components, dependencies); `None`: all.
+    pub fn table_scope(&self) -> Option<Vec<String>> {
+        let list = self.allowed_tables.as_deref()?.trim();
+        if list.is_empty() {
+            return None;
+        }
+        Some(list.split(',').map(|t| t.trim().to_string()).collect())
+    }
+
+    /// Whether the peer may touch records of `table`.
+    pub fn may_touch(&self, table: &str) -> bool {
+        self.table_scope()
+            .is_none_or(|tables| tables.iter().any(|t| t == table))
+    }
+
     /// Whether the peer listed this capability when it registered.
     pub fn peer_can(&self, capability: &str) -> bool {
         self.peer_capabilities

@@ -39,6 +39,9 @@ pub struct ExportRequest {
     pub exclude_changed_by: Option<i64>,
     /// Nest components under their masters.
     pub components: bool,
+    /// The tables the reader may receive (`None`: all): components and
+    /// dependencies of other tables are left out.
+    pub table_scope: Option<Vec<String>>,
     /// Root attributes after `results` (`domain`, `url`).
     pub root_attributes: Vec<(String, String)>,
     /// S3XML, or JSON lines for an edensync peer that asked for them.
@@ -116,6 +119,15 @@ pub fn serve_pull<W: Write>(
     Ok((outcome, out))
 }
 
+impl ExportRequest {
+    /// Whether the reader may receive records of `table`.
+    fn may_receive(&self, table: &str) -> bool {
+        self.table_scope
+            .as_ref()
+            .is_none_or(|scope| scope.iter().any(|t| t == table))
+    }
+}
+
 /// Write the export to `out` and report what it held.
 pub fn export<W: Write>(
     conn: &mut DbConnection,
@@ -155,7 +167,7 @@ pub fn export<W: Write>(
         let mut position = 0;
         for_each_master(conn, request, last_seq, |conn, master| {
             let mut refs = Vec::new();
-            let record = to_record(conn, &master, request.components, &mut refs)?;
+            let record = to_record(conn, request, &master, request.components, &mut refs)?;
             model::export_dependencies::queue(conn, &refs, 1, &mut position)?;
             writer.record(&record)?;
             Ok(())
@@ -171,11 +183,14 @@ pub fn export<W: Write>(
                 };
                 let written_as_master =
                     table == request.table && is_selected_master(conn, request, last_seq, &stored)?;
-                if written_as_master || !passes_filters(&request.filters, Some(&table), &stored)? {
+                if written_as_master
+                    || !request.may_receive(&table)
+                    || !passes_filters(&request.filters, Some(&table), &stored)?
+                {
                     continue;
                 }
                 let mut refs = Vec::new();
-                let record = to_record(conn, &stored, false, &mut refs)?;
+                let record = to_record(conn, request, &stored, false, &mut refs)?;
                 if (depth as usize) < MAX_DEPENDENCY_DEPTH {
                     model::export_dependencies::queue(conn, &refs, depth + 1, &mut position)?;
                 }
@@ -337,6 +352,7 @@ fn passes_filters(
 /// components nested, and its references queued as dependencies.
 fn to_record(
     conn: &mut DbConnection,
+    request: &ExportRequest,
     stored: &StoredRecord,
     with_components: bool,
     dependencies: &mut Vec<(String, String)>,
@@ -367,9 +383,11 @@ fn to_record(
     };
     if with_components && !stored.deleted {
         for component in model::records::components_of(conn, stored.id)? {
-            record
-                .components
-                .push(to_record(conn, &component, true, dependencies)?);
+            if request.may_receive(&component.table_name) {
+                record
+                    .components
+                    .push(to_record(conn, request, &component, true, dependencies)?);
+            }
         }
     }
     Ok(record)

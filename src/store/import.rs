@@ -39,6 +39,9 @@ pub struct ImportOptions {
     pub resource: Option<String>,
     /// Records per transaction.
     pub batch_size: usize,
+    /// The tables the peer may write (`None`: all). A record of another
+    /// table, at any depth, is refused and kept among the rejected items.
+    pub table_scope: Option<Vec<String>>,
 }
 
 impl Default for ImportOptions {
@@ -52,6 +55,7 @@ impl Default for ImportOptions {
             run_id: None,
             resource: None,
             batch_size: 2000,
+            table_scope: None,
         }
     }
 }
@@ -359,7 +363,7 @@ impl BatchWriter<'_> {
             parent,
             is_master,
         } = item;
-        if let Some(reason) = check(&record) {
+        if let Some(reason) = check(&record).or_else(|| self.out_of_scope(&record)) {
             return self.reject(conn, &record, reason);
         }
         let mut fields = std::mem::take(&mut record.fields);
@@ -389,6 +393,18 @@ impl BatchWriter<'_> {
             Outcome::Skipped => self.summary.skipped += 1,
         }
         Ok(())
+    }
+
+    /// Why the peer may not write this record, if it may not.
+    fn out_of_scope(&self, record: &Record) -> Option<String> {
+        let scope = self.options.table_scope.as_ref()?;
+        (!scope.contains(&record.table)).then(|| {
+            format!(
+                "this peer may not write the table {} (its repository is limited to {})",
+                record.table,
+                scope.join(", ")
+            )
+        })
     }
 
     /// List a master record in the summary, under its method, as Eden's
