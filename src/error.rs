@@ -142,7 +142,9 @@ impl ResponseError for ProtocolError {
             ProtocolError::Forbidden(_) => StatusCode::FORBIDDEN,
             ProtocolError::NotFound(_) => StatusCode::NOT_FOUND,
             ProtocolError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ProtocolError::UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProtocolError::UnsupportedFormat | ProtocolError::UnsupportedEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ProtocolError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProtocolError::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             ProtocolError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -29,6 +29,9 @@ pub enum ProtocolError {
     MethodNotAllowed,
     #[error("Unsupported data format!")]
     UnsupportedFormat,
+    /// A Content-Encoding we do not read.
+    #[error("{0}")]
+    UnsupportedEncoding(String),
     #[error("{0}")]
     TooLarge(String),
     /// The body did not keep the minimum pace.

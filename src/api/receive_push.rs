@@ -51,11 +51,20 @@ pub(super) async fn receive_push(
         with_conn(&state, move |conn, _| authorize(conn, &account, &query)).await?
     };
 
-    // edensync peers send gzip; the limit counts the decompressed bytes.
-    let mut body = PacedBody::new(actix_web::dev::Decompress::from_headers(
-        payload,
-        req.headers(),
-    ));
+    // edensync peers send gzip. The body is spooled as it came and inflated
+    // only as the import reads it, where the limit counts inflated bytes:
+    // a small bomb never grows in memory.
+    let gzip = match header_text(&req, header::CONTENT_ENCODING).map(str::trim) {
+        None | Some("") => false,
+        Some(e) if e.eq_ignore_ascii_case("identity") => false,
+        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => true,
+        Some(other) => {
+            return Err(ProtocolError::UnsupportedEncoding(format!(
+                "Content-Encoding {other} is not accepted: send the document as it is or gzip-compressed"
+            )));
+        }
+    };
+    let mut body = PacedBody::new(payload);
     let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
     let mut received: u64 = 0;
     while let Some(chunk) = body.next().await? {
@@ -70,7 +79,7 @@ pub(super) async fn receive_push(
 
     let summary = with_conn(&state, move |conn, _| {
         let options = options(conn, &repository, &table, query.msince.as_deref())?;
-        let summary = receive(conn, body, format, limit, &options)?;
+        let summary = receive(conn, body, format, gzip, limit, &options)?;
         log_push(conn, &repository, &table, &summary)?;
         Ok((summary, repository.name))
     })
@@ -161,14 +170,14 @@ fn receive(
     conn: &mut DbConnection,
     body: File,
     format: Format,
+    gzip: bool,
     limit: u64,
     options: &ImportOptions,
 ) -> Result<ImportSummary, ProtocolError> {
     let document = SpooledDocument {
         file: body,
         format,
-        // Decompressed as it arrived.
-        gzip: false,
+        gzip,
         page: false,
         limits: Limits {
             max_document_bytes: limit,
@@ -177,6 +186,9 @@ fn receive(
     };
     match store::import_document(conn, document, options, |_| {}) {
         Ok((summary, _root)) => Ok(summary),
+        Err(store::StoreError::Read(e)) if e.is_over_limit() => Err(ProtocolError::TooLarge(
+            format!("The document is larger than the limit of {limit} bytes (after decompression)"),
+        )),
         Err(store::StoreError::Read(e)) => {
             let what = match format {
                 Format::Xml => "XML Parse error",

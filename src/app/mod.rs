@@ -4,6 +4,7 @@
 //! real servers on port 0.
 
 mod background;
+mod request_encoding;
 mod server;
 
 pub use background::Background;

@@ -71,6 +71,9 @@ pub fn start(node: Node) -> Result<Running, StartError> {
             // Compressed only when the client asks (edensync peers, browsers);
             // Eden sends `Accept-Encoding: identity` and gets plain bytes.
             .wrap(middleware::Compress::default())
+            .wrap(middleware::from_fn(
+                super::request_encoding::refuse_compressed_bodies,
+            ))
             .wrap(middleware::from_fn(web::observe::observe))
             .configure(api::routes)
             .configure(web::routes)

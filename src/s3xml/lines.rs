@@ -285,13 +285,7 @@ impl<R: Read> LinesReader<R> {
 
     fn io_error(&self, e: io::Error) -> ReadError {
         if self.source.get_ref().exceeded {
-            self.error(
-                0,
-                format!(
-                    "document larger than the limit of {} bytes",
-                    self.limits.max_document_bytes
-                ),
-            )
+            self.error(0, ReadError::over_limit(self.limits.max_document_bytes))
         } else {
             self.error(0, format!("the document could not be read: {e}"))
         }

@@ -30,8 +30,11 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_depth: 64,
-            max_attribute_bytes: 16 << 20,
-            max_text_bytes: 16 << 20,
+            // A real Eden value is a few hundred bytes; 2 MiB is far above
+            // any, and bounds what one bad element holds in memory while
+            // it is read.
+            max_attribute_bytes: 2 << 20,
+            max_text_bytes: 2 << 20,
             max_document_bytes: 1 << 30,
         }
     }
@@ -44,6 +47,20 @@ pub struct ReadError {
     pub line: u64,
     pub column: u64,
     pub message: String,
+}
+
+impl ReadError {
+    /// The message of a document over `Limits::max_document_bytes` (counted
+    /// after decompression).
+    pub fn over_limit(limit: u64) -> String {
+        format!("document larger than the limit of {limit} bytes")
+    }
+
+    /// The document was refused for its size, not its content.
+    pub fn is_over_limit(&self) -> bool {
+        self.message
+            .starts_with("document larger than the limit of")
+    }
 }
 
 /// The `<s3xml>` root's attributes.
@@ -213,10 +230,9 @@ impl<R: Read> Reader<R> {
                 Err(self.error("DOCTYPE declarations are not allowed in S3XML"))
             }
             Ok(event) => Ok(event),
-            Err(_) if self.events.source().get_ref().exceeded => Err(self.error(format!(
-                "document larger than the limit of {} bytes",
-                self.limits.max_document_bytes
-            ))),
+            Err(_) if self.events.source().get_ref().exceeded => {
+                Err(self.error(ReadError::over_limit(self.limits.max_document_bytes)))
+            }
             Err(e) => {
                 let pos = e.position();
                 Err(ReadError {

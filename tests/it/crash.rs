@@ -5,16 +5,16 @@
 //! taken over); both stores end identical, nothing lost, nothing duplicated.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use edensync::db::schema::{records, tasks};
 
 use crate::support::peers::{doc, org};
-use crate::support::{Backend, edensync, settings_for};
+use crate::support::{Backend, edensync, serve_binary, settings_for};
 
 const RECORDS: usize = 50_000;
 const PEER: &str = "node-a@example.org";
@@ -90,27 +90,6 @@ impl Store {
     }
 }
 
-fn serve(env: &HashMap<&str, String>) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edensync"))
-        .arg("serve")
-        .arg("--no-scheduler")
-        .env_clear()
-        .envs(env)
-        .env("EDENSYNC_BIND", "127.0.0.1:0")
-        .env("EDENSYNC_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = lines.next().unwrap().unwrap();
-    let url = ready
-        .strip_prefix("edensync listening on ")
-        .unwrap()
-        .to_string();
-    (child, url)
-}
-
 /// `edensync sync B` until it runs: while the killed run's lease still
 /// shows a recent heartbeat (a few seconds) the run is skipped (exit 4).
 fn sync_after_crash(env: &HashMap<&str, String>) -> String {
@@ -178,7 +157,7 @@ fn sigkill_during_pull_and_push_loses_and_duplicates_nothing() {
         None,
     );
     import_organisations(&b_env, b_dir.path(), "from-b");
-    let (mut b_server, b_url) = serve(&b_env);
+    let (mut b_server, b_url) = serve_binary(&b_env);
 
     // A: the repository B (registered on save) and one task both ways.
     ok(

@@ -30,6 +30,7 @@ mod database;
 mod export;
 mod first_start;
 mod hostile;
+mod hostile_bodies;
 mod login;
 mod manage_backends;
 mod operations;

@@ -267,6 +267,31 @@ pub fn edensync(
     child.wait_with_output().unwrap()
 }
 
+/// `edensync serve --no-scheduler` on a free port with this environment;
+/// the child and the URL it listens on.
+pub fn serve_binary(env: &HashMap<&str, String>) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edensync"))
+        .arg("serve")
+        .arg("--no-scheduler")
+        .env_clear()
+        .envs(env)
+        .env("EDENSYNC_BIND", "127.0.0.1:0")
+        .env("EDENSYNC_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = lines.next().unwrap().unwrap();
+    let url = ready
+        .strip_prefix("edensync listening on ")
+        .unwrap()
+        .to_string();
+    (child, url)
+}
+
 /// Define a test twice: on SQLite and on a real PostgreSQL.
 #[macro_export]
 macro_rules! on_both_backends {
