@@ -62,10 +62,6 @@ pub const PAGE_SIZE: u64 = 5000;
 /// failure costs one document, not the table.
 pub const EDEN_PUSH_DOCUMENT: u64 = 1000;
 
-/// The least time a push to Eden waits for its answer per record sent:
-/// Eden's slowest measured import (form-urlencoded, 22 records/s).
-pub const EDEN_IMPORT_WAIT_PER_RECORD: Duration = Duration::from_millis(50);
-
 /// Everything runs need, shared by the scheduler, the console and the CLI.
 #[derive(Clone)]
 pub struct Engine {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use super::Engine;
 use super::client::{self, Peer, PeerKind, ProxyConfig, Transport};
 use super::error::SyncError;
-use super::{EDEN_IMPORT_WAIT_PER_RECORD, Engine};
 use crate::model::repositories::Repository;
 use crate::model::sync_config::SyncConfig;
 
@@ -59,20 +59,10 @@ impl Engine {
             extra_ca_pem: repository.tls_ca_pem.clone(),
             accept_invalid_certs: repository.tls_accept_invalid,
         };
-        // Eden answers a push only when its import is done: the silence
-        // before the answer grows with the document.
-        let eden_import = EDEN_IMPORT_WAIT_PER_RECORD
-            .saturating_mul(u32::try_from(self.eden_push_size).unwrap_or(u32::MAX));
-        let push_transport = Transport {
-            read_timeout: transport.read_timeout.max(eden_import),
-            total_timeout: transport
-                .total_timeout
-                .max(transport.read_timeout + eden_import),
-            ..transport.clone()
-        };
         Ok(Peer {
             http: self.clients.get(&transport)?,
-            push_http: self.clients.get(&push_transport)?,
+            clients: self.clients.clone(),
+            transport,
             base,
             name: repository.name.clone(),
             username: repository.username.clone().filter(|u| !u.is_empty()),

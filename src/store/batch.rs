@@ -38,6 +38,14 @@ pub(super) struct BatchState {
     max_seq: Option<i64>,
 }
 
+/// Which version an update writes.
+pub(super) enum Version {
+    /// The incoming one: its `modified_on`, from the peer it came from.
+    Incoming,
+    /// The stored one, shown anew: `modified_on` and source stay.
+    Kept,
+}
+
 /// Where the batch keeps a record it knows: as stored, or new and waiting
 /// in `pending` (so a new record is not copied twice).
 enum Slot {
@@ -153,7 +161,7 @@ impl BatchState {
         Ok(id)
     }
 
-    /// Update a record we hold to `body` and `modified_on` (a deleted one
+    /// Update a record we hold to `body`, as `version` (a deleted one
     /// comes back).
     pub(super) fn write_update(
         &mut self,
@@ -161,8 +169,12 @@ impl BatchState {
         change: &Change,
         existing: StoredRecord,
         body: Body,
-        modified_on: Option<NaiveDateTime>,
+        version: Version,
     ) -> Result<i64, StoreError> {
+        let (modified_on, changed_by) = match version {
+            Version::Incoming => (change.record.modified_on, self.repository_id),
+            Version::Kept => (existing.modified_on, existing.changed_by_repository_id),
+        };
         let body_json = body.to_json();
         let seq = self.take_seq(conn)?;
         let alias = change.record.alias.clone().or(existing.alias.clone());
@@ -179,7 +191,7 @@ impl BatchState {
                 body: &body_json,
                 seq,
                 stored_at: self.now,
-                changed_by_repository_id: self.repository_id,
+                changed_by_repository_id: changed_by,
             },
         )?;
         model::records::replace_refs(conn, existing.id, &index_entries(existing.id, &body))?;
@@ -193,7 +205,7 @@ impl BatchState {
             body: body_json,
             seq,
             stored_at: self.now,
-            changed_by_repository_id: self.repository_id,
+            changed_by_repository_id: changed_by,
             ..existing
         });
         Ok(id)

@@ -25,8 +25,8 @@ pub struct Body {
 pub enum Difference {
     /// Every incoming field is stored exactly so, texts included.
     None,
-    /// The same values, other display texts or attributes (a referenced
-    /// record was renamed or moved on the peer).
+    /// The same values, other display texts or field attributes (`lat`,
+    /// `lon`: a referenced record was renamed or moved on the peer).
     Display,
     /// At least one value differs or is new.
     Values,

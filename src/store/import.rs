@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use diesel::Connection;
 use serde::Serialize;
 
-use super::batch::BatchState;
+use super::batch::{BatchState, Version};
 use super::body::{Body, Difference};
 use super::policy::{self, Incoming, Local, Method, Policy, Strategy};
 use super::{StoreError, is_valid_table_name};
@@ -121,7 +121,8 @@ pub struct MasterCounts {
     pub created: u64,
     pub updated: u64,
     pub deleted: u64,
-    /// Received exactly as stored (or as a stale copy of the same values).
+    /// Received as the version we hold (from a relay, perhaps shown its own
+    /// way), or as an older copy of the same values.
     pub unchanged: u64,
 }
 
@@ -326,9 +327,10 @@ enum Decision {
     /// A new version: write this body (the incoming fields merged in) with
     /// the incoming `modified_on`; a deleted record comes back.
     Update(Body),
-    /// The same version, shown differently (display texts of references,
-    /// or the master it belongs to): write this body and keep the stored
-    /// `modified_on`, so no policy takes it for a newer version.
+    /// The same version, shown differently by its origin (display texts
+    /// of references, attributes): write this body and keep the stored
+    /// version (`modified_on`, where it came from), so no policy takes it
+    /// for a newer one.
     Refresh(Body),
     /// Mark the record deleted (or merged into `replaced_by`).
     Delete,
@@ -500,15 +502,13 @@ impl BatchWriter<'_> {
                 Ok(Outcome::Unchanged { id, method })
             }
             Decision::Update(body) => {
-                let modified_on = record.modified_on;
                 self.state
-                    .write_update(conn, &change, existing, body, modified_on)?;
+                    .write_update(conn, &change, existing, body, Version::Incoming)?;
                 Ok(Outcome::Written { id, method })
             }
             Decision::Refresh(body) => {
-                let modified_on = existing.modified_on;
                 self.state
-                    .write_update(conn, &change, existing, body, modified_on)?;
+                    .write_update(conn, &change, existing, body, Version::Kept)?;
                 Ok(Outcome::Written { id, method })
             }
             Decision::Delete => {
@@ -560,9 +560,10 @@ impl BatchWriter<'_> {
                 let moved = change.parent_id != existing.parent_id;
                 if !local.deleted
                     && !moved
-                    && is_same_version(change.record, existing, &body, difference)
+                    && difference != Difference::Values
+                    && change.record.modified_on == existing.modified_on
                 {
-                    return Ok(Decision::Unchanged);
+                    return Ok(same_version(change, &local, body, difference));
                 }
                 // Bringing a deleted record back follows the update policy too.
                 if !in_conflict && policy::update_accepts(options.update_policy, &local, incoming) {
@@ -571,15 +572,12 @@ impl BatchWriter<'_> {
                     body.without_mci = change.record.mci.is_none();
                     return Ok(Decision::Update(body));
                 }
-                if local.deleted || difference == Difference::Values {
-                    return Ok(Decision::KeepLocal);
+                let older = incoming.mtime < local.modified_on;
+                if !local.deleted && !moved && difference == Difference::None && older {
+                    // An older copy of the values we hold.
+                    return Ok(Decision::Unchanged);
                 }
-                if difference == Difference::Display || moved {
-                    body.merge_fields(&change.fields);
-                    return Ok(Decision::Refresh(body));
-                }
-                // A stale copy of the values we hold.
-                Ok(Decision::Unchanged)
+                Ok(Decision::KeepLocal)
             }
             Method::Delete | Method::Merge => {
                 if existing.deleted && existing.replaced_by == change.record.replaced_by {
@@ -594,19 +592,31 @@ impl BatchWriter<'_> {
     }
 }
 
-/// The incoming copy is the version we hold, exactly: the same fields with
-/// the same texts, the same attributes, the same `modified_on`, `mci` sent
-/// or not alike. (`mci`'s value is not compared: every exporter adds one.)
-fn is_same_version(
-    record: &Record,
-    existing: &StoredRecord,
-    body: &Body,
+/// The version we hold (same `modified_on`, same values), perhaps shown
+/// differently: display texts follow the peer's current view of what
+/// the record references, attributes the peer's own stamps. Only the
+/// origin (`mci` 1) or the peer our version came from is followed:
+/// another relay shows the same version its own way (its language, its
+/// owners), and following each in turn would rewrite and resend the
+/// record on every one of their re-pushes.
+fn same_version(
+    change: &Change,
+    local: &Local,
+    mut body: Body,
     difference: Difference,
-) -> bool {
-    difference == Difference::None
-        && record.modified_on == existing.modified_on
+) -> Decision {
+    let record = change.record;
+    let exact = difference == Difference::None
         && record.attributes == body.attributes
-        && record.mci.is_none() == body.without_mci
+        && record.mci.is_none() == body.without_mci;
+    let authoritative = record.mci == Some(1) || local.from_this_peer;
+    if exact || !authoritative {
+        return Decision::Unchanged;
+    }
+    body.merge_fields(&change.fields);
+    body.attributes = record.attributes.clone();
+    body.without_mci = record.mci.is_none();
+    Decision::Refresh(body)
 }
 
 /// Why a record cannot be stored at all, if it cannot.

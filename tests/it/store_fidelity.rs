@@ -84,9 +84,10 @@ fn office_fields(store: &Store) -> Vec<Field> {
         .fields
 }
 
-/// A referenced record renamed (or moved) on the peer: the same version of
-/// the referencing record comes with other display texts. They are taken,
-/// as a change, without making the record look newer.
+/// A referenced record renamed (or moved) at the origin: the same version
+/// of the referencing record comes with other display texts. They are
+/// taken from the origin, as a change, without making the record look
+/// newer; older copies and other relays' views are not.
 async fn display_texts_follow_the_peer(backend: Backend) {
     let Some(store) = Store::on(backend) else {
         return;
@@ -118,31 +119,46 @@ async fn display_texts_follow_the_peer(backend: Backend) {
         "exactly the texts last received"
     );
 
-    // An older copy with the same values and other texts: the texts are
-    // the peer's current view, taken; the version stays ours.
+    // An older copy with the same values and other texts: an old view of
+    // the references, kept out by the update policy.
     let stale = office(
         "Head Office",
-        "Newest Name",
+        "Older Name",
         "52.5300",
         "2026-11-26T06:00:00",
     );
     let summary = store.import(stale.as_bytes(), &options);
-    assert_eq!(summary.masters.updated, 1, "{summary:?}");
-    let refreshed = store.record("org_office", "urn:uuid:office-1");
     assert_eq!(
-        refreshed.modified_on, before.modified_on,
-        "not taken for a newer version"
+        (summary.masters.changed(), summary.skipped),
+        (0, 1),
+        "kept by policy: {summary:?}"
     );
-    assert!(format!("{:?}", office_fields(&store)).contains("Newest Name"));
+    assert_eq!(
+        store.record("org_office", "urn:uuid:office-1").seq,
+        after.seq
+    );
+    assert!(format!("{:?}", office_fields(&store)).contains("New Name"));
+
+    // The same version relayed by another site (mci 2), shown its own way:
+    // not followed, or two relays would rewrite it in turn for ever.
+    let relayed = renamed
+        .replace(r#"mci="1""#, r#"mci="2""#)
+        .replace("New Name", "Nouveau nom");
+    let summary = store.import(relayed.as_bytes(), &options);
+    assert_eq!(summary.masters.unchanged, 1, "{summary:?}");
+    assert_eq!(
+        store.record("org_office", "urn:uuid:office-1").seq,
+        after.seq
+    );
 
     // An older copy with another value: the update policy keeps ours.
     let other_value = stale.replace("&quot;Head Office&quot;", "&quot;Moved Office&quot;");
     let summary = store.import(other_value.as_bytes(), &options);
     assert_eq!(summary.masters.changed(), 0, "{summary:?}");
-    assert_eq!(summary.skipped, 1);
+    assert_eq!(summary.skipped, 1, "kept by policy");
     assert_eq!(
         store.record("org_office", "urn:uuid:office-1").seq,
-        refreshed.seq
+        after.seq
     );
 }
 

@@ -207,3 +207,34 @@ async fn an_eden_still_importing_is_reported_as_such() {
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].body, sent[1].body, "the unconfirmed document again");
 }
+
+/// Eden answers only when its import is done: a larger document is given
+/// longer than the read timeout (at least 1 s per 20 KB sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_larger_document_is_given_time_to_import() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    manage::settings::set(
+        &mut a.conn(),
+        &Actor::cli(),
+        &a.node.key,
+        "read_timeout_secs",
+        "1",
+    )
+    .unwrap();
+    let eden = StandIn::start(|_, _| {
+        Reply::Slow(
+            Duration::from_secs(3),
+            Box::new(Reply::Recorded("03_push_initial_response.http")),
+        )
+    })
+    .await;
+    let repository = push_task(&a, &eden.url);
+    write_local(&a, &orgs(0, 150, "2026-11-21T10:00:00"));
+    let report = peers::run(&a, repository).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    let sent = documents(&eden);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].body.len() > 20_000, "{} bytes", sent[0].body.len());
+}

@@ -76,6 +76,7 @@ pub async fn unreachable_url() -> String {
     url
 }
 
+#[derive(Clone)]
 pub struct TaskSpec<'a> {
     pub table: &'a str,
     pub mode: &'a str,
