@@ -73,7 +73,8 @@ impl Run<'_> {
                 }
             };
             self.contacted = true;
-            self.note_clock(&table, spooled.clock_skew, margin).await;
+            let spooled_skew = spooled.clock_skew;
+            self.note_clock(&table, spooled_skew, margin).await;
             self.say(&format!(
                 "{table}: importing {} bytes from {}",
                 spooled.bytes, repository.name
@@ -162,7 +163,15 @@ impl Run<'_> {
             };
             let more = peer.kind == PeerKind::Edensync && next_page(&root, since_seq).is_some();
             let task_id = task.id;
-            let watermark_time = summary.youngest_master_mtime.and(youngest);
+            // Never past the peer's own clock: one record dated 2099 would
+            // otherwise stop every later pull. It is stored, and the
+            // dashboard lists it.
+            let peer_now =
+                model::now() + chrono::Duration::seconds(spooled_skew.unwrap_or(0).max(0) + margin);
+            let watermark_time = summary
+                .youngest_master_mtime
+                .and(youngest)
+                .map(|t| t.min(peer_now));
             self.engine
                 .db(move |conn| {
                     Ok(model::tasks::set_pull_watermark(

@@ -227,6 +227,23 @@ pub fn page_of_table(
     query.load(conn)
 }
 
+/// Records dated after `after` (a peer's clock or data is wrong): how many,
+/// and the latest date among them.
+pub fn future_dated(
+    conn: &mut DbConnection,
+    after: NaiveDateTime,
+) -> QueryResult<(i64, Option<NaiveDateTime>)> {
+    let count = records::table
+        .filter(records::modified_on.gt(after))
+        .count()
+        .get_result(conn)?;
+    let latest = records::table
+        .filter(records::modified_on.gt(after))
+        .select(diesel::dsl::max(records::modified_on))
+        .first(conn)?;
+    Ok((count, latest))
+}
+
 pub fn components_of(conn: &mut DbConnection, parent_id: i64) -> QueryResult<Vec<StoredRecord>> {
     records::table
         .filter(records::parent_id.eq(parent_id))

@@ -50,6 +50,8 @@ struct DashboardPage {
     repositories: Vec<RepositoryRow>,
     running: Vec<RunRow>,
     failures: Vec<(String, LogEntry)>,
+    /// Records dated in the future, and the latest such date.
+    future_dated: (i64, Option<String>),
 }
 
 pub async fn index(
@@ -57,7 +59,7 @@ pub async fn index(
     state: web::Data<AppState>,
     who: AdminSession,
 ) -> Result<HttpResponse, WebError> {
-    let (config, backend, users, repositories, running, failures) =
+    let (config, backend, users, repositories, running, failures, future_dated) =
         super::db(&state.pool, |conn| {
             let config = model::sync_config::get(conn)?
                 .ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
@@ -73,6 +75,12 @@ pub async fn index(
                 .into_iter()
                 .map(|e| (name_of(&names, e.repository_id), e))
                 .collect();
+            let margin = chrono::Duration::seconds(i64::from(config.clock_skew_warn_secs));
+            let (count, latest) = model::records::future_dated(conn, model::now() + margin)?;
+            let future_dated = (
+                count,
+                latest.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+            );
             Ok::<_, WebError>((
                 config,
                 db::backend_name(conn),
@@ -80,6 +88,7 @@ pub async fn index(
                 repositories,
                 running,
                 failures,
+                future_dated,
             ))
         })
         .await?;
@@ -100,6 +109,7 @@ pub async fn index(
         repositories,
         running,
         failures,
+        future_dated,
     };
     Ok(render(&req, page))
 }
