@@ -131,11 +131,36 @@ impl<R: Read> LinesReader<R> {
         if self.line.first() == Some(&b'[') {
             return self.end().map(|()| None);
         }
-        let record: Record = serde_json::from_slice(&self.line)
-            .map_err(|e| self.error(e.column(), e.to_string()))?;
+        let record: Record = match serde_json::from_slice(&self.line) {
+            Ok(record) => record,
+            Err(e) => self
+                .with_bad_times_set_aside()
+                .ok_or_else(|| self.error(e.column(), e.to_string()))?,
+        };
         self.check(&record, 1)?;
         self.records += 1;
         Ok(Some(record))
+    }
+
+    /// The line again, when its only fault is a time that is not one: as in
+    /// S3XML, such a record is refused on its own (its `problems` say why),
+    /// not the whole document.
+    fn with_bad_times_set_aside(&self) -> Option<Record> {
+        let mut value: serde_json::Value = serde_json::from_slice(&self.line).ok()?;
+        let mut problems = Vec::new();
+        super::time::set_aside_bad_times(&mut value, &mut Vec::new(), &mut problems);
+        if problems.is_empty() {
+            return None;
+        }
+        let mut record: Record = serde_json::from_value(value).ok()?;
+        for (path, problem) in problems {
+            let mut target = &mut record;
+            for &i in &path {
+                target = target.components.get_mut(i)?;
+            }
+            target.problems.push(problem);
+        }
+        Some(record)
     }
 
     /// The closing count: it must match, and nothing may follow it.
@@ -344,34 +369,6 @@ impl<R: Read> Iterator for LinesReader<R> {
 
 /// Times as Eden writes them in S3XML (whole seconds, naive UTC), read as
 /// leniently as the S3XML reader reads them.
-pub(super) mod eden_time {
-    use chrono::NaiveDateTime;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    use crate::s3xml::time;
-
-    pub fn serialize<S: Serializer>(
-        value: &Option<NaiveDateTime>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(t) => serializer.serialize_str(&time::format(t)),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<NaiveDateTime>, D::Error> {
-        let Some(text) = Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)? else {
-            return Ok(None);
-        };
-        time::parse(&text)
-            .map(Some)
-            .ok_or_else(|| D::Error::custom(format!("'{text}' is not a date and time")))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

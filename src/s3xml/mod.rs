@@ -35,13 +35,13 @@ pub struct Record {
     pub replaced_by: Option<String>,
     #[serde(
         default,
-        with = "lines::eden_time",
+        with = "time::eden_time",
         skip_serializing_if = "Option::is_none"
     )]
     pub created_on: Option<chrono::NaiveDateTime>,
     #[serde(
         default,
-        with = "lines::eden_time",
+        with = "time::eden_time",
         skip_serializing_if = "Option::is_none"
     )]
     pub modified_on: Option<chrono::NaiveDateTime>,

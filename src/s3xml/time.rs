@@ -103,6 +103,67 @@ pub fn format(dt: &NaiveDateTime) -> String {
     text
 }
 
+/// Take out of a record line (and its components, at `path`) every time
+/// that does not parse, with what was wrong with it.
+pub(super) fn set_aside_bad_times(
+    value: &mut serde_json::Value,
+    path: &mut Vec<usize>,
+    problems: &mut Vec<(Vec<usize>, String)>,
+) {
+    use serde_json::Value;
+    let Value::Object(map) = value else { return };
+    for key in ["created_on", "modified_on"] {
+        let bad = match map.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) if parse(text).is_some() => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        if let Some(text) = bad {
+            map.remove(key);
+            problems.push((
+                path.clone(),
+                format!("{key} '{text}' is not a date and time"),
+            ));
+        }
+    }
+    if let Some(Value::Array(components)) = map.get_mut("components") {
+        for (i, component) in components.iter_mut().enumerate() {
+            path.push(i);
+            set_aside_bad_times(component, path, problems);
+            path.pop();
+        }
+    }
+}
+
+pub(super) mod eden_time {
+    use chrono::NaiveDateTime;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use crate::s3xml::time;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<NaiveDateTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(t) => serializer.serialize_str(&time::format(t)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<NaiveDateTime>, D::Error> {
+        let Some(text) = Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        time::parse(&text)
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("'{text}' is not a date and time")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

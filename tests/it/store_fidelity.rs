@@ -199,3 +199,41 @@ async fn unchanged_records_are_counted_as_unchanged(backend: Backend) {
 }
 
 on_both_backends!(unchanged_counts, unchanged_records_are_counted_as_unchanged);
+
+/// One bad time refuses that record, in JSON lines as in S3XML, not the
+/// whole document.
+#[test]
+fn a_bad_time_refuses_its_record_in_either_format() {
+    use edensync::s3xml::{DocumentReader, Limits};
+    let good = r#"{"table":"org_organisation","uuid":"urn:uuid:good","mci":1,"modified_on":"2026-11-26T10:00:00","fields":[{"kind":"data","field":"name","text":"Good"}]}"#;
+    let bad = r#"{"table":"org_organisation","uuid":"urn:uuid:bad","mci":1,"modified_on":"2026-13-45T99:00:00","fields":[{"kind":"data","field":"name","text":"Bad"}],"components":[{"table":"org_office","uuid":"urn:uuid:bad-office","created_on":"yesterday","fields":[]}]}"#;
+    let lines = format!("[[\"success\",\"true\"]]\n{good}\n{bad}\n[2]\n");
+    let xml = r#"<s3xml><resource name="org_organisation" uuid="urn:uuid:good" mci="1" modified_on="2026-11-26T10:00:00"><data field="name">Good</data></resource><resource name="org_organisation" uuid="urn:uuid:bad" mci="1" modified_on="2026-13-45T99:00:00"><data field="name">Bad</data><resource name="org_office" uuid="urn:uuid:bad-office" created_on="yesterday"/></resource></s3xml>"#;
+    for (format, document) in [(Format::Lines, lines.as_str()), (Format::Xml, xml)] {
+        let store = Store::new();
+        let reader = DocumentReader::open(format, document.as_bytes(), Limits::default()).unwrap();
+        let summary = edensync::store::import(&mut store.conn(), reader, &ImportOptions::default())
+            .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert!(
+            store.maybe("org_organisation", "urn:uuid:good").is_some(),
+            "{format:?}"
+        );
+        assert!(
+            store.maybe("org_organisation", "urn:uuid:bad").is_none(),
+            "{format:?}"
+        );
+        assert!(
+            store.maybe("org_office", "urn:uuid:bad-office").is_none(),
+            "{format:?}"
+        );
+        let reasons: Vec<&str> = summary.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "modified_on '2026-13-45T99:00:00' is not a date and time",
+                "created_on 'yesterday' is not a date and time"
+            ],
+            "{format:?}"
+        );
+    }
+}
