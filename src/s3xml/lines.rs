@@ -493,11 +493,12 @@ mod tests {
         );
         assert!(read(b"").unwrap_err().message.contains("empty"));
         assert!(read(b"<?xml version='1.0'?><s3xml/>").is_err());
+        // A bad time refuses its record (as in S3XML), not the document.
         let bad_time = text.replacen("2026-11-26T06:19:04", "yesterday", 1);
-        let error = read(bad_time.as_bytes()).unwrap_err();
-        assert!(
-            error.message.contains("'yesterday' is not a date and time"),
-            "{error}"
+        let (_, records) = read(bad_time.as_bytes()).unwrap();
+        assert_eq!(
+            records[0].problems,
+            ["modified_on 'yesterday' is not a date and time"]
         );
         let nameless = text.replacen("\"org_office\"", "\"\"", 1);
         assert!(
