@@ -7,13 +7,16 @@ use edensync::s3xml::Record;
 use edensync::s3xml::lines::{LinesReader, LinesWriter};
 use libfuzzer_sys::fuzz_target;
 
-/// What the writer keeps of a record: everything, except that times are
-/// written to the second and a deleted record travels as a stub (identity,
+/// What the writer keeps of a record: everything the reader took, except
+/// that times are written to the second and a deleted record travels as a stub (identity,
 /// deletion, time, survivor), as S3XML carries them.
 fn as_written(mut record: Record) -> Record {
     use chrono::SubsecRound;
     record.created_on = record.created_on.map(|t| t.trunc_subsecs(0));
     record.modified_on = record.modified_on.map(|t| t.trunc_subsecs(0));
+    // What the reader found wrong (a bad time, set aside) is its verdict
+    // on the line, not part of the record.
+    record.problems.clear();
     if record.deleted {
         record.mci = None;
         record.created_on = None;
