@@ -196,15 +196,48 @@ pub fn load_or_create(
                  password(s) were encrypted with; restore the original key"
             )));
         }
+        // Another process (or an earlier data directory) set up this
+        // database with its own key. Taking ours would break that process's
+        // secrets as soon as it stores one: refuse, and say how to share.
         Some(_) => {
-            tracing::warn!(source = %source, "secret key changed; no stored secrets were affected");
-            model::sync_config::set_key_check(conn, &check).map_err(db)?;
+            return Err(SecretsError::Key(format!(
+                "this database belongs to a node with another secret key than the one in \
+                 {source}: every edensync process on one database must use the same key. Copy \
+                 secret.key from the data directory of the process that set up the database \
+                 (or set EDENSYNC_SECRET_KEY to the same value everywhere). Nothing is \
+                 encrypted with the database's key yet: if that key is lost, `edensync secrets \
+                 adopt` makes this one the database's key"
+            )));
         }
         None => {
             model::sync_config::set_key_check(conn, &check).map_err(db)?;
         }
     }
     Ok(key)
+}
+
+/// Make the key in `keys` the database's key, when nothing is encrypted
+/// with the database's own (its key was lost before any password was
+/// stored). Creates the key when there is none.
+pub fn adopt(keys: &KeyLocation, conn: &mut DbConnection) -> Result<(), SecretsError> {
+    let db = |e: diesel::result::Error| SecretsError::Db(e.into());
+    let secrets = model::repositories::count_encrypted_secrets(conn).map_err(db)?;
+    if secrets > 0 {
+        return Err(SecretsError::Key(format!(
+            "{secrets} stored password(s) are encrypted with the database's key: adopting \
+             another would make them unreadable; restore the original key instead"
+        )));
+    }
+    let key = match read_key(keys)? {
+        Some(key) => key,
+        None => {
+            let key = SecretKey::generate();
+            write_key_file(&keys.key_file, &key)?;
+            key
+        }
+    };
+    model::sync_config::set_key_check(conn, &key.check_value()).map_err(db)?;
+    Ok(())
 }
 
 /// The key a rotation left in `secret.key.new`, if it is the one the

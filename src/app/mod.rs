@@ -73,6 +73,19 @@ pub fn open(settings: Settings) -> Result<Node, StartError> {
     })
 }
 
+/// `secrets adopt`: make this data directory's key the database's key (the
+/// database's own was lost before anything was encrypted with it). The node
+/// cannot be opened until then, so this works on the database directly.
+pub fn adopt_key(settings: &Settings) -> Result<(), StartError> {
+    settings.prepare_data_dir()?;
+    let pool = db::open_pool(&settings.database)?;
+    let mut conn = pool.get().map_err(DbError::from)?;
+    db::run_migrations(&mut conn)?;
+    ensure_site_identity(&mut conn)?;
+    secrets::adopt(&settings.key_location(), &mut conn)?;
+    Ok(())
+}
+
 /// The site uuid peers know us by, created once as `urn:uuid:<v4>`.
 fn ensure_site_identity(conn: &mut DbConnection) -> Result<String, StartError> {
     if let Some(config) = model::sync_config::get(conn)? {

@@ -260,6 +260,7 @@ fn run(command: Command, mut settings: Settings) -> Result<(), CliError> {
         ),
         Command::Migrate => database::migrate(settings),
         Command::Backup { file } => database::backup(settings, &file),
+        Command::Secrets(secrets::SecretsCommand::Adopt) => secrets::adopt(settings),
         Command::Secrets(command) => secrets::run(command, app::open(settings)?),
         Command::User(command) => user::run(command, app::open(settings)?),
         Command::Config(command) => config::run(command, app::open(settings)?),

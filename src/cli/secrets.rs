@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 use super::CliError;
 use crate::app::{self, Node};
+use crate::config::Settings;
 use crate::db::DbError;
 use crate::model;
 
@@ -12,12 +13,25 @@ pub(super) enum SecretsCommand {
     /// Re-encrypt every stored password under a new secret key and replace
     /// the key (stop edensync first; it holds the old key in memory).
     Rotate,
+    /// Make this data directory's key the database's key, when the
+    /// database's own key was lost before any password was encrypted with it.
+    Adopt,
 }
 
 pub(super) fn run(command: SecretsCommand, node: Node) -> Result<(), CliError> {
     match command {
         SecretsCommand::Rotate => rotate(node),
+        // (Normally run before the node is opened; once it opens, the keys
+        // already agree and adopting changes nothing.)
+        SecretsCommand::Adopt => adopt(node.settings),
     }
+}
+
+/// `secrets adopt`, before the node is opened (it cannot be until then).
+pub(super) fn adopt(settings: Settings) -> Result<(), CliError> {
+    app::adopt_key(&settings)?;
+    println!("this data directory's secret key is now the database's key");
+    Ok(())
 }
 
 /// Runs that sent a heartbeat in the last three minutes: a server is

@@ -327,3 +327,52 @@ fn a_running_server_blocks_rotation_and_a_second_server() {
             .success()
     );
 }
+
+/// Two processes on one PostgreSQL database with data directories of their
+/// own: the second, with another key, refuses to start and says how to
+/// share the key; with the first one's key it starts.
+#[test]
+fn a_second_process_with_another_key_refuses_to_start() {
+    let first_dir = tempfile::tempdir().unwrap();
+    let Some(first) = crate::support::settings_for(first_dir.path(), Backend::Postgres) else {
+        return;
+    };
+    let node = edensync::app::open(first.clone()).unwrap();
+    let second_dir = tempfile::tempdir().unwrap();
+    let mut second = edensync::config::Settings::for_data_dir(second_dir.path());
+    second.database = first.database.clone();
+    let refused = edensync::app::open(second.clone()).err().expect("refused");
+    let message = refused.to_string();
+    assert!(
+        message.contains("every edensync process on one database must use the same key")
+            && message.contains("Copy secret.key"),
+        "{message}"
+    );
+    // The first process's key still opens the database.
+    assert_eq!(
+        edensync::app::open(first).unwrap().key.check_value(),
+        node.key.check_value()
+    );
+    std::fs::copy(
+        first_dir.path().join("secret.key"),
+        second_dir.path().join("secret.key"),
+    )
+    .unwrap();
+    assert_eq!(
+        edensync::app::open(second).unwrap().key.check_value(),
+        node.key.check_value()
+    );
+}
+
+/// A key file lost before any password was stored: the node refuses to
+/// start with a new key until `secrets adopt` makes it the database's.
+#[test]
+fn a_lost_key_with_nothing_encrypted_can_be_adopted() {
+    let cli = crate::support::cli::Cli::new();
+    std::fs::remove_file(cli.dir().join("secret.key")).unwrap();
+    let refused = cli.fails(&["config", "show"], 2);
+    assert!(refused.contains("edensync secrets adopt"), "{refused}");
+    let adopted = cli.ok(&["secrets", "adopt"]);
+    assert!(adopted.contains("now the database's key"), "{adopted}");
+    cli.ok(&["config", "show"]);
+}
