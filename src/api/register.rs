@@ -19,6 +19,11 @@ use crate::model::users::{Role, User};
 use crate::state::AppState;
 use crate::vocabulary::LogResult;
 
+/// New repositories created by registration per hour, whoever registers:
+/// enough for a deployment bringing sites online, far too few to fill the
+/// node with junk.
+const NEW_REGISTRATIONS_PER_HOUR: i64 = 60;
+
 /// Registration bodies are small JSON objects.
 const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
 
@@ -167,41 +172,46 @@ pub fn register_peer(
     let now = model::now();
     let api_type = request.api_type.filter(|a| !a.is_empty()).unwrap_or("eden");
     conn.transaction(|conn| {
-        let (repository_id, outcome) =
-            match model::repositories::find_by_peer_uuid(conn, request.peer_uuid)? {
-                Some(existing) => {
-                    access::ensure_acts_as(
-                        conn,
-                        account,
-                        Some(&existing),
-                        Some(request.peer_uuid),
-                    )?;
-                    model::repositories::update_registered(conn, existing.id, api_type, now)?;
-                    (existing.id, Registered::Updated)
-                }
-                None => {
-                    let wanted = request
-                        .name
-                        .filter(|n| !n.trim().is_empty())
-                        .unwrap_or(request.peer_uuid);
-                    let name = if model::repositories::name_taken(conn, wanted)? {
-                        format!("{wanted} ({})", request.peer_uuid)
-                    } else {
-                        wanted.to_string()
-                    };
-                    let accept_push = model::sync_config::get(conn)?
-                        .is_some_and(|c| c.accept_push_from_new_peers);
-                    let created = model::repositories::insert_registered(
-                        conn,
-                        &name,
-                        request.peer_uuid,
-                        api_type,
-                        accept_push,
-                        now,
-                    )?;
-                    (created.id, Registered::Created)
-                }
-            };
+        let existing = match model::repositories::find_by_peer_uuid(conn, request.peer_uuid)? {
+            Some(existing) => Some(existing),
+            None => claimable(conn, account, request.peer_uuid)?,
+        };
+        let (repository_id, outcome) = match existing {
+            Some(existing) => {
+                access::ensure_acts_as(conn, account, Some(&existing), Some(request.peer_uuid))?;
+                model::repositories::update_registered(conn, existing.id, api_type, now)?;
+                (existing.id, Registered::Updated)
+            }
+            None => {
+                ensure_may_register_another(conn, account, now)?;
+                let wanted = request
+                    .name
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or(request.peer_uuid);
+                // Commands take a repository's name or id: a number is an id.
+                let wanted = &if wanted.chars().all(|c| c.is_ascii_digit()) {
+                    format!("peer {wanted}")
+                } else {
+                    wanted.to_string()
+                };
+                let name = if model::repositories::name_taken(conn, wanted)? {
+                    format!("{wanted} ({})", request.peer_uuid)
+                } else {
+                    wanted.to_string()
+                };
+                let accept_push =
+                    model::sync_config::get(conn)?.is_some_and(|c| c.accept_push_from_new_peers);
+                let created = model::repositories::insert_registered(
+                    conn,
+                    &name,
+                    request.peer_uuid,
+                    api_type,
+                    accept_push,
+                    now,
+                )?;
+                (created.id, Registered::Created)
+            }
+        };
         if account.role() == Some(Role::Sync) {
             model::repositories::bind_account(conn, repository_id, account.id)?;
         }
@@ -221,6 +231,59 @@ pub fn register_peer(
         )?;
         Ok(outcome)
     })
+}
+
+/// The repository an administrator set up for this sync account without the
+/// peer's uuid: the account's first registration gives it that uuid.
+fn claimable(
+    conn: &mut DbConnection,
+    account: &User,
+    peer_uuid: &str,
+) -> Result<Option<model::repositories::Repository>, ProtocolError> {
+    if account.role() != Some(Role::Sync) {
+        return Ok(None);
+    }
+    let mut bound = model::repositories::bound_to(conn, account.id)?;
+    if bound.len() != 1 || bound[0].peer_uuid.is_some() {
+        return Ok(None);
+    }
+    let repository = bound.remove(0);
+    model::repositories::set_peer_uuid(conn, repository.id, peer_uuid)?;
+    Ok(Some(model::repositories::Repository {
+        peer_uuid: Some(peer_uuid.to_string()),
+        ..repository
+    }))
+}
+
+/// A sync account stands for one peer: it registers one repository (an
+/// administrator may bind it to more). And new registrations are throttled.
+fn ensure_may_register_another(
+    conn: &mut DbConnection,
+    account: &User,
+    now: chrono::NaiveDateTime,
+) -> Result<(), ProtocolError> {
+    if account.role() == Some(Role::Sync)
+        && !model::repositories::bound_to(conn, account.id)?.is_empty()
+    {
+        return Err(ProtocolError::Forbidden(format!(
+            "The account {} already acts as another repository: one sync account stands for one peer (an administrator can add an account for this one)",
+            account.email
+        )));
+    }
+    let hour_ago = now - chrono::Duration::hours(1);
+    let recent = model::sync_log::count_since(
+        conn,
+        "register/incoming",
+        Registered::Created.message(),
+        hour_ago,
+    )?;
+    if recent >= NEW_REGISTRATIONS_PER_HOUR {
+        return Err(ProtocolError::Throttled {
+            message: format!("{recent} new peers registered in the last hour: try again later"),
+            retry_after_secs: 600,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

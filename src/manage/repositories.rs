@@ -97,12 +97,12 @@ pub fn allowed_tables(repository: &Repository) -> Option<Vec<String>> {
 /// A repository by name, or by id when no repository has that name.
 pub fn find(conn: &mut DbConnection, name_or_id: &str) -> Result<Repository, ManageError> {
     let wanted = name_or_id.trim();
-    if let Some(repository) = model::repositories::find_by_name(conn, wanted)? {
-        return Ok(repository);
-    }
-    if let Ok(id) = wanted.parse::<i64>()
-        && let Some(repository) = model::repositories::find(conn, id)?
-    {
+    // Names are never only digits: a number is an id, and only an id.
+    if let Ok(id) = wanted.parse::<i64>() {
+        if let Some(repository) = model::repositories::find(conn, id)? {
+            return Ok(repository);
+        }
+    } else if let Some(repository) = model::repositories::find_by_name(conn, wanted)? {
         return Ok(repository);
     }
     Err(ManageError::NotFound(format!(

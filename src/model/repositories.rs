@@ -175,6 +175,22 @@ pub fn bind_account(conn: &mut DbConnection, repository_id: i64, user_id: i64) -
     Ok(())
 }
 
+/// The repositories an account is bound to.
+pub fn bound_to(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<Repository>> {
+    repositories::table
+        .inner_join(repository_accounts::table)
+        .filter(repository_accounts::user_id.eq(user_id))
+        .select(Repository::as_select())
+        .load(conn)
+}
+
+/// Give a repository created without one the uuid its peer registered.
+pub fn set_peer_uuid(conn: &mut DbConnection, id: i64, peer_uuid: &str) -> QueryResult<usize> {
+    diesel::update(repositories::table.find(id))
+        .set(repositories::peer_uuid.eq(Some(peer_uuid)))
+        .execute(conn)
+}
+
 pub fn is_bound(conn: &mut DbConnection, repository_id: i64, user_id: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         repository_accounts::table

@@ -142,6 +142,21 @@ pub fn search(conn: &mut DbConnection, q: &LogQuery, limit: i64) -> QueryResult<
 }
 
 /// Delete rows logged before `cutoff`; how many went.
+/// Log rows of `mode` with exactly `message` since `since`.
+pub fn count_since(
+    conn: &mut DbConnection,
+    mode: &str,
+    message: &str,
+    since: NaiveDateTime,
+) -> QueryResult<i64> {
+    sync_log::table
+        .filter(sync_log::mode.eq(mode))
+        .filter(sync_log::message.eq(message))
+        .filter(sync_log::logged_at.ge(since))
+        .count()
+        .get_result(conn)
+}
+
 pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(sync_log::table.filter(sync_log::logged_at.lt(cutoff))).execute(conn)
 }

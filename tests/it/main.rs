@@ -50,6 +50,7 @@ mod sync_pull;
 mod sync_push;
 mod sync_redirects;
 mod sync_register;
+mod sync_register_limits;
 mod sync_table_scope;
 mod sync_tls;
 mod users;
