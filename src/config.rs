@@ -46,6 +46,9 @@ pub struct Settings {
     pub admin_password: Option<String>,
     /// The largest push body accepted from a peer, in bytes (413 beyond).
     pub max_push_bytes: u64,
+    /// The largest record kept, in bytes of its fields and attributes (its
+    /// components count apart): larger ones are refused and kept for review.
+    pub max_record_bytes: u64,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for
     /// the login throttles, sessions and the audit log). Empty: the socket's
     /// address is the client, whatever the headers say.
@@ -65,6 +68,7 @@ struct FileSettings {
     log: Option<String>,
     log_format: Option<String>,
     max_push_bytes: Option<u64>,
+    max_record_bytes: Option<u64>,
     trusted_proxies: Option<String>,
 }
 
@@ -90,6 +94,7 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_MAX_PUSH_BYTES: u64 = 512 << 20;
+pub use crate::store::DEFAULT_MAX_RECORD_BYTES;
 
 impl Settings {
     /// Load from the process environment and the optional file named by
@@ -158,15 +163,30 @@ impl Settings {
             }
         };
 
-        let max_push_bytes = match env.get("EDENSYNC_MAX_PUSH_BYTES").filter(|v| !v.is_empty()) {
+        let bytes = |key: &str, what: &str, from_file: Option<u64>, default: u64| match env
+            .get(key)
+            .filter(|v| !v.is_empty())
+        {
             Some(text) => text.trim().parse().map_err(|_| {
                 ConfigError::new(
-                    "max_push_bytes (EDENSYNC_MAX_PUSH_BYTES)",
+                    &format!("{what} ({key})"),
                     format!("'{text}' is not a number of bytes"),
                 )
-            })?,
-            None => file.max_push_bytes.unwrap_or(DEFAULT_MAX_PUSH_BYTES),
+            }),
+            None => Ok(from_file.unwrap_or(default)),
         };
+        let max_push_bytes = bytes(
+            "EDENSYNC_MAX_PUSH_BYTES",
+            "max_push_bytes",
+            file.max_push_bytes,
+            DEFAULT_MAX_PUSH_BYTES,
+        )?;
+        let max_record_bytes = bytes(
+            "EDENSYNC_MAX_RECORD_BYTES",
+            "max_record_bytes",
+            file.max_record_bytes,
+            DEFAULT_MAX_RECORD_BYTES,
+        )?;
         let trusted_proxies = pick("EDENSYNC_TRUSTED_PROXIES", file.trusted_proxies)
             .map(|text| parse_trusted_proxies(&text))
             .transpose()?
@@ -191,6 +211,7 @@ impl Settings {
             admin_email,
             admin_password,
             max_push_bytes,
+            max_record_bytes,
             trusted_proxies,
         })
     }
@@ -208,6 +229,7 @@ impl Settings {
             admin_email: None,
             admin_password: None,
             max_push_bytes: DEFAULT_MAX_PUSH_BYTES,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             trusted_proxies: Vec::new(),
         }
     }

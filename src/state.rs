@@ -25,6 +25,7 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// The largest push body accepted (413 beyond).
     pub max_push_bytes: u64,
+    pub max_record_bytes: u64,
     /// Starts runs ("Sync now").
     pub engine: Engine,
     /// Reverse proxies whose `X-Forwarded-For` is believed.

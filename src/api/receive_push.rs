@@ -77,8 +77,10 @@ pub(super) async fn receive_push(
     spool.flush().await?;
     let body = spool.into_std().await;
 
+    let max_record_bytes = state.max_record_bytes;
     let summary = with_conn(&state, move |conn, _| {
-        let options = options(conn, &repository, &table, query.msince.as_deref())?;
+        let mut options = options(conn, &repository, &table, query.msince.as_deref())?;
+        options.max_record_bytes = max_record_bytes;
         let summary = receive(conn, body, format, gzip, limit, &options)?;
         log_push(conn, &repository, &table, &summary)?;
         Ok((summary, repository.name))

@@ -153,10 +153,12 @@ pub fn engine(node: &Node, listen_url: Option<&str>) -> Engine {
         .as_ref()
         .map(|u| u.as_str().trim_end_matches('/').to_string())
         .or_else(|| listen_url.map(str::to_string));
-    Engine::new(
+    let mut engine = Engine::new(
         node.pool.clone(),
         node.key.clone(),
         node.site_uuid.clone(),
         public_url,
-    )
+    );
+    engine.max_record_bytes = node.settings.max_record_bytes;
+    engine
 }

@@ -117,6 +117,7 @@ fn app_state(node: Node, engine: Engine) -> AppState {
         secure_cookies: node.settings.secure_cookies(),
         public_url: node.settings.public_url.as_ref().map(|u| u.to_string()),
         max_push_bytes: node.settings.max_push_bytes,
+        max_record_bytes: node.settings.max_record_bytes,
         trusted_proxies: node.settings.trusted_proxies.clone(),
         pool: node.pool,
         key: node.key,

@@ -277,6 +277,7 @@ fn run(command: Command, mut settings: Settings) -> Result<(), CliError> {
             let options = ImportOptions {
                 update_policy: documents::parse_policy(&update_policy)?,
                 conflict_policy: Some(documents::parse_policy(&conflict_policy)?),
+                max_record_bytes: settings.max_record_bytes,
                 ..ImportOptions::default()
             };
             documents::import(app::open(settings)?, &file, &options, json)

@@ -78,6 +78,8 @@ pub struct Engine {
     pub page_size: u64,
     /// Masters per document pushed to Eden.
     pub eden_push_size: u64,
+    /// The largest record a pull keeps (larger ones are refused, for review).
+    pub max_record_bytes: u64,
     /// Counters of runs, records and bytes, and the scheduler's heartbeat.
     pub metrics: Arc<crate::metrics::Metrics>,
     background: Background,
@@ -113,6 +115,7 @@ impl Engine {
             process: format!("{host}:{}", std::process::id()),
             page_size: PAGE_SIZE,
             eden_push_size: EDEN_PUSH_DOCUMENT,
+            max_record_bytes: crate::store::DEFAULT_MAX_RECORD_BYTES,
             metrics: Arc::default(),
             background: Background::default(),
         }

@@ -49,6 +49,7 @@ impl Run<'_> {
             run_id: Some(self.run_id),
             resource: Some(table.clone()),
             table_scope: repository.table_scope(),
+            max_record_bytes: self.engine.max_record_bytes,
             ..ImportOptions::default()
         };
         let mut total: u64 = 0;

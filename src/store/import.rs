@@ -9,19 +9,24 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::Connection;
-use serde::Serialize;
 
+use super::StoreError;
+use super::admission;
 use super::batch::{BatchState, Version};
 use super::body::{Body, Difference};
 use super::policy::{self, Incoming, Local, Method, Policy, Strategy};
-use super::{StoreError, is_valid_table_name};
+pub use super::summary::{ImportSummary, MasterCounts, Rejection};
 use crate::db::{self, DbConnection};
 use crate::model;
 use crate::model::records::{NewRejectedItem, StoredRecord};
-use crate::s3xml::{Field, ReadError, Record, Writer};
+use crate::s3xml::{Field, ReadError, Record};
 
 /// Eden's default `mci` for an element without one.
 const DEFAULT_MCI: i32 = 2;
+
+/// The largest record kept unless configured otherwise: a real Eden record
+/// is about a kilobyte; 4 MiB is far above any.
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 4 << 20;
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -42,6 +47,8 @@ pub struct ImportOptions {
     /// The tables the peer may write (`None`: all). A record of another
     /// table, at any depth, is refused and kept among the rejected items.
     pub table_scope: Option<Vec<String>>,
+    /// The largest record kept, in bytes of its fields and attributes.
+    pub max_record_bytes: u64,
 }
 
 impl Default for ImportOptions {
@@ -56,79 +63,8 @@ impl Default for ImportOptions {
             resource: None,
             batch_size: 2000,
             table_scope: None,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Rejection {
-    pub table: String,
-    pub uuid: Option<String>,
-    pub reason: String,
-}
-
-/// What an import did, shaped like Eden's import result: `created`,
-/// `updated` and `deleted` hold local record ids of master records
-/// (`updated` also lists masters left unchanged or kept by policy, as Eden
-/// does). `masters` counts what really changed.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ImportSummary {
-    pub records: u64,
-    pub created: Vec<i64>,
-    pub updated: Vec<i64>,
-    pub deleted: Vec<i64>,
-    pub masters: MasterCounts,
-    /// Items (of any table) not written because the strategy does not
-    /// allow their method or a conflict kept the local copy.
-    pub skipped: u64,
-    /// Items (of any table) that changed nothing.
-    pub unchanged: u64,
-    /// Items (of any table) that were written.
-    pub written: u64,
-    pub rejected: Vec<Rejection>,
-    /// The youngest `modified_on` among committed master records: the next
-    /// pull's watermark.
-    #[serde(skip)]
-    pub youngest_master_mtime: Option<NaiveDateTime>,
-    /// The highest seq written.
-    #[serde(skip)]
-    pub max_seq: Option<i64>,
-}
-
-impl ImportSummary {
-    /// The rejected records as Eden lists invalid items in its log and
-    /// messages: `(UID: <uuid>) <table>: <reason>, …`.
-    pub fn rejection_text(&self) -> String {
-        self.rejected
-            .iter()
-            .map(|r| {
-                format!(
-                    "(UID: {}) {}: {}",
-                    r.uuid.as_deref().unwrap_or("-"),
-                    r.table,
-                    r.reason
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// Master records by what the import did to them: only real changes count
-/// as created, updated or deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct MasterCounts {
-    pub created: u64,
-    pub updated: u64,
-    pub deleted: u64,
-    /// Received as the version we hold (from a relay, perhaps shown its own
-    /// way), or as an older copy of the same values.
-    pub unchanged: u64,
-}
-
-impl MasterCounts {
-    pub fn changed(&self) -> u64 {
-        self.created + self.updated + self.deleted
     }
 }
 
@@ -365,11 +301,11 @@ impl BatchWriter<'_> {
             parent,
             is_master,
         } = item;
-        if let Some(reason) = check(&record).or_else(|| self.out_of_scope(&record)) {
+        if let Some(reason) = admission::refusal(&record, self.options) {
             return self.reject(conn, &record, reason);
         }
         let mut fields = std::mem::take(&mut record.fields);
-        fields.retain(|f| !is_dropped_field(&record.table, f));
+        fields.retain(|f| !admission::is_dropped_field(&record.table, f));
         let outcome = self.write(conn, &record, fields, parent.as_ref())?;
         if !is_master {
             if matches!(outcome, Outcome::Skipped) {
@@ -397,18 +333,6 @@ impl BatchWriter<'_> {
         Ok(())
     }
 
-    /// Why the peer may not write this record, if it may not.
-    fn out_of_scope(&self, record: &Record) -> Option<String> {
-        let scope = self.options.table_scope.as_ref()?;
-        (!scope.contains(&record.table)).then(|| {
-            format!(
-                "this peer may not write the table {} (its repository is limited to {})",
-                record.table,
-                scope.join(", ")
-            )
-        })
-    }
-
     /// List a master record in the summary, under its method, as Eden's
     /// reply does.
     fn list_master(&mut self, record: &Record, id: i64, method: Method) {
@@ -433,9 +357,7 @@ impl BatchWriter<'_> {
         record: &Record,
         reason: String,
     ) -> Result<(), StoreError> {
-        let mut raw = Vec::new();
-        let _ = Writer::start(&mut raw, 1, &[]).and_then(|mut w| w.record(record).map(|_| w));
-        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let raw = admission::raw_element(record);
         model::records::insert_rejected(
             conn,
             &NewRejectedItem {
@@ -617,20 +539,4 @@ fn same_version(
     body.attributes = record.attributes.clone();
     body.without_mci = record.mci.is_none();
     Decision::Refresh(body)
-}
-
-/// Why a record cannot be stored at all, if it cannot.
-fn check(record: &Record) -> Option<String> {
-    if !is_valid_table_name(&record.table) {
-        return Some(format!("'{}' is not a valid table name", record.table));
-    }
-    if !record.problems.is_empty() {
-        return Some(record.problems.join("; "));
-    }
-    None
-}
-
-/// Eden's `auth_user` exports carry password hashes: never store them.
-fn is_dropped_field(table: &str, field: &Field) -> bool {
-    table == "auth_user" && matches!(field, Field::Data(d) if d.field == "password")
 }

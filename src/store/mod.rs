@@ -1,6 +1,7 @@
 //! The record store: Eden's import semantics and the exports peers pull.
 //! Protocol rules live here; the SQL they need lives in `model::records`.
 
+mod admission;
 mod batch;
 pub mod body;
 pub mod document;
@@ -8,11 +9,12 @@ pub mod export;
 pub mod filter;
 pub mod import;
 pub mod policy;
+mod summary;
 
 pub use document::{SpooledDocument, import_document};
 pub use export::{ExportOutcome, ExportRequest, export, serve_pull};
 pub use filter::Filter;
-pub use import::{ImportOptions, ImportSummary, import};
+pub use import::{DEFAULT_MAX_RECORD_BYTES, ImportOptions, ImportSummary, import};
 
 use crate::db::DbError;
 use crate::s3xml::ReadError;

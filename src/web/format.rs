@@ -12,3 +12,20 @@ pub fn span(from: NaiveDateTime, to: NaiveDateTime) -> String {
         s => format!("{} d", s / 86_400),
     }
 }
+
+/// The most of one value a page shows: a record may hold values of
+/// megabytes, a page must stay small.
+pub const MAX_SHOWN_CHARS: usize = 2000;
+
+/// A value as a page shows it: whole when short, else its beginning and how
+/// long it really is.
+pub fn shortened(text: &str) -> String {
+    match text.char_indices().nth(MAX_SHOWN_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => format!(
+            "{}… ({} characters in all)",
+            &text[..cut],
+            text.chars().count()
+        ),
+    }
+}

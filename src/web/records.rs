@@ -9,6 +9,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use crate::web::format::shortened;
 use crate::web::query::{QueryNumber, problems};
 
 use crate::error::WebError;
@@ -71,9 +72,14 @@ fn label_of(record: &StoredRecord) -> String {
             _ => None,
         })
     };
-    text(Some("name"))
+    let label = text(Some("name"))
         .or_else(|| text(None))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    // A label, not the value: one line's worth.
+    match label.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &label[..cut]),
+        None => label,
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -187,13 +193,17 @@ pub async fn show(
         .map(|f| match f {
             Field::Data(d) => FieldRow {
                 name: d.field.clone(),
-                text: d.text.clone(),
-                value: d.value.clone().filter(|v| v.trim_matches('"') != d.text),
+                text: shortened(&d.text),
+                value: d
+                    .value
+                    .as_deref()
+                    .filter(|v| v.trim_matches('"') != d.text)
+                    .map(shortened),
                 links: Vec::new(),
             },
             Field::Reference(r) => FieldRow {
                 name: r.field.clone(),
-                text: r.text.clone(),
+                text: shortened(&r.text),
                 value: None,
                 links: r
                     .resource

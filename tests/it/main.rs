@@ -48,6 +48,7 @@ mod sync_hostile_peer;
 mod sync_load;
 mod sync_pull;
 mod sync_push;
+mod sync_record_size;
 mod sync_redirects;
 mod sync_register;
 mod sync_register_limits;
