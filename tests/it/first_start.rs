@@ -315,12 +315,14 @@ fn secret_key_must_match_stored_secrets() {
     let key_file = dir.path().join("secret.key");
     let original_key = std::fs::read_to_string(&key_file).unwrap();
 
-    // Without stored secrets a lost key is simply replaced.
+    // Without stored secrets a lost key is replaced only when told to: a
+    // different key may as well be another process's on the same database.
     std::fs::remove_file(&key_file).unwrap();
-    let node = {
-        drop(node);
-        app::open(settings.clone()).unwrap()
-    };
+    drop(node);
+    let refused = app::open(settings.clone()).err().expect("refused").to_string();
+    assert!(refused.contains("edensync secrets adopt"), "{refused}");
+    app::adopt_key(&settings).unwrap();
+    let node = app::open(settings.clone()).unwrap();
     let sealed = node.key.encrypt("proxy password");
     assert_ne!(sealed, "proxy password");
     assert_eq!(node.key.decrypt(&sealed).unwrap(), "proxy password");
