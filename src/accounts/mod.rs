@@ -230,7 +230,9 @@ pub fn console_login(
         return Ok(Err(LoginRefusal::BadCredentials));
     }
     if !password_ok {
-        return record_failed_login(conn, &actor, &user, now).map(Err);
+        return Ok(Err(record_failed_login(
+            conn, &actor, &user, now, "console",
+        )?));
     }
     model::users::record_login(conn, user.id, now)?;
     if !user.is_admin() {
@@ -247,20 +249,19 @@ pub fn console_login(
     Ok(Ok(user))
 }
 
-fn record_failed_login(
+/// Count a wrong password against the account (on the console, or on the
+/// sync API from an address the account has not proved its password from),
+/// and lock it after [`MAX_FAILED_LOGINS`].
+pub(crate) fn record_failed_login(
     conn: &mut DbConnection,
     actor: &Actor,
     user: &User,
     now: NaiveDateTime,
-) -> Result<LoginRefusal, AccountError> {
+    place: &str,
+) -> diesel::QueryResult<LoginRefusal> {
     let failures = model::users::count_failed_login(conn, user.id)?;
-    audit::record(
-        conn,
-        actor,
-        "login.failed",
-        Some(&user.email),
-        Some("wrong password"),
-    )?;
+    let wrong = format!("wrong password ({place})");
+    audit::record(conn, actor, "login.failed", Some(&user.email), Some(&wrong))?;
     if failures >= MAX_FAILED_LOGINS {
         let until = now + Duration::minutes(LOCKOUT_MINUTES);
         model::users::lock_until(conn, user.id, until)?;

@@ -3,8 +3,12 @@
 //! for a few minutes, because argon2 costs tens of milliseconds per check and
 //! a peer sends many requests; the memory is tied to the account's current
 //! password hash, so a password change ends it at once. Failures are
-//! throttled per client address only: a peer with a stale password must not
-//! lock the account out of the console.
+//! throttled per client address; failures from addresses the account has
+//! not proved its password from also count towards the account's lockout,
+//! shared with the console. A locked account still lets in the addresses it
+//! proved its password from (a peer syncing from its usual address is not
+//! locked out by someone else's guessing); a stale password at such an
+//! address slows that address only.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::password;
 use super::throttle::LoginThrottle;
+use crate::audit::Actor;
 use crate::db::{DbConnection, DbError};
 use crate::model;
 use crate::model::users::User;
@@ -39,6 +44,10 @@ impl From<diesel::result::Error> for PeerAuthError {
         PeerAuthError::Db(e.into())
     }
 }
+
+/// How long an address stays trusted after the account proved its password
+/// from it.
+const TRUSTED_FOR_DAYS: i64 = 30;
 
 /// How long a verified password is trusted without running argon2 again.
 const REMEMBER_FOR: Duration = Duration::from_secs(300);
@@ -103,12 +112,39 @@ impl PeerAuth {
             password::verify_dummy(&secret);
             return Err(fail());
         };
+        let now = model::now();
+        let address = ip.map(|ip| ip.to_string());
+        let trusted = match &address {
+            Some(address) => model::trusted_addresses::is_trusted(
+                conn,
+                user.id,
+                address,
+                now - chrono::Duration::days(TRUSTED_FOR_DAYS),
+            )?,
+            None => false,
+        };
+        // Locked (by guesses on the console or here): only the addresses
+        // the account proved its password from still get in.
+        if user.is_locked(now) && !trusted {
+            password::verify_dummy(&secret);
+            return Err(fail());
+        }
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         if self.remembered(&user, &digest) {
             return Ok(user);
         }
         if !password::verify(&secret, &user.password_hash) {
+            // A stale password at the peer's usual address slows that
+            // address only; guesses from elsewhere count against the
+            // account, as on the console.
+            if !trusted {
+                let actor = Actor::user(user.id, &user.email, address.clone());
+                super::record_failed_login(conn, &actor, &user, now, "sync API")?;
+            }
             return Err(fail());
+        }
+        if let Some(address) = &address {
+            model::trusted_addresses::remember(conn, user.id, address, now)?;
         }
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         verified.retain(|_, v| v.at.elapsed() < REMEMBER_FOR);

@@ -105,6 +105,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    trusted_addresses (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        address -> Text,
+        last_success -> Timestamp,
+    }
+}
+
+diesel::table! {
     tasks (id) {
         id -> BigInt,
         repository_id -> BigInt,
@@ -283,8 +292,11 @@ diesel::joinable!(sync_log -> runs (run_id));
 diesel::joinable!(record_refs -> records (record_id));
 diesel::joinable!(served_watermarks -> repositories (repository_id));
 
+diesel::joinable!(trusted_addresses -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    trusted_addresses,
     sessions,
     setup_tokens,
     sync_config,

@@ -15,6 +15,7 @@ pub mod sync_config;
 pub mod sync_log;
 pub mod task_filters;
 pub mod tasks;
+pub mod trusted_addresses;
 pub mod users;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -319,7 +319,10 @@ fn secret_key_must_match_stored_secrets() {
     // different key may as well be another process's on the same database.
     std::fs::remove_file(&key_file).unwrap();
     drop(node);
-    let refused = app::open(settings.clone()).err().expect("refused").to_string();
+    let refused = app::open(settings.clone())
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(refused.contains("edensync secrets adopt"), "{refused}");
     app::adopt_key(&settings).unwrap();
     let node = app::open(settings.clone()).unwrap();

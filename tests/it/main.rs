@@ -46,6 +46,7 @@ mod sync_engine;
 mod sync_faults;
 mod sync_hostile_peer;
 mod sync_load;
+mod sync_lockout;
 mod sync_pull;
 mod sync_push;
 mod sync_record_size;
