@@ -147,6 +147,7 @@ impl ResponseError for ProtocolError {
             }
             ProtocolError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProtocolError::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
+            ProtocolError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ProtocolError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -38,6 +38,8 @@ pub struct Metrics {
     /// Unix time of the scheduler's last tick (0: never ticked).
     heartbeat_secs: AtomicI64,
     scheduler_running: AtomicBool,
+    /// When a write last failed for want of space (Unix seconds; 0: never).
+    disk_full_secs: AtomicI64,
     /// One scrape at a time: the per-scrape gauges are reset and refilled.
     scraping: Mutex<()>,
 }
@@ -192,6 +194,7 @@ impl Metrics {
             scheduler_heartbeat,
             heartbeat_secs: AtomicI64::new(0),
             scheduler_running: AtomicBool::new(false),
+            disk_full_secs: AtomicI64::new(0),
             scraping: Mutex::new(()),
         }
     }
@@ -290,6 +293,19 @@ impl Metrics {
 
     /// Seconds since the scheduler's last tick; `None` when no scheduler
     /// runs in this process (`serve --no-scheduler`, the CLI).
+    /// A write failed for want of space, at `now` (Unix seconds).
+    pub fn note_disk_full(&self, now: i64) {
+        self.disk_full_secs.store(now, Ordering::Relaxed);
+    }
+
+    /// Seconds since a write last failed for want of space, if one did.
+    pub fn disk_full_age(&self, now: i64) -> Option<i64> {
+        match self.disk_full_secs.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(now - at),
+        }
+    }
+
     pub fn scheduler_heartbeat_age(&self, now: i64) -> Option<i64> {
         if !self.scheduler_running.load(Ordering::Relaxed) {
             return None;

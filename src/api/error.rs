@@ -34,6 +34,9 @@ pub enum ProtocolError {
     UnsupportedEncoding(String),
     #[error("{0}")]
     TooLarge(String),
+    /// This node's disk is full: nothing was kept.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// The body did not keep the minimum pace.
     #[error("{0}")]
     TooSlow(String),
@@ -73,6 +76,7 @@ impl From<diesel::result::Error> for ProtocolError {
 impl From<StoreError> for ProtocolError {
     fn from(e: StoreError) -> Self {
         match e {
+            e if e.is_disk_full() => disk_full(),
             StoreError::Filter(message) => ProtocolError::BadRequest(message),
             StoreError::Read(e) => ProtocolError::BadRequest(format!("XML Parse error: {e}")),
             other => ProtocolError::Internal(other.to_string()),
@@ -82,8 +86,17 @@ impl From<StoreError> for ProtocolError {
 
 impl From<std::io::Error> for ProtocolError {
     fn from(e: std::io::Error) -> Self {
+        if crate::store::is_disk_full(&e) {
+            return disk_full();
+        }
         ProtocolError::Internal(format!("spool file: {e}"))
     }
+}
+
+fn disk_full() -> ProtocolError {
+    ProtocolError::InsufficientStorage(
+        "This node's disk is full: nothing of this push was kept. Send it again once an administrator has freed space".into(),
+    )
 }
 
 /// Eden's JSON message: status, statuscode as a string, then the rest.

@@ -24,9 +24,9 @@ use crate::store::{self, ImportOptions, ImportSummary, SpooledDocument};
 use crate::vocabulary::LogResult;
 
 /// `POST|PUT sync.xml`: a peer pushes a table. The body is read whatever its
-/// Content-Type says, spooled to a temporary file as it arrives, parsed
-/// completely and only then imported: a document broken at its end changes
-/// nothing.
+/// Content-Type says, spooled to a temporary file as it arrives, and
+/// imported in one transaction: a document broken at its end, a crash or a
+/// full disk changes nothing.
 pub(super) async fn receive_push(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -78,15 +78,33 @@ pub(super) async fn receive_push(
     let body = spool.into_std().await;
 
     let max_record_bytes = state.max_record_bytes;
-    let summary = with_conn(&state, move |conn, _| {
+    let (repository_id, pushed_table) = (repository.id, table.clone());
+    let imported = with_conn(&state, move |conn, _| {
         let mut options = options(conn, &repository, &table, query.msince.as_deref())?;
         options.max_record_bytes = max_record_bytes;
         let summary = receive(conn, body, format, gzip, limit, &options)?;
         log_push(conn, &repository, &table, &summary)?;
         Ok((summary, repository.name))
     })
-    .await?;
-    let (summary, peer_name) = summary;
+    .await;
+    let (summary, peer_name) = match imported {
+        Ok(imported) => imported,
+        Err(ProtocolError::InsufficientStorage(message)) => {
+            state
+                .engine
+                .metrics
+                .note_disk_full(chrono::Utc::now().timestamp());
+            tracing::error!(repository = repository_id, table = %pushed_table, "a push failed: the disk is full");
+            // Best effort: the log may not be writable either.
+            let logged = message.clone();
+            let _ = with_conn(&state, move |conn, _| {
+                log_failure(conn, repository_id, &pushed_table, &logged)
+            })
+            .await;
+            return Err(ProtocolError::InsufficientStorage(message));
+        }
+        Err(e) => return Err(e),
+    };
     state
         .engine
         .metrics
@@ -180,7 +198,8 @@ fn receive(
         file: body,
         format,
         gzip,
-        page: false,
+        // A push is all or nothing at any size: one transaction.
+        atomic: true,
         limits: Limits {
             max_document_bytes: limit,
             ..Limits::default()
@@ -236,6 +255,30 @@ fn answer(summary: &ImportSummary) -> Map<String, Value> {
         body.insert("tree".into(), Value::Object(tree));
     }
     body
+}
+
+/// Note a push that could not be imported in Eden's log.
+fn log_failure(
+    conn: &mut DbConnection,
+    repository_id: i64,
+    table: &str,
+    message: &str,
+) -> Result<(), ProtocolError> {
+    model::sync_log::insert(
+        conn,
+        &NewLogEntry {
+            logged_at: model::now(),
+            repository_id: Some(repository_id),
+            run_id: None,
+            resource_name: Some(table),
+            mode: "push/incoming",
+            action: "receive",
+            result: LogResult::Error,
+            remote: false,
+            message,
+        },
+    )?;
+    Ok(())
 }
 
 /// Note the push in Eden's log and the repository's last contact.

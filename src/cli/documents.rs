@@ -33,7 +33,7 @@ pub(super) fn import(
         file: source,
         format: Format::Xml,
         gzip: false,
-        page: false,
+        atomic: false,
         // A local document is the operator's own: no limit on its size.
         limits: Limits {
             max_document_bytes: u64::MAX,

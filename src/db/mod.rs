@@ -53,6 +53,17 @@ pub enum DbError {
     Task(String),
 }
 
+impl DbError {
+    /// The database could not write for want of space (SQLite's "database
+    /// or disk is full", PostgreSQL's "No space left on device").
+    pub fn is_disk_full(&self) -> bool {
+        let text = self.to_string();
+        text.contains("database or disk is full")
+            || text.contains("No space left on device")
+            || text.contains("could not extend file")
+    }
+}
+
 /// Run `work` with a pooled connection on the blocking pool: the one way
 /// async code (console, sync API, engine) reaches the database.
 pub async fn with_conn<T, E, F>(pool: &Pool, work: F) -> Result<T, E>

@@ -93,7 +93,7 @@ impl Run<'_> {
                                 file: spooled.file,
                                 format: spooled.format,
                                 gzip: spooled.gzip,
-                                page: spooled.page,
+                                atomic: spooled.page,
                                 // Our own peer's answer, already on disk: no
                                 // size limit, the other limits still apply.
                                 limits: Limits {

@@ -12,8 +12,10 @@ use crate::db::DbConnection;
 use crate::s3xml::{DocumentReader, Format, Limits, Root};
 
 /// Documents up to this size on disk are imported in one transaction,
-/// rolled back whole if they turn out broken; larger ones are parsed
-/// completely first, so that no long transaction holds the store.
+/// rolled back whole if they turn out broken; larger ones that need not be
+/// atomic (a whole table pulled from Eden, `edensync import`) are parsed
+/// completely first and then written batch by batch, so that no long
+/// transaction holds the store.
 pub const ONE_TRANSACTION_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A document on disk, as it arrived.
@@ -22,9 +24,10 @@ pub struct SpooledDocument {
     pub format: Format,
     /// The file holds the document gzip-compressed.
     pub gzip: bool,
-    /// One bounded page of a paged pull: one transaction whatever its size
-    /// (written once instead of once per batch).
-    pub page: bool,
+    /// Imported in one transaction whatever its size: a push (all or
+    /// nothing, also after a crash or on a full disk), or one bounded page
+    /// of a paged pull (written once instead of once per batch).
+    pub atomic: bool,
     pub limits: Limits,
 }
 
@@ -38,7 +41,7 @@ pub fn import_document(
 ) -> Result<(ImportSummary, Root), StoreError> {
     let size = document.file.seek(SeekFrom::End(0))?;
     document.file.rewind()?;
-    if document.page || size <= ONE_TRANSACTION_BYTES {
+    if document.atomic || size <= ONE_TRANSACTION_BYTES {
         let reader = open(&document)?;
         let root = reader.root().clone();
         root_seen(&root);

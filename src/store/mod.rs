@@ -33,6 +33,22 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
+impl StoreError {
+    /// Nothing could be written for want of space.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Db(e) => e.is_disk_full(),
+            StoreError::Io(e) => is_disk_full(e),
+            _ => false,
+        }
+    }
+}
+
+/// An I/O error for want of space (ENOSPC).
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
 impl From<diesel::result::Error> for StoreError {
     fn from(e: diesel::result::Error) -> Self {
         StoreError::Db(e.into())

@@ -14,6 +14,10 @@ use crate::web::AppState;
 /// A scheduler silent for longer than this is stuck (it ticks every second).
 pub const SCHEDULER_STALE_SECS: i64 = 30;
 
+/// A write that failed for want of space this recently makes the node
+/// unhealthy: an administrator must free space.
+pub const DISK_FULL_RECENT_SECS: i64 = 600;
+
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let database = db::with_conn(&state.pool, |conn| {
         conn.batch_execute("SELECT 1")?;
@@ -31,12 +35,18 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         Some(age) => json!({"status": "ok", "heartbeat_age_secs": age}),
     };
     let scheduler_ok = age.is_none_or(|age| age <= SCHEDULER_STALE_SECS);
+    let full_age = metrics.disk_full_age(chrono::Utc::now().timestamp());
+    let disk_ok = full_age.is_none_or(|age| age > DISK_FULL_RECENT_SECS);
+    let disk = match full_age {
+        Some(age) if !disk_ok => json!({"status": "full", "last_failed_write_secs_ago": age}),
+        _ => json!({"status": "ok"}),
+    };
     let this_process = state.engine.runs_in_progress();
     let (database, runs, healthy) = match database {
         Ok((backend, running)) => (
             json!({"status": "ok", "backend": backend}),
             json!({"in_progress": running, "in_this_process": this_process}),
-            scheduler_ok,
+            scheduler_ok && disk_ok,
         ),
         Err(error) => (
             {
@@ -54,6 +64,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         "version": crate::VERSION,
         "database": database,
         "scheduler": scheduler,
+        "disk": disk,
         "runs": runs,
     });
     if healthy {

@@ -49,6 +49,7 @@ mod sync_load;
 mod sync_lockout;
 mod sync_pull;
 mod sync_push;
+mod sync_push_atomic;
 mod sync_record_size;
 mod sync_redirects;
 mod sync_register;
