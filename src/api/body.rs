@@ -31,8 +31,8 @@ pub(super) async fn read_small_body(
 /// `BODY_WINDOW`. Generous for the worst field links (a 2G link moves that
 /// in about a second), fatal for a client trickling a byte a second to hold
 /// the connection.
-const BODY_WINDOW: Duration = Duration::from_secs(30);
-const MIN_BYTES_PER_WINDOW: usize = 1024;
+pub const BODY_WINDOW: Duration = Duration::from_secs(30);
+pub const MIN_BYTES_PER_WINDOW: usize = 1024;
 
 /// A request body read chunk by chunk at the pace above.
 pub(super) struct PacedBody<S> {

@@ -8,7 +8,7 @@
 //! stay thin: authenticate, parse, call the store, answer as Eden does.
 
 mod access;
-mod body;
+pub mod body;
 pub mod error;
 mod query;
 mod receive_push;

@@ -4,7 +4,8 @@
 //! real servers on port 0.
 
 mod background;
-mod request_encoding;
+mod connections;
+mod request_bodies;
 mod server;
 
 pub use background::Background;

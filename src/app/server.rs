@@ -62,6 +62,7 @@ pub fn start(node: Node) -> Result<Running, StartError> {
     };
 
     let engine = engine(&node, Some(&listen_url));
+    let limits = super::connections::ConnectionLimits::for_this_process();
     let state = actix_web::web::Data::new(app_state(node.clone(), engine.clone()));
     let server = HttpServer::new(move || {
         App::new()
@@ -71,18 +72,33 @@ pub fn start(node: Node) -> Result<Running, StartError> {
             // Compressed only when the client asks (edensync peers, browsers);
             // Eden sends `Accept-Encoding: identity` and gets plain bytes.
             .wrap(middleware::Compress::default())
+            .wrap(middleware::from_fn(super::request_bodies::pace_bodies))
             .wrap(middleware::from_fn(
-                super::request_encoding::refuse_compressed_bodies,
+                super::request_bodies::refuse_compressed_bodies,
             ))
             .wrap(middleware::from_fn(web::observe::observe))
             .configure(api::routes)
             .configure(web::routes)
     })
     // Small responses must not wait for the client's delayed ACK (Nagle):
-    // that costs 40 ms per page otherwise.
-    .on_connect(|connection, _| {
+    // that costs 40 ms per page otherwise. A connection over the limits
+    // (per address, in total) is shut at once; an admitted one keeps its
+    // place until it ends (the place lives in the connection's data).
+    .on_connect(move |connection, data| {
         if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
             let _ = tcp.set_nodelay(true);
+            match tcp
+                .peer_addr()
+                .ok()
+                .and_then(|peer| limits.admit(peer.ip()))
+            {
+                Some(admitted) => {
+                    data.insert(admitted);
+                }
+                None => {
+                    let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Both);
+                }
+            }
         }
     })
     .workers(worker_count())

@@ -338,8 +338,9 @@ fn bytes_of(piece: &str, size: usize) -> Vec<u8> {
     buffer
 }
 
-/// Connections that send a byte a second (in the request head, or in a
-/// push body) are cut off, and meanwhile everyone else is served.
+/// Connections that send a byte a second (in the request head, in a console
+/// form's body, or in a push body) are cut off with 408, and meanwhile
+/// everyone else is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_time_out_and_do_not_starve_others() {
     let app = hostile_peer().await;
@@ -353,6 +354,12 @@ async fn slow_clients_time_out_and_do_not_starve_others() {
             format!(
                 "GET /healthz HTTP/1.1\r\nHost: {address}\r\nX-Padding: {}\r\n\r\n",
                 "p".repeat(100)
+            )
+        } else if n % 4 == 1 {
+            // A console form, its body trickled.
+            format!(
+                "POST /login HTTP/1.1\r\nHost: {address}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\n"
             )
         } else {
             // A complete head, then a body trickled byte by byte.

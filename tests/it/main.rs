@@ -31,6 +31,7 @@ mod export;
 mod first_start;
 mod hostile;
 mod hostile_bodies;
+mod hostile_connections;
 mod login;
 mod manage_backends;
 mod operations;

@@ -1,0 +1,126 @@
+//! Bounds on open connections: per client address, so that a flood from one
+//! host never takes the node from the others, and in total, below the
+//! process's file descriptor limit, so that the database and the spool
+//! files always have room. A connection over a bound is closed at once.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Connections one address may hold open: a browser opens six, a peer one
+/// or two, a busy reverse proxy (see `trusted_proxies`) more.
+pub const PER_ADDRESS: usize = 256;
+
+/// File descriptors kept free for the database, spool files and logs.
+const RESERVED_DESCRIPTORS: usize = 256;
+
+pub struct ConnectionLimits {
+    per_address: usize,
+    total: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+    all: AtomicUsize,
+}
+
+/// An admitted connection; dropping it (when the connection ends) frees its
+/// place.
+pub struct Admitted {
+    limits: Arc<ConnectionLimits>,
+    address: IpAddr,
+}
+
+impl ConnectionLimits {
+    /// Limits for this process: the total leaves [`RESERVED_DESCRIPTORS`] of
+    /// the descriptor limit (raised to its hard maximum first).
+    pub fn for_this_process() -> Arc<ConnectionLimits> {
+        let descriptors = raise_descriptor_limit();
+        Arc::new(ConnectionLimits::new(
+            PER_ADDRESS,
+            descriptors.saturating_sub(RESERVED_DESCRIPTORS).max(64),
+        ))
+    }
+
+    pub fn new(per_address: usize, total: usize) -> ConnectionLimits {
+        ConnectionLimits {
+            per_address,
+            total,
+            open: Mutex::new(HashMap::new()),
+            all: AtomicUsize::new(0),
+        }
+    }
+
+    /// A place for a new connection from `address`, if there is one.
+    pub fn admit(self: &Arc<Self>, address: IpAddr) -> Option<Admitted> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let from_address = open.get(&address).copied().unwrap_or(0);
+        if from_address >= self.per_address || self.all.load(Ordering::Relaxed) >= self.total {
+            return None;
+        }
+        open.insert(address, from_address + 1);
+        self.all.fetch_add(1, Ordering::Relaxed);
+        Some(Admitted {
+            limits: Arc::clone(self),
+            address,
+        })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut open = self.limits.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+        self.limits.all.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Raise the soft limit on open files to the hard one; the soft limit
+/// after that.
+fn raise_descriptor_limit() -> usize {
+    // SAFETY: getrlimit/setrlimit read and write a plain struct we own.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+        usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_address_cannot_take_every_place() {
+        let limits = Arc::new(ConnectionLimits::new(2, 3));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let first = limits.admit(a).unwrap();
+        let _second = limits.admit(a).unwrap();
+        assert!(limits.admit(a).is_none(), "per address");
+        let _third = limits.admit(b).unwrap();
+        assert!(limits.admit(b).is_none(), "in total");
+        drop(first);
+        assert!(
+            limits.admit(a).is_some(),
+            "a closed connection frees its place"
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! A connection flood from one host, against the real binary: thousands of
+//! connections that each send a head and one byte of a large body. The
+//! flooding address gets no more than its share; another host's health
+//! check, login and pull are served meanwhile.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::support::cli::Cli;
+use crate::support::serve_binary;
+
+const ADMIN: &str = "flood-admin@example.org";
+const PASSWORD: &str = "flood admin password 1";
+
+async fn connect_from(source: &str, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source.parse::<IpAddr>().unwrap(), 0))?;
+    socket.connect(to).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_address_never_stops_the_others() {
+    let cli = Cli::new();
+    let mut env: HashMap<&str, String> = cli.env().clone();
+    env.insert("EDENSYNC_ADMIN_EMAIL", ADMIN.into());
+    env.insert("EDENSYNC_ADMIN_PASSWORD", PASSWORD.into());
+    let (mut server, url) = serve_binary(&env);
+    let address: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+
+    // 3 000 connections from 127.0.0.1, each a login form with one byte of
+    // its 60 000-byte body, held open.
+    let mut flood = Vec::new();
+    for _ in 0..3000 {
+        let Ok(mut socket) = connect_from("127.0.0.1", address).await else {
+            continue;
+        };
+        let head = format!(
+            "POST /login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\na"
+        );
+        if socket.write_all(head.as_bytes()).await.is_ok() {
+            flood.push(socket);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let open = std::fs::read_dir(format!("/proc/{}/fd", server.id()))
+        .unwrap()
+        .count();
+    assert!(
+        open < 1000,
+        "the server holds {open} descriptors for one address's flood"
+    );
+
+    // Another host meanwhile: health check, login, pull.
+    let other = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<IpAddr>().unwrap())
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let health = other.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let form = other
+        .get(format!("{url}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::support::csrf_of(&form).unwrap();
+    let login = other
+        .post(format!("{url}/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", ADMIN),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303, "login from another host");
+    let pull = other
+        .get(format!("{url}/sync/sync.xml?resource=org_organisation"))
+        .basic_auth(ADMIN, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pull.status(), 200, "pull from another host");
+
+    drop(flood);
+    server.kill().unwrap();
+    let _ = server.wait();
+}
