@@ -49,6 +49,9 @@ pub struct Settings {
     /// The largest record kept, in bytes of its fields and attributes (its
     /// components count apart): larger ones are refused and kept for review.
     pub max_record_bytes: u64,
+    /// Open connections at most (`None`: as many as the descriptor limit
+    /// allows).
+    pub max_connections: Option<usize>,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for
     /// the login throttles, sessions and the audit log). Empty: the socket's
     /// address is the client, whatever the headers say.
@@ -69,6 +72,7 @@ struct FileSettings {
     log_format: Option<String>,
     max_push_bytes: Option<u64>,
     max_record_bytes: Option<u64>,
+    max_connections: Option<u64>,
     trusted_proxies: Option<String>,
 }
 
@@ -163,30 +167,44 @@ impl Settings {
             }
         };
 
-        let bytes = |key: &str, what: &str, from_file: Option<u64>, default: u64| match env
-            .get(key)
-            .filter(|v| !v.is_empty())
-        {
-            Some(text) => text.trim().parse().map_err(|_| {
-                ConfigError::new(
-                    &format!("{what} ({key})"),
-                    format!("'{text}' is not a number of bytes"),
-                )
-            }),
-            None => Ok(from_file.unwrap_or(default)),
-        };
-        let max_push_bytes = bytes(
+        let number =
+            |key: &str, what: &str, from_file: Option<u64>, default: u64, unit: &str| match env
+                .get(key)
+                .filter(|v| !v.is_empty())
+            {
+                Some(text) => text.trim().parse().map_err(|_| {
+                    ConfigError::new(
+                        &format!("{what} ({key})"),
+                        format!("'{text}' is not a number of {unit}"),
+                    )
+                }),
+                None => Ok(from_file.unwrap_or(default)),
+            };
+        let max_push_bytes = number(
             "EDENSYNC_MAX_PUSH_BYTES",
             "max_push_bytes",
             file.max_push_bytes,
             DEFAULT_MAX_PUSH_BYTES,
+            "bytes",
         )?;
-        let max_record_bytes = bytes(
+        let max_record_bytes = number(
             "EDENSYNC_MAX_RECORD_BYTES",
             "max_record_bytes",
             file.max_record_bytes,
             DEFAULT_MAX_RECORD_BYTES,
+            "bytes",
         )?;
+        // 0, or nothing: as many as the descriptor limit allows.
+        let max_connections = match number(
+            "EDENSYNC_MAX_CONNECTIONS",
+            "max_connections",
+            file.max_connections,
+            0,
+            "connections",
+        )? {
+            0 => None,
+            n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        };
         let trusted_proxies = pick("EDENSYNC_TRUSTED_PROXIES", file.trusted_proxies)
             .map(|text| parse_trusted_proxies(&text))
             .transpose()?
@@ -212,6 +230,7 @@ impl Settings {
             admin_password,
             max_push_bytes,
             max_record_bytes,
+            max_connections,
             trusted_proxies,
         })
     }
@@ -230,6 +249,7 @@ impl Settings {
             admin_password: None,
             max_push_bytes: DEFAULT_MAX_PUSH_BYTES,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            max_connections: None,
             trusted_proxies: Vec::new(),
         }
     }

@@ -1,7 +1,16 @@
 //! Bounds on open connections: per client address, so that a flood from one
 //! host never takes the node from the others, and in total, below the
 //! process's file descriptor limit, so that the database and the spool
-//! files always have room. A connection over a bound is closed at once.
+//! files always have room. A connection over a bound is closed at once. The
+//! last tenth of the places is kept for health checks and for clients with
+//! credentials (a peer, a logged-in administrator): a request on such a
+//! place without them gets 503 (`keep_reserve`).
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,6 +27,8 @@ const RESERVED_DESCRIPTORS: usize = 256;
 pub struct ConnectionLimits {
     per_address: usize,
     total: usize,
+    /// Places at the top kept for health checks and clients with credentials.
+    reserve: usize,
     open: Mutex<HashMap<IpAddr, usize>>,
     all: AtomicUsize,
 }
@@ -27,23 +38,27 @@ pub struct ConnectionLimits {
 pub struct Admitted {
     limits: Arc<ConnectionLimits>,
     address: IpAddr,
+    /// Admitted into the reserve.
+    reserved: bool,
 }
 
 impl ConnectionLimits {
-    /// Limits for this process: the total leaves [`RESERVED_DESCRIPTORS`] of
-    /// the descriptor limit (raised to its hard maximum first).
-    pub fn for_this_process() -> Arc<ConnectionLimits> {
-        let descriptors = raise_descriptor_limit();
-        Arc::new(ConnectionLimits::new(
-            PER_ADDRESS,
-            descriptors.saturating_sub(RESERVED_DESCRIPTORS).max(64),
-        ))
+    /// Limits for this process: `total` when set (`max_connections`), else
+    /// the descriptor limit (raised to its hard maximum first) less
+    /// [`RESERVED_DESCRIPTORS`]; never more than the descriptors allow.
+    pub fn for_this_process(total: Option<usize>) -> Arc<ConnectionLimits> {
+        let available = raise_descriptor_limit()
+            .saturating_sub(RESERVED_DESCRIPTORS)
+            .max(64);
+        let total = total.unwrap_or(available).min(available);
+        Arc::new(ConnectionLimits::new(PER_ADDRESS, total))
     }
 
     pub fn new(per_address: usize, total: usize) -> ConnectionLimits {
         ConnectionLimits {
             per_address,
             total,
+            reserve: (total / 10).max(1),
             open: Mutex::new(HashMap::new()),
             all: AtomicUsize::new(0),
         }
@@ -57,12 +72,38 @@ impl ConnectionLimits {
             return None;
         }
         open.insert(address, from_address + 1);
-        self.all.fetch_add(1, Ordering::Relaxed);
+        let before = self.all.fetch_add(1, Ordering::Relaxed);
         Some(Admitted {
             limits: Arc::clone(self),
             address,
+            reserved: before >= self.total.saturating_sub(self.reserve),
         })
     }
+}
+
+/// On a place of the reserve, only health checks and requests with
+/// credentials (Basic for peers, a session cookie for the console) are
+/// served; anything else gets 503 and the connection is closed.
+pub async fn keep_reserve(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let reserved = req
+        .conn_data::<Admitted>()
+        .is_some_and(|admitted| admitted.reserved);
+    let allowed = !reserved
+        || req.path() == "/healthz"
+        || req.headers().contains_key(header::AUTHORIZATION)
+        || req.cookie(crate::web::session::SESSION_COOKIE).is_some();
+    if allowed {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let response = HttpResponse::ServiceUnavailable()
+        .insert_header((header::CONNECTION, "close"))
+        .insert_header((header::RETRY_AFTER, "10"))
+        .content_type("text/plain; charset=utf-8")
+        .body("This node is at its connection limit: try again shortly");
+    Ok(req.into_response(response))
 }
 
 impl Drop for Admitted {
@@ -122,5 +163,15 @@ mod tests {
             limits.admit(a).is_some(),
             "a closed connection frees its place"
         );
+    }
+
+    #[test]
+    fn the_last_places_are_a_reserve() {
+        let limits = Arc::new(ConnectionLimits::new(100, 20));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let ordinary: Vec<Admitted> = (0..18).map(|_| limits.admit(a).unwrap()).collect();
+        assert!(ordinary.iter().all(|c| !c.reserved));
+        let top = limits.admit(a).unwrap();
+        assert!(top.reserved, "the last tenth is the reserve");
     }
 }

@@ -62,7 +62,7 @@ pub fn start(node: Node) -> Result<Running, StartError> {
     };
 
     let engine = engine(&node, Some(&listen_url));
-    let limits = super::connections::ConnectionLimits::for_this_process();
+    let limits = super::connections::ConnectionLimits::for_this_process(settings.max_connections);
     let state = actix_web::web::Data::new(app_state(node.clone(), engine.clone()));
     let server = HttpServer::new(move || {
         App::new()
@@ -73,6 +73,7 @@ pub fn start(node: Node) -> Result<Running, StartError> {
             // Eden sends `Accept-Encoding: identity` and gets plain bytes.
             .wrap(middleware::Compress::default())
             .wrap(middleware::from_fn(super::request_bodies::pace_bodies))
+            .wrap(middleware::from_fn(super::connections::keep_reserve))
             .wrap(middleware::from_fn(
                 super::request_bodies::refuse_compressed_bodies,
             ))
@@ -105,6 +106,9 @@ pub fn start(node: Node) -> Result<Running, StartError> {
     // Peers on poor links: allow 30 s for a request's head, and keep idle
     // connections longer than clients usually wait before reusing them.
     .client_request_timeout(Duration::from_secs(30))
+    // A connection we closed (refused, or answered 503 on the reserve) frees
+    // its place within a second, whatever the client does.
+    .client_disconnect_timeout(Duration::from_secs(1))
     .keep_alive(Duration::from_secs(75))
     .shutdown_timeout(10)
     .listen(listener)

@@ -96,3 +96,58 @@ async fn a_flood_from_one_address_never_stops_the_others() {
     server.kill().unwrap();
     let _ = server.wait();
 }
+
+/// A flood from many addresses fills every ordinary place: the reserve
+/// still serves the health check and clients with credentials, and refuses
+/// the rest with 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_places_serve_health_checks_and_credentials() {
+    let cli = Cli::new();
+    let mut env: HashMap<&str, String> = cli.env().clone();
+    env.insert("EDENSYNC_ADMIN_EMAIL", ADMIN.into());
+    env.insert("EDENSYNC_ADMIN_PASSWORD", PASSWORD.into());
+    env.insert("EDENSYNC_MAX_CONNECTIONS", "500".into());
+    let (mut server, url) = serve_binary(&env);
+    let address: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+
+    // 4 hosts × 200 connections, each holding a login form open: more
+    // than the 500 places.
+    let mut flood = Vec::new();
+    for host in 1..=4 {
+        for _ in 0..200 {
+            let Ok(mut socket) = connect_from(&format!("127.0.1.{host}"), address).await else {
+                continue;
+            };
+            let head = format!(
+                "POST /login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\na"
+            );
+            if socket.write_all(head.as_bytes()).await.is_ok() {
+                flood.push(socket);
+            }
+        }
+    }
+    // Connections answered 503 on the reserve free their places.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let other = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<IpAddr>().unwrap())
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let health = other.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "the health check is served");
+    let pull = other
+        .get(format!("{url}/sync/sync.xml?resource=org_organisation"))
+        .basic_auth(ADMIN, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pull.status(), 200, "a peer with credentials is served");
+    let anonymous = other.get(format!("{url}/login")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 503, "anyone else waits");
+
+    drop(flood);
+    server.kill().unwrap();
+    let _ = server.wait();
+}
