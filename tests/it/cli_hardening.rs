@@ -124,3 +124,45 @@ async fn sigterm_stops_a_sync_cleanly() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// `edensync sync` has a timeout, as scheduled runs do: a peer that never
+/// answers does not hold the repository for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_line_run_times_out() {
+    use crate::support::stand_in::{Reply, StandIn};
+    let peer = StandIn::start(|_, _| {
+        Reply::Slow(
+            std::time::Duration::from_secs(120),
+            Box::new(Reply::Recorded("02_pull_initial_response.http")),
+        )
+    })
+    .await;
+    let cli = Cli::new();
+    cli.add_repository("silent", &format!("{}/edenb", peer.url));
+    cli.ok(&[
+        "task",
+        "add",
+        "silent",
+        "org_organisation",
+        "--mode",
+        "pull",
+    ]);
+    let started = std::time::Instant::now();
+    let env = cli.env().clone();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::support::edensync(&["sync", "silent", "--timeout", "2"], &env, None)
+    })
+    .await
+    .unwrap();
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    assert!(!out.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("timeout") || said.contains("timed out"),
+        "{said}"
+    );
+}
