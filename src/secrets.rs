@@ -209,8 +209,17 @@ pub fn load_or_create(
                  adopt` makes this one the database's key"
             )));
         }
+        // A new database: the first process to claim it sets the key; one
+        // that lost the race with another key refuses, as above.
         None => {
-            model::sync_config::set_key_check(conn, &check).map_err(db)?;
+            if !model::sync_config::claim_key_check(conn, &check).map_err(db)? {
+                return Err(SecretsError::Key(format!(
+                    "another edensync process set up this database with its own secret key a \
+                     moment ago: every process on one database must use the same key. Copy \
+                     secret.key from that process's data directory to {source} (or set \
+                     EDENSYNC_SECRET_KEY to the same value everywhere), then start again"
+                )));
+            }
         }
     }
     Ok(key)
@@ -220,6 +229,11 @@ pub fn load_or_create(
 /// with the database's own (its key was lost before any password was
 /// stored). Creates the key when there is none.
 pub fn adopt(keys: &KeyLocation, conn: &mut DbConnection) -> Result<(), SecretsError> {
+    use diesel::Connection;
+    conn.transaction(|conn| adopt_in(keys, conn))
+}
+
+fn adopt_in(keys: &KeyLocation, conn: &mut DbConnection) -> Result<(), SecretsError> {
     let db = |e: diesel::result::Error| SecretsError::Db(e.into());
     let secrets = model::repositories::count_encrypted_secrets(conn).map_err(db)?;
     if secrets > 0 {

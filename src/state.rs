@@ -26,6 +26,9 @@ pub struct AppState {
     /// The largest push body accepted (413 beyond).
     pub max_push_bytes: u64,
     pub max_record_bytes: u64,
+    /// Where push bodies are spooled: the data directory, on disk (a
+    /// temporary directory may be memory).
+    pub spool_dir: std::path::PathBuf,
     /// Starts runs ("Sync now").
     pub engine: Engine,
     /// Reverse proxies whose `X-Forwarded-For` is believed.

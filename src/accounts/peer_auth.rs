@@ -143,8 +143,12 @@ impl PeerAuth {
             }
             return Err(fail());
         }
-        if let Some(address) = &address {
-            model::trusted_addresses::remember(conn, user.id, address, now)?;
+        // Best effort: a store busy with a long write (a large push holds
+        // SQLite's lock) must not turn a right password into an error.
+        if let Some(address) = &address
+            && let Err(error) = model::trusted_addresses::remember(conn, user.id, address, now)
+        {
+            tracing::warn!(%error, "could not note the address a peer logged in from");
         }
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         verified.retain(|_, v| v.at.elapsed() < REMEMBER_FOR);

@@ -64,28 +64,20 @@ pub(super) async fn receive_push(
             )));
         }
     };
-    let mut body = PacedBody::new(payload);
-    let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
-    let mut received: u64 = 0;
-    while let Some(chunk) = body.next().await? {
-        received += chunk.len() as u64;
-        if received > limit {
-            return Err(too_large());
-        }
-        spool.write_all(&chunk).await?;
-    }
-    spool.flush().await?;
-    let body = spool.into_std().await;
-
     let max_record_bytes = state.max_record_bytes;
     let (repository_id, pushed_table) = (repository.id, table.clone());
-    let imported = with_conn(&state, move |conn, _| {
-        let mut options = options(conn, &repository, &table, query.msince.as_deref())?;
-        options.max_record_bytes = max_record_bytes;
-        let summary = receive(conn, body, format, gzip, limit, &options)?;
-        log_push(conn, &repository, &table, &summary)?;
-        Ok((summary, repository.name))
-    })
+    let spool_dir = state.spool_dir.clone();
+    let imported = async {
+        let body = spool(payload, limit, &spool_dir).await?;
+        with_conn(&state, move |conn, _| {
+            let mut options = options(conn, &repository, &table, query.msince.as_deref())?;
+            options.max_record_bytes = max_record_bytes;
+            let summary = receive(conn, body, format, gzip, limit, &options)?;
+            log_push(conn, &repository, &table, &summary)?;
+            Ok((summary, repository.name))
+        })
+        .await
+    }
     .await;
     let (summary, peer_name) = match imported {
         Ok(imported) => imported,
@@ -110,6 +102,29 @@ pub(super) async fn receive_push(
         .metrics
         .observe_received_push(&peer_name, &summary);
     Ok(HttpResponse::Ok().json(answer(&summary)))
+}
+
+/// Spool the body, as it comes (gzip stays gzip), to a file in the data
+/// directory: at most `limit` bytes, at the pace every body must keep.
+async fn spool(
+    payload: web::Payload,
+    limit: u64,
+    dir: &std::path::Path,
+) -> Result<File, ProtocolError> {
+    let mut body = PacedBody::new(payload);
+    let mut spool = tokio::fs::File::from_std(tempfile::tempfile_in(dir)?);
+    let mut received: u64 = 0;
+    while let Some(chunk) = body.next().await? {
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(ProtocolError::TooLarge(format!(
+                "The document is larger than the limit of {limit} bytes"
+            )));
+        }
+        spool.write_all(&chunk).await?;
+    }
+    spool.flush().await?;
+    Ok(spool.into_std().await)
 }
 
 /// The repository a push comes from, once it may push this table.

@@ -26,6 +26,9 @@ const RESERVED_DESCRIPTORS: usize = 256;
 
 pub struct ConnectionLimits {
     per_address: usize,
+    /// Reverse proxies (`trusted_proxies`): every client comes through
+    /// them, so they are bound only by the total.
+    proxies: Vec<ipnet::IpNet>,
     total: usize,
     /// Places at the top kept for health checks and clients with credentials.
     reserve: usize,
@@ -46,17 +49,23 @@ impl ConnectionLimits {
     /// Limits for this process: `total` when set (`max_connections`), else
     /// the descriptor limit (raised to its hard maximum first) less
     /// [`RESERVED_DESCRIPTORS`]; never more than the descriptors allow.
-    pub fn for_this_process(total: Option<usize>) -> Arc<ConnectionLimits> {
+    pub fn for_this_process(
+        total: Option<usize>,
+        proxies: Vec<ipnet::IpNet>,
+    ) -> Arc<ConnectionLimits> {
         let available = raise_descriptor_limit()
             .saturating_sub(RESERVED_DESCRIPTORS)
             .max(64);
         let total = total.unwrap_or(available).min(available);
-        Arc::new(ConnectionLimits::new(PER_ADDRESS, total))
+        let mut limits = ConnectionLimits::new(PER_ADDRESS, total);
+        limits.proxies = proxies;
+        Arc::new(limits)
     }
 
     pub fn new(per_address: usize, total: usize) -> ConnectionLimits {
         ConnectionLimits {
             per_address,
+            proxies: Vec::new(),
             total,
             reserve: (total / 10).max(1),
             open: Mutex::new(HashMap::new()),
@@ -66,9 +75,15 @@ impl ConnectionLimits {
 
     /// A place for a new connection from `address`, if there is one.
     pub fn admit(self: &Arc<Self>, address: IpAddr) -> Option<Admitted> {
+        let address = host_of(address);
+        let per_address = if self.proxies.iter().any(|p| p.contains(&address)) {
+            self.total
+        } else {
+            self.per_address
+        };
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let from_address = open.get(&address).copied().unwrap_or(0);
-        if from_address >= self.per_address || self.all.load(Ordering::Relaxed) >= self.total {
+        if from_address >= per_address || self.all.load(Ordering::Relaxed) >= self.total {
             return None;
         }
         open.insert(address, from_address + 1);
@@ -119,6 +134,22 @@ impl Drop for Admitted {
     }
 }
 
+/// The host an address stands for: an IPv6 host has a whole /64 to pick
+/// addresses from, so the /64 counts as one.
+fn host_of(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+        },
+    }
+}
+
 /// Raise the soft limit on open files to the hard one; the soft limit
 /// after that.
 fn raise_descriptor_limit() -> usize {
@@ -163,6 +194,19 @@ mod tests {
             limits.admit(a).is_some(),
             "a closed connection frees its place"
         );
+    }
+
+    #[test]
+    fn an_ipv6_host_is_its_64_and_a_proxy_is_bound_by_the_total() {
+        let mut limits = ConnectionLimits::new(1, 10);
+        limits.proxies = vec!["10.0.0.9/32".parse().unwrap()];
+        let limits = Arc::new(limits);
+        let _one = limits.admit("2001:db8::1".parse().unwrap()).unwrap();
+        assert!(limits.admit("2001:db8::2".parse().unwrap()).is_none());
+        assert!(limits.admit("2001:db8:0:1::1".parse().unwrap()).is_some());
+        let proxy: IpAddr = "10.0.0.9".parse().unwrap();
+        let through_proxy: Vec<Admitted> = (0..5).map(|_| limits.admit(proxy).unwrap()).collect();
+        assert_eq!(through_proxy.len(), 5);
     }
 
     #[test]

@@ -79,6 +79,14 @@ pub fn open(settings: Settings) -> Result<Node, StartError> {
 /// cannot be opened until then, so this works on the database directly.
 pub fn adopt_key(settings: &Settings) -> Result<(), StartError> {
     settings.prepare_data_dir()?;
+    if serve_is_running(settings) {
+        return Err(SecretsError::Key(
+            "edensync serve is running on this data directory: stop it first (it holds the key \
+             in memory), then adopt"
+                .into(),
+        )
+        .into());
+    }
     let pool = db::open_pool(&settings.database)?;
     let mut conn = pool.get().map_err(DbError::from)?;
     db::run_migrations(&mut conn)?;

@@ -62,7 +62,10 @@ pub fn start(node: Node) -> Result<Running, StartError> {
     };
 
     let engine = engine(&node, Some(&listen_url));
-    let limits = super::connections::ConnectionLimits::for_this_process(settings.max_connections);
+    let limits = super::connections::ConnectionLimits::for_this_process(
+        settings.max_connections,
+        settings.trusted_proxies.clone(),
+    );
     let state = actix_web::web::Data::new(app_state(node.clone(), engine.clone()));
     let server = HttpServer::new(move || {
         App::new()
@@ -138,6 +141,7 @@ fn app_state(node: Node, engine: Engine) -> AppState {
         public_url: node.settings.public_url.as_ref().map(|u| u.to_string()),
         max_push_bytes: node.settings.max_push_bytes,
         max_record_bytes: node.settings.max_record_bytes,
+        spool_dir: node.settings.data_dir.clone(),
         trusted_proxies: node.settings.trusted_proxies.clone(),
         pool: node.pool,
         key: node.key,

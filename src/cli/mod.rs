@@ -58,10 +58,11 @@ enum Command {
         #[arg(long)]
         no_scheduler: bool,
     },
-    /// Run one repository now: progress on stderr, a summary on stdout
-    /// (exit 3: some tasks failed or records were rejected; 4: another run
-    /// of the repository is in progress). Ctrl-C or SIGTERM stops after the
-    /// current page.
+    /// Run one repository now: progress on stderr, a summary on stdout.
+    /// Exit 0: every task done; 1: the run failed (no task done), timed out
+    /// or was stopped; 3: partial (some tasks done, others failed, or
+    /// records were refused); 4: another run of the repository is in
+    /// progress. Ctrl-C or SIGTERM stops after the current page.
     Sync {
         /// The repository's name or id.
         repository: String,

@@ -58,7 +58,14 @@ impl Run<'_> {
         let mut prefetched: Option<Prefetch> = None;
         loop {
             match peer.kind {
-                PeerKind::Eden => query.msince = task.last_pull.filter(|_| with_msince),
+                // A watermark set past the clocks (before it was capped)
+                // would ask for nothing ever again.
+                PeerKind::Eden => {
+                    query.msince = task
+                        .last_pull
+                        .filter(|_| with_msince)
+                        .map(|t| t.min(model::now() + chrono::Duration::seconds(margin)))
+                }
                 PeerKind::Edensync => {
                     query.since_seq = Some(since_seq);
                     query.limit = Some(self.engine.page_size);
@@ -167,8 +174,9 @@ impl Run<'_> {
             // Never past the peer's own clock: one record dated 2099 would
             // otherwise stop every later pull. It is stored, and the
             // dashboard lists it.
-            let peer_now =
-                model::now() + chrono::Duration::seconds(spooled_skew.unwrap_or(0).max(0) + margin);
+            // (The peer's time when it answered, from its Date header: a
+            // margin on top would skip what it changes meanwhile.)
+            let peer_now = model::now() + chrono::Duration::seconds(spooled_skew.unwrap_or(0));
             let watermark_time = summary
                 .youngest_master_mtime
                 .and(youngest)
@@ -216,23 +224,18 @@ impl Run<'_> {
             if !more {
                 return Ok(total);
             }
-            check_paging(&repository.name, &root, query.limit, received)?;
+            check_paging(&repository.name, query.limit, summary.masters_read)?;
         }
     }
 }
 
 /// A peer that says more follows sends full pages: one that sends less
 /// (a page of one record, over and over) would keep the run going for ever.
-/// What it sent is kept; the run stops.
-fn check_paging(
-    peer: &str,
-    root: &Root,
-    asked: Option<u64>,
-    received: u64,
-) -> Result<(), SyncError> {
+/// What it sent is kept; the run stops. The masters read count, not what
+/// the peer says it sent.
+fn check_paging(peer: &str, asked: Option<u64>, received: u64) -> Result<(), SyncError> {
     let asked = asked.unwrap_or(0);
-    let results = root.results.unwrap_or(0);
-    if results >= asked && received > 0 {
+    if received >= asked.max(1) {
         return Ok(());
     }
     Err(SyncError::permanent(format!(

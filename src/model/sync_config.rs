@@ -56,6 +56,19 @@ pub fn insert_initial(
         .execute(conn)
 }
 
+/// Set the key check only if none is set yet: of two processes starting
+/// together on a new database, one sets it; returns whether this one did.
+pub fn claim_key_check(conn: &mut DbConnection, key_check: &str) -> QueryResult<bool> {
+    let claimed = diesel::update(
+        sync_config::table
+            .find(ROW_ID)
+            .filter(sync_config::key_check.is_null()),
+    )
+    .set(sync_config::key_check.eq(Some(key_check)))
+    .execute(conn)?;
+    Ok(claimed == 1)
+}
+
 pub fn set_key_check(conn: &mut DbConnection, key_check: &str) -> QueryResult<usize> {
     diesel::update(sync_config::table.find(ROW_ID))
         .set(sync_config::key_check.eq(Some(key_check)))

@@ -141,7 +141,6 @@ pub fn search(conn: &mut DbConnection, q: &LogQuery, limit: i64) -> QueryResult<
     query.load(conn)
 }
 
-/// Delete rows logged before `cutoff`; how many went.
 /// Log rows of `mode` with exactly `message` since `since`.
 pub fn count_since(
     conn: &mut DbConnection,
@@ -157,6 +156,7 @@ pub fn count_since(
         .get_result(conn)
 }
 
+/// Delete rows logged before `cutoff`; how many went.
 pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(sync_log::table.filter(sync_log::logged_at.lt(cutoff))).execute(conn)
 }

@@ -15,6 +15,14 @@ pub(super) fn refusal(record: &Record, options: &ImportOptions) -> Option<String
         .or_else(|| too_large(record, options.max_record_bytes))
 }
 
+/// Whether the peer may write records of `table`.
+pub(super) fn in_scope(table: &str, options: &ImportOptions) -> bool {
+    options
+        .table_scope
+        .as_ref()
+        .is_none_or(|scope| scope.iter().any(|t| t == table))
+}
+
 /// Why the peer may not write this record, if it may not.
 fn out_of_scope(record: &Record, scope: Option<&[String]>) -> Option<String> {
     let scope = scope?;
@@ -27,19 +35,41 @@ fn out_of_scope(record: &Record, scope: Option<&[String]>) -> Option<String> {
     })
 }
 
-/// The record's S3XML, for review: at most 64 KiB of it.
+/// The record's S3XML, for review: at most 64 KiB of it (the rest is not
+/// even written out).
 pub(super) fn raw_element(record: &Record) -> String {
-    let mut raw = Vec::new();
+    let mut raw = Capped {
+        kept: Vec::new(),
+        total: 0,
+    };
     let _ = Writer::start(&mut raw, 1, &[]).and_then(|mut w| w.record(record).map(|_| w));
-    if raw.len() <= MAX_RAW_ELEMENT_BYTES {
-        return String::from_utf8_lossy(&raw).into_owned();
+    let kept = String::from_utf8_lossy(&raw.kept).into_owned();
+    if raw.total <= MAX_RAW_ELEMENT_BYTES {
+        return kept;
     }
-    let total = raw.len();
-    raw.truncate(MAX_RAW_ELEMENT_BYTES);
     format!(
-        "{}… ({total} bytes, the first {MAX_RAW_ELEMENT_BYTES} kept)",
-        String::from_utf8_lossy(&raw)
+        "{kept}… ({} bytes, the first {MAX_RAW_ELEMENT_BYTES} kept)",
+        raw.total
     )
+}
+
+/// Keeps the first [`MAX_RAW_ELEMENT_BYTES`] written, counts the rest.
+struct Capped {
+    kept: Vec<u8>,
+    total: usize,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = MAX_RAW_ELEMENT_BYTES.saturating_sub(self.kept.len());
+        self.kept.extend_from_slice(&buf[..buf.len().min(room)]);
+        self.total += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Why a record cannot be stored at all, if it cannot.

@@ -218,6 +218,8 @@ impl BatchState {
         conn: &mut DbConnection,
         change: &Change,
         existing: StoredRecord,
+        // The tables the peer may write: references elsewhere stay.
+        scope: Option<&[String]>,
     ) -> Result<i64, StoreError> {
         let replaced_by = &change.record.replaced_by;
         let seq = self.take_seq(conn)?;
@@ -239,7 +241,7 @@ impl BatchState {
             },
         )?;
         if let Some(survivor) = replaced_by {
-            self.repoint_references(conn, &existing, survivor)?;
+            self.repoint_references(conn, &existing, survivor, scope)?;
         }
         let id = existing.id;
         self.remember(StoredRecord {
@@ -261,12 +263,16 @@ impl BatchState {
         conn: &mut DbConnection,
         duplicate: &StoredRecord,
         survivor: &str,
+        scope: Option<&[String]>,
     ) -> Result<(), StoreError> {
         for record_id in model::records::referencing(conn, &duplicate.table_name, &duplicate.uuid)?
         {
             let Some(referrer) = model::records::find_by_id(conn, record_id)? else {
                 continue;
             };
+            if scope.is_some_and(|tables| !tables.contains(&referrer.table_name)) {
+                continue;
+            }
             let mut body = Body::from_json(&referrer.body)?;
             if !body.replace_reference(&duplicate.table_name, &duplicate.uuid, survivor) {
                 continue;

@@ -96,6 +96,13 @@ where
     let mut batch: Vec<Item> = Vec::new();
     for record in records {
         let record = record?;
+        if options
+            .resource
+            .as_deref()
+            .is_none_or(|r| r == record.table)
+        {
+            importer.summary.masters_read += 1;
+        }
         importer.flatten(record, None, true, &mut batch);
         if batch.len() >= options.batch_size.max(1) {
             importer.commit(conn, std::mem::take(&mut batch))?;
@@ -434,7 +441,8 @@ impl BatchWriter<'_> {
                 Ok(Outcome::Written { id, method })
             }
             Decision::Delete => {
-                self.state.write_delete(conn, &change, existing)?;
+                let scope = self.options.table_scope.as_deref();
+                self.state.write_delete(conn, &change, existing, scope)?;
                 Ok(Outcome::Written { id, method })
             }
         }
@@ -454,6 +462,9 @@ impl BatchWriter<'_> {
         existing: Option<&StoredRecord>,
     ) -> Option<i64> {
         match parent {
+            // A master of a table the peer may not write was refused: its
+            // components do not attach to a record of that table we hold.
+            Some((table, _)) if !admission::in_scope(table, self.options) => None,
             Some((table, parent_uuid)) => self.state.get(table, parent_uuid).map(|p| p.id),
             None => existing.and_then(|e| e.parent_id),
         }

@@ -19,6 +19,9 @@ pub struct Rejection {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportSummary {
     pub records: u64,
+    /// Top-level records of the resource table read, whatever became of
+    /// them (refused, skipped, unchanged): what a page delivered.
+    pub masters_read: u64,
     pub created: Vec<i64>,
     pub updated: Vec<i64>,
     pub deleted: Vec<i64>,

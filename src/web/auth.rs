@@ -51,7 +51,10 @@ fn safe_next(next: Option<&str>) -> String {
     let local = next
         .filter(|n| n.starts_with('/'))
         .and_then(|n| base.join(n).ok())
-        .filter(|u| u.origin() == base.origin());
+        .filter(|u| u.origin() == base.origin())
+        // A path that starts with two slashes (`/.//evil.example`) would be
+        // read as another host once written back.
+        .filter(|u| !u.path().starts_with("//"));
     match local {
         Some(u) => match u.query() {
             Some(query) => format!("{}?{query}", u.path()),
@@ -355,6 +358,9 @@ mod tests {
             (Some("/\n/evil.example"), "/"),
             (Some("/a\r\nSet-Cookie: x=1"), "/aSet-Cookie:%20x=1"),
             (Some("https://evil.example/"), "/"),
+            (Some("/.//evil.example/"), "/"),
+            (Some("/%2e//evil.example"), "/"),
+            (Some("/a/..//evil.example"), "/"),
             (Some("javascript:alert(1)"), "/"),
             (None, "/"),
         ] {

@@ -21,7 +21,7 @@ async fn a_peer_that_always_says_more_is_stopped() {
             200,
             "text/xml",
             format!(
-                r#"<s3xml success="true" results="1" more="true" next_seq="{next}"><resource name="org_organisation" uuid="urn:uuid:endless-{next}" mci="1" modified_on="2026-11-20T10:00:00"><data field="name">Endless {next}</data></resource></s3xml>"#
+                r#"<s3xml success="true" results="5000" more="true" next_seq="{next}"><resource name="org_organisation" uuid="urn:uuid:endless-{next}" mci="1" modified_on="2026-11-20T10:00:00"><data field="name">Endless {next}</data></resource></s3xml>"#
             ),
         )
     })
@@ -88,7 +88,7 @@ async fn a_record_from_the_future_does_not_stop_later_pulls() {
         .unwrap();
     let last_pull = task.last_pull.unwrap();
     assert!(
-        last_pull < edensync::model::now() + chrono::Duration::hours(1),
+        last_pull < edensync::model::now() + chrono::Duration::seconds(60),
         "the watermark stays at the peer's clock: {last_pull}"
     );
     assert_eq!(run(&a, repository).await.status, RunStatus::Succeeded);

@@ -99,6 +99,44 @@ async fn a_peer_touches_only_its_tables_at_any_depth() {
         .unwrap();
     assert_eq!(kept, 3, "refused records are kept for review");
 
+    // A merge of a record it may write does not rewrite references held
+    // by tables it may not: the known person still points at the
+    // organisation it pushed, unchanged.
+    let before = record(&app, "pr_person", "urn:uuid:person-known").unwrap();
+    import_with(
+        &mut app.conn(),
+        r#"<s3xml><resource name="pr_person" uuid="urn:uuid:person-ref" mci="1" modified_on="2026-11-20T10:00:00"><data field="first_name">Refers</data><reference field="organisation_id" resource="org_organisation" uuid="urn:uuid:org-scoped">Scoped Org</reference></resource></s3xml>"#,
+    );
+    let referrer = record(&app, "pr_person", "urn:uuid:person-ref").unwrap();
+    let merge = r#"<s3xml><resource name="org_organisation" uuid="urn:uuid:org-scoped" deleted="True" replaced_by="urn:uuid:org-elsewhere" modified_on="2026-11-27T10:00:00"/></s3xml>"#;
+    let merged = reqwest::Client::new()
+        .post(app.url(&format!(
+            "/sync/sync.xml?resource=org_organisation&repository={PEER}"
+        )))
+        .basic_auth(EMAIL, Some(PEER_PASSWORD))
+        .body(merge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(merged.status(), 200);
+    assert!(
+        record(&app, "org_organisation", "urn:uuid:org-scoped")
+            .unwrap()
+            .deleted
+    );
+    let after = record(&app, "pr_person", "urn:uuid:person-ref").unwrap();
+    assert_eq!(
+        after.seq, referrer.seq,
+        "a reference it may not write stays"
+    );
+    assert!(after.body.contains("urn:uuid:org-scoped"), "{}", after.body);
+    assert_eq!(
+        record(&app, "pr_person", "urn:uuid:person-known")
+            .unwrap()
+            .seq,
+        before.seq
+    );
+
     // Pulling: the organisation comes without the person it references.
     let pulled = reqwest::Client::new()
         .get(app.url(&format!(
