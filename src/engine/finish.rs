@@ -24,6 +24,10 @@ impl Engine {
             failures.push(e.clone());
         }
         let steps_done = run.progress.steps_ok.load(Ordering::Relaxed);
+        let counts = run.progress.counts();
+        // Records committed (a page pulled or pushed): the link moves, so
+        // the next try comes soon, not after a growing wait.
+        let progressed = moved_records(&counts);
         let cancelled = failures.iter().find(|f| f.kind == FailureKind::Cancelled);
         let status = match cancelled {
             Some(_) if run.stop.timed_out() => RunStatus::TimedOut,
@@ -41,7 +45,6 @@ impl Engine {
         });
         let permanent = failures.iter().any(|f| f.kind == FailureKind::Permanent);
         let transient = failures.iter().any(|f| f.kind != FailureKind::Permanent);
-        let counts = run.progress.counts();
         let repository_id = run.repository_id;
         let run_id = run.run_id;
         let holder = holder.to_string();
@@ -56,7 +59,11 @@ impl Engine {
                 let (repo_status, next_retry_at) = if permanent {
                     (RepositoryStatus::Blocked, None)
                 } else if transient {
-                    let failures = repository.map_or(0, |r| r.consecutive_failures);
+                    let failures = if progressed {
+                        0
+                    } else {
+                        repository.map_or(0, |r| r.consecutive_failures)
+                    };
                     let delay = config.map_or(60, |c| {
                         backoff_secs(c.backoff_base_secs, c.backoff_cap_secs, failures)
                     });
@@ -76,6 +83,7 @@ impl Engine {
                     &model::repositories::RunOutcome {
                         status: repo_status,
                         succeeded: !permanent && !transient,
+                        progressed,
                         error: error_for_db.as_deref(),
                         next_retry_at,
                         contacted,
@@ -104,6 +112,24 @@ impl Engine {
             tasks: run.progress.tasks(),
         }
     }
+}
+
+/// Whether a run committed any record, either way.
+fn moved_records(c: &model::runs::RunCounts) -> bool {
+    [
+        c.pulled_created,
+        c.pulled_updated,
+        c.pulled_deleted,
+        c.pulled_unchanged,
+        c.pulled_skipped,
+        c.pulled_rejected,
+        c.pushed_created,
+        c.pushed_updated,
+        c.pushed_deleted,
+        c.pushed_rejected,
+    ]
+    .iter()
+    .any(|&n| n > 0)
 }
 
 /// Capped exponential backoff with jitter: base · 2^failures, at most cap,

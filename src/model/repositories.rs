@@ -397,6 +397,9 @@ pub fn release_lease(conn: &mut DbConnection, id: i64, holder: &str) -> QueryRes
 pub struct RunOutcome<'a> {
     pub status: RepositoryStatus,
     pub succeeded: bool,
+    /// The run committed something: a failure after progress does not
+    /// lengthen a failure streak.
+    pub progressed: bool,
     pub error: Option<&'a str>,
     pub next_retry_at: Option<NaiveDateTime>,
     pub contacted: bool,
@@ -415,7 +418,7 @@ pub fn record_outcome(
             repositories::next_retry_at.eq(outcome.next_retry_at),
         ))
         .execute(conn)?;
-    if outcome.succeeded {
+    if outcome.succeeded || outcome.progressed {
         diesel::update(repositories::table.find(id))
             .set(repositories::consecutive_failures.eq(0))
             .execute(conn)?;

@@ -170,12 +170,30 @@ async fn a_cut_pull_resumes_from_the_last_committed_page() {
     set_url(&a, id, &cutter.url);
     let mut engine = peers::engine(&a);
     engine.page_size = 50;
+    // Two failures that moved nothing first: the wait grows.
+    diesel::update(repositories::table.find(id))
+        .set(repositories::consecutive_failures.eq(2))
+        .execute(&mut *a.conn())
+        .unwrap();
     let cut = peers::run_with(&engine, id).await;
     assert_eq!(cut.status, RunStatus::Partial, "{cut:?}");
     assert_eq!(
         count(&a, "org_organisation"),
         100,
         "two committed pages stay"
+    );
+    // This run committed two pages before the cut: no failure streak, the
+    // next try comes after the first step of the backoff, not the third.
+    let after_cut = repository(&a, id);
+    assert_eq!(after_cut.consecutive_failures, 0);
+    let base = model::sync_config::get(&mut a.conn())
+        .unwrap()
+        .unwrap()
+        .backoff_base_secs;
+    let wait = (after_cut.next_retry_at.unwrap() - model::now()).num_seconds();
+    assert!(
+        wait <= i64::from(base) * 3 / 2,
+        "retry in {wait} s, base {base} s"
     );
     let task = model::tasks::find(&mut a.conn(), id, "org_organisation")
         .unwrap()
