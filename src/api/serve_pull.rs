@@ -50,15 +50,25 @@ pub(super) async fn serve_pull(
         let (outcome, out) = store::serve_pull(conn, &plan.request, peer, out)?;
         let mut file = out.into_inner().map_err(|e| e.into_error())?;
         file.flush()?;
+        let length = file.stream_position()?;
         file.rewind()?;
-        log_pull(conn, &plan, &outcome)?;
+        let logged_at = log_pull(conn, &plan, &outcome)?;
+        let delivery = Delivery {
+            logged_at,
+            table: plan.request.table.clone(),
+            records: outcome.results,
+            total: length,
+        };
         let peer_name = plan.repository.map(|r| r.name);
-        Ok((file, peer_name, outcome.results))
+        Ok((file, peer_name, delivery))
     })
     .await?;
-    let (spool, peer_name, results) = spool;
+    let (spool, peer_name, delivery) = spool;
     if let Some(name) = peer_name {
-        state.engine.metrics.observe_served_pull(&name, results);
+        state
+            .engine
+            .metrics
+            .observe_served_pull(&name, delivery.records);
     }
     // Large chunks: each is a trip to the blocking pool and, for gzip, a
     // flushed deflate block.
@@ -66,7 +76,81 @@ pub(super) async fn serve_pull(
         tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(spool), 64 * 1024);
     Ok(HttpResponse::Ok()
         .content_type(format.media_type())
-        .streaming(body))
+        .streaming(Tracked {
+            body,
+            sent: 0,
+            delivery: Some(delivery),
+            pool: state.pool.clone(),
+        }))
+}
+
+/// What a pull's log row says was sent, to correct it if the answer is cut.
+struct Delivery {
+    logged_at: NaiveDateTime,
+    table: String,
+    records: u64,
+    total: u64,
+}
+
+/// The answer's bytes as they go out: dropped before its end (the peer or
+/// the link went away), the pull's log row is corrected to say so, with
+/// how far it got. (Bytes handed to the connection may still be lost on the
+/// way; an answer cut before its end is never logged as delivered.)
+struct Tracked<S> {
+    body: S,
+    sent: u64,
+    delivery: Option<Delivery>,
+    pool: crate::db::Pool,
+}
+
+impl<S> futures_util::Stream for Tracked<S>
+where
+    S: futures_util::Stream<Item = std::io::Result<web::Bytes>> + Unpin,
+{
+    type Item = std::io::Result<web::Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_next(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(chunk))) => self.sent += chunk.len() as u64,
+            std::task::Poll::Ready(None) => {
+                // Delivered whole: the log row stands.
+                self.delivery = None;
+            }
+            _ => {}
+        }
+        polled
+    }
+}
+
+impl<S> Drop for Tracked<S> {
+    fn drop(&mut self) {
+        let Some(delivery) = self.delivery.take() else {
+            return;
+        };
+        let sent = self.sent;
+        let pool = self.pool.clone();
+        let message = format!(
+            "Answer cut after {sent} of {} bytes: the peer did not receive the {} records in full",
+            delivery.total, delivery.records
+        );
+        tokio::task::spawn_blocking(move || {
+            let Ok(mut conn) = pool.get() else { return };
+            if let Err(error) = model::sync_log::amend(
+                &mut conn,
+                delivery.logged_at,
+                "pull/incoming",
+                &delivery.table,
+                LogResult::Warning,
+                &message,
+            ) {
+                tracing::warn!(%error, "could not note a cut answer in the log");
+            }
+        });
+    }
 }
 
 /// What the handler needs to answer a pull.
@@ -126,12 +210,13 @@ fn plan(
     })
 }
 
-/// Note the pull in Eden's log and the repository's last contact.
+/// Note the pull in Eden's log and the repository's last contact; when the
+/// row was logged (it is corrected if the answer is cut).
 fn log_pull(
     conn: &mut DbConnection,
     plan: &PullPlan,
     outcome: &ExportOutcome,
-) -> Result<(), ProtocolError> {
+) -> Result<NaiveDateTime, ProtocolError> {
     let now = model::now();
     let mut message = format!("Data sent to peer ({} records)", outcome.results);
     if let Some(raw) = &plan.ignored_msince {
@@ -167,7 +252,7 @@ fn log_pull(
             message: &message,
         },
     )?;
-    Ok(())
+    Ok(now)
 }
 
 /// Eden's root attributes: `domain` (the host name) and `url` (the base URL

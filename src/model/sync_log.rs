@@ -141,6 +141,30 @@ pub fn search(conn: &mut DbConnection, q: &LogQuery, limit: i64) -> QueryResult<
     query.load(conn)
 }
 
+/// Rewrite the row logged at `logged_at` for (`mode`, `resource`): what
+/// was logged before the outcome was known (an answer then cut).
+pub fn amend(
+    conn: &mut DbConnection,
+    logged_at: NaiveDateTime,
+    mode: &str,
+    resource: &str,
+    result: LogResult,
+    message: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        sync_log::table
+            .filter(sync_log::logged_at.eq(logged_at))
+            .filter(sync_log::mode.eq(mode))
+            .filter(sync_log::resource_name.eq(resource)),
+    )
+    .set((
+        sync_log::result.eq(result.as_str()),
+        sync_log::remote.eq(true),
+        sync_log::message.eq(message),
+    ))
+    .execute(conn)
+}
+
 /// Log rows of `mode` with exactly `message` since `since`.
 pub fn count_since(
     conn: &mut DbConnection,

@@ -49,6 +49,7 @@ mod sync_hostile_peer;
 mod sync_load;
 mod sync_lockout;
 mod sync_pull;
+mod sync_pull_delivery;
 mod sync_push;
 mod sync_push_atomic;
 mod sync_record_size;
