@@ -26,6 +26,9 @@ pub struct SyncError {
     /// The other tasks of the run cannot work either (the peer cannot be
     /// reached, or refuses our credentials): the run stops here.
     pub stops_run: bool,
+    /// The link dropped in the middle of an exchange: worth trying again
+    /// within the run.
+    pub link_dropped: bool,
 }
 
 impl SyncError {
@@ -35,6 +38,7 @@ impl SyncError {
             message: message.into(),
             remote: false,
             stops_run: false,
+            link_dropped: false,
         }
     }
 
@@ -44,6 +48,7 @@ impl SyncError {
             message: message.into(),
             remote: false,
             stops_run: false,
+            link_dropped: false,
         }
     }
 
@@ -53,6 +58,7 @@ impl SyncError {
             message: message.into(),
             remote: false,
             stops_run: false,
+            link_dropped: false,
         }
     }
 
@@ -63,6 +69,11 @@ impl SyncError {
 
     pub fn stopping_the_run(mut self) -> SyncError {
         self.stops_run = true;
+        self
+    }
+
+    pub fn link_dropped(mut self) -> SyncError {
+        self.link_dropped = true;
         self
     }
 }

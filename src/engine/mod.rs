@@ -21,6 +21,7 @@
 
 pub mod client;
 mod clock;
+mod cuts;
 pub mod error;
 mod finish;
 mod lease;
@@ -55,6 +56,11 @@ pub use stop::Stop;
 /// Masters per page between edensync nodes.
 pub const PAGE_SIZE: u64 = 5000;
 
+/// How long a link may drop again and again without moving a byte before a
+/// run gives up on it: long enough for a VSAT link's outage of a few
+/// minutes, short enough that a dead link is reported the same hour.
+pub const STALL_LIMIT: Duration = Duration::from_secs(300);
+
 /// Masters per document pushed to Eden. Eden imports a document in one
 /// transaction and answers only when done: 1 000 organisations (about
 /// 1 MB) take it 2.5 s as `text/xml` and 8 s form-urlencoded on two idle
@@ -80,6 +86,9 @@ pub struct Engine {
     pub eden_push_size: u64,
     /// The largest record a pull keeps (larger ones are refused, for review).
     pub max_record_bytes: u64,
+    /// How long a run goes on trying an exchange whose link keeps dropping
+    /// without moving a byte (then the scheduler's backoff takes over).
+    pub stall_limit: Duration,
     /// Counters of runs, records and bytes, and the scheduler's heartbeat.
     pub metrics: Arc<crate::metrics::Metrics>,
     background: Background,
@@ -116,6 +125,7 @@ impl Engine {
             page_size: PAGE_SIZE,
             eden_push_size: EDEN_PUSH_DOCUMENT,
             max_record_bytes: crate::store::DEFAULT_MAX_RECORD_BYTES,
+            stall_limit: STALL_LIMIT,
             metrics: Arc::default(),
             background: Background::default(),
         }

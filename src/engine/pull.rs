@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::client::{self, Peer, PeerKind, SyncQuery};
+use super::cuts::Cuts;
 use super::error::SyncError;
 use super::progress::Progress;
 use super::run::Run;
@@ -72,12 +73,27 @@ impl Run<'_> {
                 }
             }
             self.say(&format!("{table}: pulling from {}", repository.name));
-            let spooled = match prefetched.take() {
-                Some(page) => self.stop.guard(page.wait()).await?,
+            // The page from where the last committed one ended; a dropped
+            // link is ridden out (cuts.rs).
+            let mut cuts = Cuts::new();
+            let mut fetched = match prefetched.take() {
+                Some(page) => self.stop.guard(page.wait()).await,
                 None => {
                     self.stop
                         .guard(peer.pull(&query, &self.progress.bytes_in))
-                        .await?
+                        .await
+                }
+            };
+            let spooled = loop {
+                match fetched {
+                    Ok(spooled) => break spooled,
+                    Err(e) if self.ride_out(&e, &table, "pull", &mut cuts).await? => {
+                        fetched = self
+                            .stop
+                            .guard(peer.pull(&query, &self.progress.bytes_in))
+                            .await;
+                    }
+                    Err(e) => return Err(e),
                 }
             };
             self.contacted = true;

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use super::Engine;
 use super::client::{Peer, PeerKind, SyncQuery};
+use super::cuts::Cuts;
 use super::error::SyncError;
 use super::run::Run;
 use crate::db::DbConnection;
@@ -110,17 +111,27 @@ impl Run<'_> {
                 "{table}: pushing {} records ({length} bytes) to {}",
                 outcome.results, repository.name
             ));
-            let reply = self
-                .stop
-                .guard(peer.push(
-                    &query,
-                    &file,
-                    length,
-                    gzip,
-                    format,
-                    &self.progress.bytes_out,
-                ))
-                .await?;
+            // A dropped link is ridden out (cuts.rs): the same document
+            // again, which the peer imports all or nothing.
+            let mut cuts = Cuts::new();
+            let reply = loop {
+                let sent = self
+                    .stop
+                    .guard(peer.push(
+                        &query,
+                        &file,
+                        length,
+                        gzip,
+                        format,
+                        &self.progress.bytes_out,
+                    ))
+                    .await;
+                match sent {
+                    Ok(reply) => break reply,
+                    Err(e) if self.ride_out(&e, &table, "push", &mut cuts).await? => {}
+                    Err(e) => return Err(e),
+                }
+            };
             self.contacted = true;
             self.note_clock(&table, reply.clock_skew, margin).await;
             // Confirmed by the peer: the watermark moves past what it holds.

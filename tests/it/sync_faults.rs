@@ -170,6 +170,9 @@ async fn a_cut_pull_resumes_from_the_last_committed_page() {
     set_url(&a, id, &cutter.url);
     let mut engine = peers::engine(&a);
     engine.page_size = 50;
+    // Give up at the first cut (a link that stays down): the run ends
+    // partial, and the next run resumes.
+    engine.stall_limit = std::time::Duration::ZERO;
     // Two failures that moved nothing first: the wait grows.
     diesel::update(repositories::table.find(id))
         .set(repositories::consecutive_failures.eq(2))
@@ -228,6 +231,7 @@ async fn a_cut_push_is_sent_again_and_stored_once() {
     set_url(&a, id, &cutter.url);
     let mut engine = peers::engine(&a);
     engine.page_size = 50;
+    engine.stall_limit = std::time::Duration::ZERO;
     let cut = peers::run_with(&engine, id).await;
     assert_eq!(cut.status, RunStatus::Partial, "{cut:?}");
     assert_eq!(count(&b, "org_organisation"), 50, "the first page arrived");
@@ -411,4 +415,44 @@ async fn a_task_with_an_unknown_stored_policy_blocks_the_repository() {
     let error = report.error.unwrap();
     assert!(error.contains("'LATEST' is not a policy"), "{error}");
     assert_eq!(repository(&a, id).last_status.as_deref(), Some("blocked"));
+}
+
+/// A link that drops three times within one run: the run rides the cuts
+/// out itself, resuming from the last committed page, and completes with
+/// every record once; each retry is in the run's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_rides_out_three_cuts() {
+    let Some((a, b, id)) = crate::support::peers::pair(Backend::Sqlite).await else {
+        return;
+    };
+    add_task(&a, id, TaskSpec::default());
+    write_local(&b, &many_orgs("B", 120));
+    write_local(&a, &many_orgs("A", 120));
+    // In the first run, connections 1 and 2 (the second page of the pull,
+    // then its retry) lose their answers; in the second, connection 1 (the
+    // first page of the push) loses its upload.
+    let cutter = Cutter::start_cutting(&b.url, vec![1, 2], None, Some(400)).await;
+    let cutter_up = Cutter::start_cutting(&b.url, vec![1], Some(300), None).await;
+    set_url(&a, id, &cutter.url);
+    let mut engine = peers::engine(&a);
+    engine.page_size = 50;
+    let pulled = peers::run_with(&engine, id).await;
+    set_url(&a, id, &cutter_up.url);
+    write_local(&a, &many_orgs("A2", 60));
+    let pushed = peers::run_with(&engine, id).await;
+    assert_eq!(pulled.status, RunStatus::Succeeded, "{pulled:?}");
+    assert_eq!(pushed.status, RunStatus::Succeeded, "{pushed:?}");
+    assert_eq!(
+        pulled.counts.pulled_created, 120,
+        "every record once: {pulled:?}"
+    );
+    assert_eq!(count(&a, "org_organisation"), 120 + 120 + 60);
+    assert_eq!(count(&b, "org_organisation"), 120 + 120 + 60);
+    assert_eq!(uuids(&a), uuids(&b));
+    let retries = model::sync_log::recent(&mut a.conn(), 100)
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.action == "retry")
+        .count();
+    assert_eq!(retries, 3, "each cut is in the log");
 }

@@ -140,8 +140,12 @@ pub fn transport_error(name: &str, base: &str, e: &reqwest::Error) -> SyncError 
     // Nobody answers at that address: the other tasks would only wait too.
     if e.is_connect() {
         error.stopping_the_run()
-    } else {
+    } else if e.is_timeout() {
+        // Silent for the whole read timeout: waiting again would not help.
         error
+    } else {
+        // Cut in the middle of the exchange.
+        error.link_dropped()
     }
 }
 

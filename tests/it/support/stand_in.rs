@@ -281,6 +281,16 @@ impl Cutter {
         request_bytes: Option<usize>,
         response_bytes: Option<usize>,
     ) -> Cutter {
+        Cutter::start_cutting(target, vec![nth], request_bytes, response_bytes).await
+    }
+
+    /// Cut each of the connections numbered in `cuts` (0-based).
+    pub async fn start_cutting(
+        target: &str,
+        cuts: Vec<usize>,
+        request_bytes: Option<usize>,
+        response_bytes: Option<usize>,
+    ) -> Cutter {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let authority = target.trim_start_matches("http://").to_string();
@@ -296,6 +306,7 @@ impl Cutter {
                     *c - 1
                 };
                 let authority = authority.clone();
+                let cut_here = cuts.contains(&index);
                 tokio::spawn(async move {
                     let Ok(Some(request)) = read_request(&mut client).await else {
                         return;
@@ -312,7 +323,6 @@ impl Cutter {
                     }
                     head.push_str("Connection: close\r\n\r\n");
                     let _ = upstream.write_all(head.as_bytes()).await;
-                    let cut_here = index == nth;
                     match request_bytes.filter(|_| cut_here) {
                         Some(n) => {
                             let _ = upstream
