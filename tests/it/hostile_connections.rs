@@ -22,29 +22,44 @@ async fn connect_from(source: &str, to: SocketAddr) -> std::io::Result<TcpStream
     socket.connect(to).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_from_one_address_never_stops_the_others() {
+/// `count` connections from `source`, each a login form with one byte of
+/// its 60 000-byte body, held open (those the server shut are dropped).
+async fn hold_open(source: &str, to: SocketAddr, count: usize) -> Vec<TcpStream> {
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: {to}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\na"
+    );
+    let mut held = Vec::new();
+    for _ in 0..count {
+        let Ok(mut socket) = connect_from(source, to).await else {
+            continue;
+        };
+        if socket.write_all(head.as_bytes()).await.is_ok() {
+            held.push(socket);
+        }
+    }
+    held
+}
+
+/// The binary with an administrator, and these settings (the data
+/// directory lives as long as the returned `Cli`).
+fn serve(settings: &[(&'static str, &str)]) -> (Cli, std::process::Child, String, SocketAddr) {
     let cli = Cli::new();
     let mut env: HashMap<&str, String> = cli.env().clone();
     env.insert("EDENSYNC_ADMIN_EMAIL", ADMIN.into());
     env.insert("EDENSYNC_ADMIN_PASSWORD", PASSWORD.into());
-    let (mut server, url) = serve_binary(&env);
-    let address: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-
-    // 3 000 connections from 127.0.0.1, each a login form with one byte of
-    // its 60 000-byte body, held open.
-    let mut flood = Vec::new();
-    for _ in 0..3000 {
-        let Ok(mut socket) = connect_from("127.0.0.1", address).await else {
-            continue;
-        };
-        let head = format!(
-            "POST /login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\na"
-        );
-        if socket.write_all(head.as_bytes()).await.is_ok() {
-            flood.push(socket);
-        }
+    for (key, value) in settings {
+        env.insert(key, value.to_string());
     }
+    let (server, url) = serve_binary(&env);
+    let address: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    (cli, server, url, address)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_address_never_stops_the_others() {
+    let (_dir, mut server, url, address) = serve(&[]);
+    // 3 000 connections from 127.0.0.1, each holding a login form open.
+    let flood = hold_open("127.0.0.1", address, 3000).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let open = std::fs::read_dir(format!("/proc/{}/fd", server.id()))
         .unwrap()
@@ -102,29 +117,12 @@ async fn a_flood_from_one_address_never_stops_the_others() {
 /// the rest with 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_places_serve_health_checks_and_credentials() {
-    let cli = Cli::new();
-    let mut env: HashMap<&str, String> = cli.env().clone();
-    env.insert("EDENSYNC_ADMIN_EMAIL", ADMIN.into());
-    env.insert("EDENSYNC_ADMIN_PASSWORD", PASSWORD.into());
-    env.insert("EDENSYNC_MAX_CONNECTIONS", "500".into());
-    let (mut server, url) = serve_binary(&env);
-    let address: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-
+    let (_dir, mut server, url, address) = serve(&[("EDENSYNC_MAX_CONNECTIONS", "500")]);
     // 4 hosts × 200 connections, each holding a login form open: more
     // than the 500 places.
     let mut flood = Vec::new();
     for host in 1..=4 {
-        for _ in 0..200 {
-            let Ok(mut socket) = connect_from(&format!("127.0.1.{host}"), address).await else {
-                continue;
-            };
-            let head = format!(
-                "POST /login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\na"
-            );
-            if socket.write_all(head.as_bytes()).await.is_ok() {
-                flood.push(socket);
-            }
-        }
+        flood.extend(hold_open(&format!("127.0.1.{host}"), address, 200).await);
     }
     // Connections answered 503 on the reserve free their places.
     tokio::time::sleep(Duration::from_secs(2)).await;
