@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         max_attribute_bytes: 64 * 1024,
         max_text_bytes: 64 * 1024,
         max_document_bytes: 1 << 20,
+        max_record_bytes: 1 << 20,
     };
     let Ok(mut reader) = LinesReader::new(data, limits) else { return };
     let Ok(records) = reader.by_ref().collect::<Result<Vec<_>, _>>() else { return };

@@ -217,6 +217,9 @@ fn receive(
         atomic: true,
         limits: Limits {
             max_document_bytes: limit,
+            // Beyond four times the record limit (written out, with its
+            // markup) a record is not even held while it is read.
+            max_record_bytes: options.max_record_bytes.saturating_mul(4),
             ..Limits::default()
         },
     };

@@ -121,6 +121,7 @@ impl Run<'_> {
                                 // size limit, the other limits still apply.
                                 limits: Limits {
                                     max_document_bytes: u64::MAX,
+                                    max_record_bytes: options.max_record_bytes.saturating_mul(4),
                                     ..Limits::default()
                                 },
                             };

@@ -271,7 +271,11 @@ impl<R: Read> LinesReader<R> {
     /// false at the end of the document. One line holds a master with all
     /// its components: it may be as long as an S3XML document, up to 1 GiB.
     fn read_line(&mut self) -> Result<bool, ReadError> {
-        let max_line = self.limits.max_document_bytes.min(MAX_LINE_BYTES) as usize;
+        let max_line = self
+            .limits
+            .max_document_bytes
+            .min(MAX_LINE_BYTES)
+            .min(self.limits.max_record_bytes) as usize;
         loop {
             self.line.clear();
             self.line_number += 1;

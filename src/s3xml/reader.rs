@@ -24,6 +24,9 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// Bytes of the whole document.
     pub max_document_bytes: u64,
+    /// Bytes of one top-level record as written, its components included:
+    /// what one record may hold in memory while it is read.
+    pub max_record_bytes: u64,
 }
 
 impl Default for Limits {
@@ -36,6 +39,7 @@ impl Default for Limits {
             max_attribute_bytes: 2 << 20,
             max_text_bytes: 2 << 20,
             max_document_bytes: 1 << 30,
+            max_record_bytes: 64 << 20,
         }
     }
 }
@@ -85,7 +89,7 @@ impl Root {
 /// Counts bytes and stops at the document limit.
 pub(super) struct Limited<R> {
     inner: R,
-    read: u64,
+    pub(super) read: u64,
     max: u64,
     pub(super) exceeded: bool,
 }
@@ -120,6 +124,8 @@ pub struct Reader<R: Read> {
     limits: Limits,
     root: Root,
     done: bool,
+    /// Where the top-level record being read began (bytes read then).
+    record_start: Option<u64>,
 }
 
 /// An element's start, as the reader passes it around.
@@ -150,6 +156,7 @@ impl<R: Read> Reader<R> {
             limits,
             root: Root::default(),
             done: false,
+            record_start: None,
         };
         loop {
             match reader.next_event()? {
@@ -196,7 +203,10 @@ impl<R: Read> Reader<R> {
                         attributes,
                     };
                     if start.name == "resource" {
-                        return self.resource(start, 2).map(Some);
+                        self.record_start = Some(self.events.source().get_ref().read);
+                        let record = self.resource(start, 2);
+                        self.record_start = None;
+                        return record.map(Some);
                     }
                     // Other top-level elements carry nothing for sync.
                     self.skip(2)?;
@@ -225,6 +235,16 @@ impl<R: Read> Reader<R> {
     }
 
     fn next_event(&mut self) -> Result<XmlEvent, ReadError> {
+        // The source is read ahead a buffer at a time: allow for it.
+        if let Some(start) = self.record_start {
+            let read = self.events.source().get_ref().read;
+            if read.saturating_sub(start) > self.limits.max_record_bytes + 64 * 1024 {
+                return Err(self.error(format!(
+                    "a record larger than the limit of {} bytes",
+                    self.limits.max_record_bytes
+                )));
+            }
+        }
         match self.events.next() {
             Ok(XmlEvent::Doctype { .. }) => {
                 Err(self.error("DOCTYPE declarations are not allowed in S3XML"))

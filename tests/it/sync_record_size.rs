@@ -27,7 +27,7 @@ async fn records_over_the_limit_are_refused_and_kept_short() {
     accept_pushes(&app, "urn:uuid:big-peer");
     let document = format!(
         "<s3xml>{}{}</s3xml>",
-        organisation("urn:uuid:huge", 30, 50_000),
+        organisation("urn:uuid:huge", 30, 10_000),
         organisation("urn:uuid:small", 3, 1_000)
     );
     let response = reqwest::Client::new()
@@ -54,6 +54,30 @@ async fn records_over_the_limit_are_refused_and_kept_short() {
         .first(&mut *app.conn())
         .unwrap();
     assert!(raw.len() < 70_000, "{} bytes kept", raw.len());
+
+    // Far beyond the limit (more than four times it, written out), a record
+    // is not even held while it is read: the document is refused.
+    let bomb = format!(
+        "<s3xml>{}</s3xml>",
+        organisation("urn:uuid:bomb", 20, 50_000)
+    );
+    let response = reqwest::Client::new()
+        .post(app.url("/sync/sync.xml?resource=org_organisation&repository=urn:uuid:big-peer"))
+        .basic_auth("big@example.org", Some(PEER_PASSWORD))
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("a record larger than the limit of 400000 bytes"),
+        "{answer}"
+    );
+    assert!(record(&app, "org_organisation", "urn:uuid:bomb").is_none());
     assert!(
         raw.ends_with("bytes, the first 65536 kept)"),
         "{}",
