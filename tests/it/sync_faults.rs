@@ -180,6 +180,11 @@ async fn a_cut_pull_resumes_from_the_last_committed_page() {
         .unwrap();
     let cut = peers::run_with(&engine, id).await;
     assert_eq!(cut.status, RunStatus::Partial, "{cut:?}");
+    let said = cut.error.clone().unwrap_or_default();
+    assert!(
+        said.contains("the link to") && said.contains("dropped") && said.contains("(details: "),
+        "the link is named, not blamed on the peer; details last: {said}"
+    );
     assert_eq!(
         count(&a, "org_organisation"),
         100,

@@ -123,19 +123,21 @@ pub fn transport_error(name: &str, base: &str, e: &reqwest::Error) -> SyncError 
         ))
         .stopping_the_run();
     }
+    // The link, not the peer, is named when the connection broke: on a
+    // field link it usually is the link. The technical chain comes last.
     let what = if e.is_timeout() {
-        "did not answer in time"
+        format!("{name} did not answer in time")
     } else if e.is_connect() {
-        "cannot be reached"
+        format!("{name} cannot be reached")
     } else if e.is_body() || e.is_decode() {
-        "cut the connection during the transfer"
+        format!("the link to {name} dropped during the transfer")
     } else if e.is_request() {
-        "closed the connection before the exchange was complete"
+        format!("the link to {name} dropped before the exchange was complete")
     } else {
-        "is unavailable"
+        format!("{name} is unavailable")
     };
     let error = SyncError::transient(format!(
-        "Peer repository unavailable: {name} {what} ({detail})"
+        "Peer repository unavailable: {what} (details: {detail})"
     ));
     // Nobody answers at that address: the other tasks would only wait too.
     if e.is_connect() {
