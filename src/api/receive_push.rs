@@ -35,14 +35,9 @@ pub(super) async fn receive_push(
     let account = authenticate(&req, &state).await?;
     let query = PeerQuery::parse(req.query_string());
     let limit = state.max_push_bytes;
-    let too_large = || {
-        ProtocolError::TooLarge(format!(
-            "The document is larger than the limit of {limit} bytes"
-        ))
-    };
     let declared = header_text(&req, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit) {
-        return Err(too_large());
+        return Err(too_large(limit));
     }
     let format = Format::of_content_type(header_text(&req, header::CONTENT_TYPE));
     // Who may push is settled before the body is read.
@@ -117,14 +112,18 @@ async fn spool(
     while let Some(chunk) = body.next().await? {
         received += chunk.len() as u64;
         if received > limit {
-            return Err(ProtocolError::TooLarge(format!(
-                "The document is larger than the limit of {limit} bytes"
-            )));
+            return Err(too_large(limit));
         }
         spool.write_all(&chunk).await?;
     }
     spool.flush().await?;
     Ok(spool.into_std().await)
+}
+
+fn too_large(limit: u64) -> ProtocolError {
+    ProtocolError::TooLarge(format!(
+        "The document is larger than the limit of {limit} bytes"
+    ))
 }
 
 /// The repository a push comes from, once it may push this table.

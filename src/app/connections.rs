@@ -6,11 +6,11 @@
 //! credentials (a peer, a logged-in administrator): a request on such a
 //! place without them gets 503 (`keep_reserve`).
 
+use actix_web::Error;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -113,11 +113,17 @@ pub async fn keep_reserve(
     if allowed {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let response = HttpResponse::ServiceUnavailable()
-        .insert_header((header::CONNECTION, "close"))
-        .insert_header((header::RETRY_AFTER, "10"))
-        .content_type("text/plain; charset=utf-8")
-        .body("This node is at its connection limit: try again shortly");
+    let mut response = super::request_bodies::refusal(
+        req.path(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "This node is at its connection limit: try again shortly",
+    );
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("10"));
     Ok(req.into_response(response))
 }
 

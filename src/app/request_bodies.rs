@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage, HttpResponse};
@@ -36,15 +36,24 @@ pub async fn refuse_compressed_bodies(
     if !encoded || req.path().ends_with("/sync/sync.xml") {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let message = "Compressed request bodies are accepted only for pushes to sync.xml";
-    let response = if req.path().contains("/sync/") {
-        HttpResponse::UnsupportedMediaType().json(eden_json(false, 415, message))
-    } else {
-        HttpResponse::UnsupportedMediaType()
-            .content_type("text/plain; charset=utf-8")
-            .body(message)
-    };
+    let response = refusal(
+        req.path(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "Compressed request bodies are accepted only for pushes to sync.xml",
+    );
     Ok(req.into_response(response))
+}
+
+/// A refusal in the words of the route: Eden's JSON on the sync API, plain
+/// text on the console.
+pub fn refusal(path: &str, status: StatusCode, message: &str) -> HttpResponse {
+    if path.contains("/sync/") {
+        HttpResponse::build(status).json(eden_json(false, status.as_u16(), message))
+    } else {
+        HttpResponse::build(status)
+            .content_type("text/plain; charset=utf-8")
+            .body(message.to_string())
+    }
 }
 
 /// Every request body keeps the minimum pace, whatever reads it: a body
@@ -72,13 +81,7 @@ pub async fn pace_bodies(
         BODY_WINDOW.as_secs()
     );
     let (request, _) = response.into_parts();
-    let slow = if request.path().contains("/sync/") {
-        HttpResponse::RequestTimeout().json(eden_json(false, 408, &message))
-    } else {
-        HttpResponse::RequestTimeout()
-            .content_type("text/plain; charset=utf-8")
-            .body(message)
-    };
+    let slow = refusal(request.path(), StatusCode::REQUEST_TIMEOUT, &message);
     Ok(ServiceResponse::new(request, slow))
 }
 

@@ -27,7 +27,7 @@ impl Engine {
         let counts = run.progress.counts();
         // Records committed (a page pulled or pushed): the link moves, so
         // the next try comes soon, not after a growing wait.
-        let progressed = moved_records(&counts);
+        let progressed = counts.records_moved();
         let cancelled = failures.iter().find(|f| f.kind == FailureKind::Cancelled);
         let status = match cancelled {
             Some(_) if run.stop.timed_out() => RunStatus::TimedOut,
@@ -112,24 +112,6 @@ impl Engine {
             tasks: run.progress.tasks(),
         }
     }
-}
-
-/// Whether a run committed any record, either way.
-fn moved_records(c: &model::runs::RunCounts) -> bool {
-    [
-        c.pulled_created,
-        c.pulled_updated,
-        c.pulled_deleted,
-        c.pulled_unchanged,
-        c.pulled_skipped,
-        c.pulled_rejected,
-        c.pushed_created,
-        c.pushed_updated,
-        c.pushed_deleted,
-        c.pushed_rejected,
-    ]
-    .iter()
-    .any(|&n| n > 0)
 }
 
 /// Capped exponential backoff with jitter: base · 2^failures, at most cap,

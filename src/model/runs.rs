@@ -51,6 +51,26 @@ pub struct RunCounts {
     pub bytes_out: i64,
 }
 
+impl RunCounts {
+    /// Whether any record was committed, either way.
+    pub fn records_moved(&self) -> bool {
+        [
+            self.pulled_created,
+            self.pulled_updated,
+            self.pulled_deleted,
+            self.pulled_unchanged,
+            self.pulled_skipped,
+            self.pulled_rejected,
+            self.pushed_created,
+            self.pushed_updated,
+            self.pushed_deleted,
+            self.pushed_rejected,
+        ]
+        .iter()
+        .any(|&n| n > 0)
+    }
+}
+
 /// Start a run row; `holder` is unique per run and finds the row again
 /// (portable: no RETURNING).
 pub fn insert(

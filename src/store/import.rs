@@ -51,6 +51,13 @@ pub struct ImportOptions {
     pub max_record_bytes: u64,
 }
 
+impl ImportOptions {
+    /// Whether top-level records of `table` are the import's masters.
+    fn is_master_table(&self, table: &str) -> bool {
+        self.resource.as_deref().is_none_or(|r| r == table)
+    }
+}
+
 impl Default for ImportOptions {
     fn default() -> Self {
         ImportOptions {
@@ -96,11 +103,7 @@ where
     let mut batch: Vec<Item> = Vec::new();
     for record in records {
         let record = record?;
-        if options
-            .resource
-            .as_deref()
-            .is_none_or(|r| r == record.table)
-        {
+        if options.is_master_table(&record.table) {
             importer.summary.masters_read += 1;
         }
         importer.flatten(record, None, true, &mut batch);
@@ -166,13 +169,8 @@ impl Importer<'_> {
             record.table.clone(),
             record.uuid.clone().unwrap_or_default(),
         );
-        let is_master = top_level
-            && parent.is_none()
-            && self
-                .options
-                .resource
-                .as_deref()
-                .is_none_or(|r| r == record.table);
+        let is_master =
+            top_level && parent.is_none() && self.options.is_master_table(&record.table);
         out.push(Item {
             record,
             parent,

@@ -20,12 +20,13 @@ pub const MAX_SHOWN_CHARS: usize = 2000;
 /// A value as a page shows it: whole when short, else its beginning and how
 /// long it really is.
 pub fn shortened(text: &str) -> String {
-    match text.char_indices().nth(MAX_SHOWN_CHARS) {
+    match head(text, MAX_SHOWN_CHARS) {
         None => text.to_string(),
-        Some((cut, _)) => format!(
-            "{}… ({} characters in all)",
-            &text[..cut],
-            text.chars().count()
-        ),
+        Some(head) => format!("{head}… ({} characters in all)", text.chars().count()),
     }
+}
+
+/// The first `chars` characters of `text`, when it has more.
+pub fn head(text: &str, chars: usize) -> Option<&str> {
+    text.char_indices().nth(chars).map(|(cut, _)| &text[..cut])
 }

@@ -9,7 +9,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::web::format::shortened;
+use crate::web::format::{head, shortened};
 use crate::web::query::{QueryNumber, problems};
 
 use crate::error::WebError;
@@ -76,8 +76,8 @@ fn label_of(record: &StoredRecord) -> String {
         .or_else(|| text(None))
         .unwrap_or_default();
     // A label, not the value: one line's worth.
-    match label.char_indices().nth(120) {
-        Some((cut, _)) => format!("{}…", &label[..cut]),
+    match head(&label, 120) {
+        Some(head) => format!("{head}…"),
         None => label,
     }
 }

@@ -3,15 +3,14 @@
 //! changes nothing, and leaves the node serving everyone else.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::peers::count;
-use crate::support::{Backend, TestApp, edensync};
+use crate::support::{Backend, TestApp, edensync, serve_binary};
 use crate::sync_register::{PEER_PASSWORD, accept_pushes, register_sync_peer};
 
 const PEER: &str = "hostile@example.org";
@@ -255,22 +254,7 @@ async fn a_gigabyte_body_gets_413_and_memory_stays_flat() {
         ],
         None,
     );
-    let mut server = Command::new(env!("CARGO_BIN_EXE_edensync"))
-        .arg("serve")
-        .env_clear()
-        .envs(&env)
-        .env("EDENSYNC_BIND", "127.0.0.1:0")
-        .env("EDENSYNC_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let base = lines.next().unwrap().unwrap();
-    let base = base
-        .strip_prefix("edensync listening on ")
-        .unwrap()
-        .to_string();
+    let (mut server, base) = serve_binary(&env);
     let address = base.trim_start_matches("http://").to_string();
     let authorization = crate::support::basic_credentials(PEER, PEER_PASSWORD);
 
