@@ -106,3 +106,48 @@ async fn a_repositorys_runs_and_log_tabs_keep_the_tab_bar() {
     }
     browser.quit().await;
 }
+
+/// The failing states this round added, as an administrator sees them: the
+/// dashboard's notice of records dated in the future, and a record whose
+/// value is far too long to show whole, at 1400 and 400 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn future_dates_and_long_values_read_well_on_both_widths() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.add_admin();
+    let long = "a long comment ".repeat(20_000);
+    write_local(
+        &app,
+        &format!(
+            r#"<s3xml><resource name="org_organisation" uuid="urn:uuid:from-the-future" mci="1" modified_on="2099-01-01T00:00:00"><data field="name">From the future</data></resource><resource name="org_organisation" uuid="urn:uuid:long-value" mci="1" modified_on="2026-11-20T10:00:00"><data field="name">Long value</data><data field="comments">{long}</data></resource></s3xml>"#
+        ),
+    );
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let driver = &browser.driver;
+    log_in(driver, &app).await;
+    for width in [1400, 400] {
+        set_width(driver, width).await;
+        open(driver, app.url("/")).await;
+        let notice = driver.find(By::Css("#future-dated")).await.unwrap();
+        assert!(notice.is_displayed().await.unwrap());
+        let rect = notice.rect().await.unwrap();
+        assert!(rect.width <= f64::from(width), "{rect:?} at {width} px");
+        shot(driver, &format!("dashboard-future-dated-{width}")).await;
+
+        open(
+            driver,
+            app.url("/records/org_organisation/urn:uuid:long-value"),
+        )
+        .await;
+        let source = driver.source().await.unwrap();
+        assert!(source.contains("characters in all"));
+        let comment = driver
+            .find(By::XPath("//td[contains(., 'characters in all')]"))
+            .await
+            .unwrap();
+        comment.scroll_into_view().await.unwrap();
+        shot(driver, &format!("record-long-value-{width}")).await;
+    }
+    browser.quit().await;
+}
