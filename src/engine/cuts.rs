@@ -17,6 +17,8 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 /// One exchange's tries so far.
 pub(super) struct Cuts {
     tries: u32,
+    /// Tries in a row that moved nothing: the wait grows with these only.
+    idle_tries: u32,
     bytes: i64,
     last_moved: Instant,
 }
@@ -25,6 +27,7 @@ impl Cuts {
     pub(super) fn new() -> Cuts {
         Cuts {
             tries: 0,
+            idle_tries: 0,
             bytes: 0,
             last_moved: Instant::now(),
         }
@@ -49,12 +52,16 @@ impl Run<'_> {
         if bytes > cuts.bytes || cuts.tries == 0 {
             cuts.bytes = bytes;
             cuts.last_moved = Instant::now();
+            cuts.idle_tries = 0;
         }
         if cuts.last_moved.elapsed() >= self.engine.stall_limit {
             return Ok(false);
         }
         cuts.tries += 1;
-        let step = Duration::from_secs(1 << cuts.tries.min(5)).min(MAX_WAIT);
+        cuts.idle_tries += 1;
+        // A link that moved bytes since the last try gets the shortest
+        // wait again: it is working, between cuts.
+        let step = Duration::from_secs(1 << cuts.idle_tries.min(5)).min(MAX_WAIT);
         let wait = step.mul_f64(0.5 + rand::random::<f64>() * 0.5);
         self.log(
             Some(table),

@@ -26,6 +26,7 @@ pub mod error;
 mod finish;
 mod lease;
 mod log;
+mod pace;
 mod peer;
 mod progress;
 mod pull;
@@ -59,6 +60,11 @@ pub const PAGE_SIZE: u64 = 5000;
 /// How long a link may drop again and again without moving a byte before a
 /// run gives up on it: long enough for a VSAT link's outage of a few
 /// minutes, short enough that a dead link is reported the same hour.
+/// Short enough to fit between the cuts of a bad field link (a 2G link
+/// drops about every minute), long enough that per-request costs stay small
+/// on a good one.
+pub const PAGE_TIME: Duration = Duration::from_secs(15);
+
 pub const STALL_LIMIT: Duration = Duration::from_secs(300);
 
 /// Masters per document pushed to Eden. Eden imports a document in one
@@ -82,6 +88,9 @@ pub struct Engine {
     pub process: String,
     /// Masters per page between edensync nodes.
     pub page_size: u64,
+    /// How long a page between edensync nodes should take on the wire:
+    /// pages shrink to fit slow links that drop (pace.rs).
+    pub page_time: Duration,
     /// Masters per document pushed to Eden.
     pub eden_push_size: u64,
     /// The largest record a pull keeps (larger ones are refused, for review).
@@ -123,6 +132,7 @@ impl Engine {
             clients: Clients::default(),
             process: format!("{host}:{}", std::process::id()),
             page_size: PAGE_SIZE,
+            page_time: PAGE_TIME,
             eden_push_size: EDEN_PUSH_DOCUMENT,
             max_record_bytes: crate::store::DEFAULT_MAX_RECORD_BYTES,
             stall_limit: STALL_LIMIT,

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use super::client::{self, Peer, PeerKind, SyncQuery};
 use super::cuts::Cuts;
 use super::error::SyncError;
+use super::pace::Pace;
 use super::progress::Progress;
 use super::run::Run;
 use crate::model;
@@ -57,6 +58,7 @@ impl Run<'_> {
         let mut since_seq = task.last_pull_seq.unwrap_or(0);
         let mut youngest = task.last_pull;
         let mut prefetched: Option<Prefetch> = None;
+        let mut pace = Pace::new(self.engine.page_size, self.engine.page_time);
         loop {
             match peer.kind {
                 // A watermark set past the clocks (before it was capped)
@@ -69,7 +71,7 @@ impl Run<'_> {
                 }
                 PeerKind::Edensync => {
                     query.since_seq = Some(since_seq);
-                    query.limit = Some(self.engine.page_size);
+                    query.limit = Some(pace.size());
                 }
             }
             self.say(&format!("{table}: pulling from {}", repository.name));
@@ -88,6 +90,10 @@ impl Run<'_> {
                 match fetched {
                     Ok(spooled) => break spooled,
                     Err(e) if self.ride_out(&e, &table, "pull", &mut cuts).await? => {
+                        if peer.kind == PeerKind::Edensync {
+                            pace.cut();
+                            query.limit = Some(pace.size());
+                        }
                         fetched = self
                             .stop
                             .guard(peer.pull(&query, &self.progress.bytes_in))
@@ -98,6 +104,7 @@ impl Run<'_> {
             };
             self.contacted = true;
             let spooled_skew = spooled.clock_skew;
+            let (asked, took) = (spooled.asked, spooled.took);
             self.note_clock(&table, spooled_skew, margin).await;
             self.say(&format!(
                 "{table}: importing {} bytes from {}",
@@ -116,7 +123,7 @@ impl Run<'_> {
                                 file: spooled.file,
                                 format: spooled.format,
                                 gzip: spooled.gzip,
-                                atomic: spooled.page,
+                                atomic: spooled.asked.is_some(),
                                 // Our own peer's answer, already on disk: no
                                 // size limit, the other limits still apply.
                                 limits: Limits {
@@ -150,6 +157,7 @@ impl Run<'_> {
                 .map_err(|e| SyncError::transient(format!("internal error: {e}")))??;
             let received = summary.records;
             total += received;
+            pace.transferred(summary.masters_read, took);
             self.progress.count(|c| {
                 let masters = summary.masters;
                 c.pulled_created += masters.created as i64;
@@ -241,7 +249,7 @@ impl Run<'_> {
             if !more {
                 return Ok(total);
             }
-            check_paging(&repository.name, query.limit, summary.masters_read)?;
+            check_paging(&repository.name, asked, summary.masters_read)?;
         }
     }
 }

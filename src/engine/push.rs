@@ -3,11 +3,13 @@
 //! watermark moves only when the peer confirms.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::Engine;
 use super::client::{Peer, PeerKind, SyncQuery};
 use super::cuts::Cuts;
 use super::error::SyncError;
+use super::pace::Pace;
 use super::run::Run;
 use crate::db::DbConnection;
 use crate::model;
@@ -43,10 +45,6 @@ impl Run<'_> {
         let mut total = 0;
         let export = PushExport {
             table: table.clone(),
-            limit: Some(match peer.kind {
-                PeerKind::Edensync => self.engine.page_size,
-                PeerKind::Eden => self.engine.eden_push_size,
-            }),
             eden: peer.kind == PeerKind::Eden,
             filters: filters.iter().map(|(_, _, _, f)| f.clone()).collect(),
             peer: repository.id,
@@ -56,11 +54,18 @@ impl Run<'_> {
             gzip,
             format,
         };
+        // Eden commits each document on its own: fixed documents. Pages
+        // to edensync peers follow the link (pace.rs).
+        let mut pace = match peer.kind {
+            PeerKind::Edensync => Pace::new(self.engine.page_size, self.engine.page_time),
+            PeerKind::Eden => Pace::new(self.engine.eden_push_size, Duration::MAX),
+        };
         self.say(&format!(
             "{table}: preparing the push to {}",
             repository.name
         ));
-        let mut page = Some(export.start(self.engine, since_seq));
+        let mut page_since = since_seq;
+        let mut page = Some(export.start(self.engine, page_since, pace.size()));
         while let Some(current) = page.take() {
             let (outcome, file, length) = current
                 .await
@@ -72,7 +77,7 @@ impl Run<'_> {
             };
             if outcome.more {
                 // The next page is exported while the peer imports this one.
-                page = Some(export.start(self.engine, covered));
+                page = Some(export.start(self.engine, covered, pace.size()));
             }
             if outcome.results == 0 {
                 let task_id = task.id;
@@ -112,9 +117,11 @@ impl Run<'_> {
                 outcome.results, repository.name
             ));
             // A dropped link is ridden out (cuts.rs): the same document
-            // again, which the peer imports all or nothing.
+            // again, which the peer imports all or nothing, or a smaller one
+            // from the same place when the link is too slow for this one.
             let mut cuts = Cuts::new();
-            let reply = loop {
+            let sending = std::time::Instant::now();
+            let sent = loop {
                 let sent = self
                     .stop
                     .guard(peer.push(
@@ -127,11 +134,29 @@ impl Run<'_> {
                     ))
                     .await;
                 match sent {
-                    Ok(reply) => break reply,
-                    Err(e) if self.ride_out(&e, &table, "push", &mut cuts).await? => {}
+                    Ok(reply) => break Some(reply),
+                    Err(e) if self.ride_out(&e, &table, "push", &mut cuts).await? => {
+                        if peer.kind == PeerKind::Edensync
+                            && pace.cut()
+                            && outcome.results > pace.size()
+                        {
+                            break None;
+                        }
+                    }
                     Err(e) => return Err(e),
                 }
             };
+            let Some(reply) = sent else {
+                if let Some(next) = page.take() {
+                    next.abort();
+                }
+                page = Some(export.start(self.engine, page_since, pace.size()));
+                continue;
+            };
+            if peer.kind == PeerKind::Edensync {
+                pace.transferred(outcome.results, sending.elapsed());
+            }
+            page_since = covered;
             self.contacted = true;
             self.note_clock(&table, reply.clock_skew, margin).await;
             // Confirmed by the peer: the watermark moves past what it holds.
@@ -209,9 +234,6 @@ impl Run<'_> {
 /// What a push exports, page after page.
 struct PushExport {
     table: String,
-    /// Masters per page, or per document for Eden (which commits each
-    /// document on its own).
-    limit: Option<u64>,
     /// The peer is Eden: a document like Eden's own, no paging attributes.
     eden: bool,
     filters: Vec<Filter>,
@@ -229,12 +251,18 @@ struct PushExport {
 type ExportedPage = Result<(store::ExportOutcome, std::fs::File, u64), SyncError>;
 
 impl PushExport {
-    /// Export the page after `since_seq` to a file on the blocking pool.
-    fn start(&self, engine: &Engine, since_seq: i64) -> tokio::task::JoinHandle<ExportedPage> {
+    /// Export the page of at most `limit` masters after `since_seq` to a
+    /// file on the blocking pool.
+    fn start(
+        &self,
+        engine: &Engine,
+        since_seq: i64,
+        limit: u64,
+    ) -> tokio::task::JoinHandle<ExportedPage> {
         let request = ExportRequest {
             table: self.table.clone(),
             since_seq: Some(since_seq),
-            limit: self.limit,
+            limit: Some(limit),
             paged_reader: !self.eden,
             filters: self.filters.clone(),
             exclude_changed_by: Some(self.peer),

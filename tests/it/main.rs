@@ -45,6 +45,7 @@ mod sync_eden_push;
 mod sync_eden_relay;
 mod sync_engine;
 mod sync_faults;
+mod sync_field_links;
 mod sync_hostile_peer;
 mod sync_load;
 mod sync_lockout;

@@ -11,8 +11,8 @@ use edensync::engine::RunStatus;
 use edensync::model;
 
 use crate::support::peers::{
-    self, PEER_EMAIL, TaskSpec, add_repository, add_task, count, doc, org, run, unreachable_url,
-    write_local,
+    self, PEER_EMAIL, TaskSpec, add_repository, add_task, count, doc, many_orgs, org, run, set_url,
+    stored_uuids as uuids, unreachable_url, write_local,
 };
 use crate::support::stand_in::{Cutter, Proxy, Reply, StandIn};
 use crate::support::{Backend, TestApp};
@@ -20,37 +20,6 @@ use crate::support::{Backend, TestApp};
 fn repository(app: &TestApp, id: i64) -> model::repositories::Repository {
     model::repositories::find(&mut app.conn(), id)
         .unwrap()
-        .unwrap()
-}
-
-fn set_url(app: &TestApp, id: i64, url: &str) {
-    diesel::update(repositories::table.find(id))
-        .set(repositories::url.eq(Some(url)))
-        .execute(&mut *app.conn())
-        .unwrap();
-}
-
-fn many_orgs(prefix: &str, n: usize) -> String {
-    let orgs: Vec<String> = (0..n)
-        .map(|i| {
-            org(
-                &format!("urn:uuid:{prefix}-{i:04}"),
-                &format!("Organisation {prefix} {i}"),
-                &format!("{prefix}{i}"),
-                "2026-11-20T10:00:00",
-            )
-        })
-        .collect();
-    doc(&orgs)
-}
-
-fn uuids(app: &TestApp) -> Vec<String> {
-    use edensync::db::schema::records;
-    records::table
-        .filter(records::table_name.eq("org_organisation"))
-        .order(records::uuid.asc())
-        .select(records::uuid)
-        .load(&mut *app.conn())
         .unwrap()
 }
 

@@ -98,8 +98,10 @@ pub struct Spooled {
     pub gzip: bool,
     /// What the peer answered in (by its Content-Type).
     pub format: Format,
-    /// One page of a paged pull (bounded by `limit`), not a whole table.
-    pub page: bool,
+    /// The page size asked for: one page of a paged pull, not a whole table.
+    pub asked: Option<u64>,
+    /// How long the transfer took, from the request to the last byte.
+    pub took: std::time::Duration,
     /// Seconds the peer's clock is ahead of ours (from its `Date` header).
     pub clock_skew: Option<i64>,
 }
@@ -257,6 +259,7 @@ impl Peer {
         bytes_in: &AtomicI64,
     ) -> Result<Spooled, SyncError> {
         let url = self.sync_url(query);
+        let started = std::time::Instant::now();
         let mut request = self.request(reqwest::Method::GET, &url);
         request = match self.kind {
             PeerKind::Edensync => request.header(header::ACCEPT_ENCODING, "gzip"),
@@ -297,7 +300,8 @@ impl Peer {
             bytes,
             gzip,
             format,
-            page: query.limit.is_some(),
+            asked: query.limit,
+            took: started.elapsed(),
             clock_skew,
         })
     }

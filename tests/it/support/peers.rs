@@ -217,3 +217,37 @@ pub async fn run_with(engine: &Engine, repository_id: i64) -> RunReport {
         .await
         .expect("the run is recorded")
 }
+
+/// `n` organisations, uuids `urn:uuid:{prefix}-0000` on.
+pub fn many_orgs(prefix: &str, n: usize) -> String {
+    let orgs: Vec<String> = (0..n)
+        .map(|i| {
+            org(
+                &format!("urn:uuid:{prefix}-{i:04}"),
+                &format!("Organisation {prefix} {i}"),
+                &format!("{prefix}{i}"),
+                "2026-11-20T10:00:00",
+            )
+        })
+        .collect();
+    doc(&orgs)
+}
+
+/// Point a repository somewhere else (through a proxy or a link).
+pub fn set_url(app: &TestApp, id: i64, url: &str) {
+    diesel::update(repositories::table.find(id))
+        .set(repositories::url.eq(Some(url)))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+/// The uuids of the organisations a node holds, in order.
+pub fn stored_uuids(app: &TestApp) -> Vec<String> {
+    use edensync::db::schema::records;
+    records::table
+        .filter(records::table_name.eq("org_organisation"))
+        .order(records::uuid.asc())
+        .select(records::uuid)
+        .load(&mut *app.conn())
+        .unwrap()
+}

@@ -1,0 +1,133 @@
+//! Real `edensync` processes for the end-to-end benchmarks: a node (its
+//! data directory and commands), a server, peak RSS, generated documents.
+//! Each benchmark uses what it needs of these.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_edensync");
+pub const PEER: &str = "peer@example.org";
+pub const PEER_PASSWORD: &str = "bench peer password";
+
+pub struct Node {
+    pub dir: PathBuf,
+}
+
+impl Node {
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("EDENSYNC_DATA_DIR", &self.dir)
+            .env("EDENSYNC_LOG", "warn")
+            .env_remove("EDENSYNC_DATABASE_URL");
+        command
+    }
+
+    /// Run a command to the end; its stdout. Panics with stderr on failure.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "edensync {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run a command and follow its peak RSS while it runs.
+    pub fn run_measured(&self, args: &[&str]) -> (Duration, u64, String) {
+        let started = Instant::now();
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut peak = 0;
+        loop {
+            peak = peak.max(peak_rss_kib(child.id()));
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let elapsed = started.elapsed();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "edensync {args:?} failed");
+        (
+            elapsed,
+            peak,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+}
+
+/// VmHWM of a process in KiB (0 once it is gone).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+pub fn write_document(path: &Path, first: usize, n: usize) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    write!(
+        out,
+        "<?xml version='1.0' encoding='utf-8'?>\n<s3xml success=\"true\" results=\"{n}\">"
+    )
+    .unwrap();
+    for i in first..first + n {
+        out.write_all(crate::common::organisation(i).as_bytes())
+            .unwrap();
+    }
+    out.write_all(b"</s3xml>").unwrap();
+}
+
+pub fn serve(node: &Node) -> (Child, String) {
+    let mut child = node
+        .command(&["serve", "--bind", "127.0.0.1:0", "--no-scheduler"])
+        .env("EDENSYNC_ADMIN_EMAIL", "admin@example.org")
+        .env("EDENSYNC_ADMIN_PASSWORD", "bench admin password")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(url) = line.strip_prefix("edensync listening on ") {
+            break url.to_string();
+        }
+    };
+    (child, url)
+}
+
+pub fn json_field(json: &str, key: &str) -> i64 {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    value[key].as_i64().unwrap_or(0)
+}

@@ -1,0 +1,212 @@
+//! Field links, end to end: two real `edensync` processes with the link
+//! simulator between them (tests/it/support/link.rs: bandwidth, latency,
+//! cuts), B serving, A running `edensync sync` until the table is across.
+//! For each profile: a pull of N organisations (each with a nested office)
+//! from B into A, then a push of N others from A to B; time, runs, bytes
+//! on the wire against the clean link's, and what one whole-table document
+//! would need on that link.
+//!
+//! `cargo bench --bench field_links` (N = 20 000, profiles clean, flaky,
+//! VSAT and 2G; `EDENSYNC_BENCH_RECORDS` and `EDENSYNC_BENCH_PROFILES`,
+//! such as `clean,flaky`, change them).
+
+mod common;
+#[path = "../tests/it/support/link.rs"]
+mod link;
+#[path = "common/nodes.rs"]
+mod nodes;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use link::{Link, Profile};
+use nodes::{Node, PEER, PEER_PASSWORD, json_field, serve, write_document};
+
+/// Runs of `edensync sync` before a direction counts as never completing.
+const MAX_RUNS: usize = 20;
+
+/// One direction through one link.
+struct Transfer {
+    time: Duration,
+    runs: usize,
+    bytes: u64,
+    records: i64,
+}
+
+fn main() {
+    let n: usize = std::env::var("EDENSYNC_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let wanted =
+        std::env::var("EDENSYNC_BENCH_PROFILES").unwrap_or_else(|_| "clean,flaky,VSAT,2G".into());
+    let profiles: Vec<Profile> = [
+        Profile::clean(),
+        Profile::flaky(),
+        Profile::vsat(),
+        Profile::two_g(),
+    ]
+    .into_iter()
+    .filter(|p| wanted.split(',').any(|w| w.eq_ignore_ascii_case(p.name)))
+    .collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    println!("field links, {n} organisations (each with a nested office) each way");
+    println!(
+        "| link | direction | time | runs | bytes on the wire | × clean | one document would need |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut clean: Option<(u64, u64)> = None;
+    for profile in profiles {
+        let (pull, push, document) = measure(&runtime, &profile, n);
+        if profile.name == "clean" {
+            clean = Some((pull.bytes, push.bytes));
+        }
+        for (direction, transfer, clean_bytes) in [
+            ("pull", &pull, clean.map(|c| c.0)),
+            ("push", &push, clean.map(|c| c.1)),
+        ] {
+            let completed = transfer.records as usize == n;
+            println!(
+                "| {} | {direction} | {} | {} | {} | {} | {} |",
+                profile.name,
+                if completed {
+                    format!("{:.0} s", transfer.time.as_secs_f64())
+                } else {
+                    format!(
+                        "incomplete after {:.0} s ({} of {n})",
+                        transfer.time.as_secs_f64(),
+                        transfer.records
+                    )
+                },
+                transfer.runs,
+                transfer.bytes,
+                clean_bytes.map_or("–".into(), |c| format!(
+                    "{:.2}",
+                    transfer.bytes as f64 / c as f64
+                )),
+                one_document(&profile, document),
+            );
+        }
+    }
+}
+
+/// What sending the table as one document (`bytes` on the wire) needs.
+fn one_document(profile: &Profile, bytes: u64) -> String {
+    let Some(rate) = profile.bytes_per_sec else {
+        return "–".into();
+    };
+    let seconds = bytes as f64 / rate as f64 + profile.rtt.as_secs_f64();
+    match profile.cut_every {
+        // The longest gap between two cuts is 1.5 times the average.
+        Some(every) if seconds > every.as_secs_f64() * 1.5 => {
+            format!("{seconds:.0} s: never completes")
+        }
+        _ => format!("{seconds:.0} s"),
+    }
+}
+
+/// Pull, then push, `n` organisations through a link of `profile`; and the
+/// size of the table as one gzip document.
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    profile: &Profile,
+    n: usize,
+) -> (Transfer, Transfer, u64) {
+    let base = std::env::var("EDENSYNC_BENCH_DIR")
+        .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+    let root = tempfile::tempdir_in(base).unwrap();
+    let a = Node {
+        dir: root.path().join("a"),
+    };
+    let b = Node {
+        dir: root.path().join("b"),
+    };
+    eprintln!(
+        "{}: preparing {n} organisations on each node …",
+        profile.name
+    );
+    let doc_b = root.path().join("b.xml");
+    let doc_a = root.path().join("a.xml");
+    write_document(&doc_b, 0, n);
+    write_document(&doc_a, 500_000_000, n);
+    b.run(&["import", doc_b.to_str().unwrap()], None);
+    a.run(&["import", doc_a.to_str().unwrap()], None);
+    let document = gzip_size(&b.run(&["export", "org_organisation"], None));
+    b.run(
+        &["user", "add", PEER, "--role", "sync", "--password-stdin"],
+        Some(PEER_PASSWORD),
+    );
+    let (mut server, url) = serve(&b);
+    let link = runtime.block_on(Link::start(&url, profile.clone()));
+    a.run(
+        &[
+            "repository",
+            "add",
+            "B",
+            "--url",
+            &link.url,
+            "--username",
+            PEER,
+            "--password-stdin",
+        ],
+        Some(PEER_PASSWORD),
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&b.run(&["repository", "list", "--json"], None)).unwrap();
+    let a_name = listed[0]["name"].as_str().unwrap().to_string();
+    b.run(&["repository", "edit", &a_name, "--accept-push"], None);
+
+    let mut transfers = Vec::new();
+    for (mode, field) in [("pull", "pulled_created"), ("push", "pushed_created")] {
+        a.run(
+            &[
+                "task",
+                "add",
+                "B",
+                "org_organisation",
+                "--mode",
+                mode,
+                "--components",
+            ],
+            None,
+        );
+        let before = link.traffic.bytes();
+        let started = Instant::now();
+        let mut records = 0;
+        let mut runs = 0;
+        while records < n as i64 && runs < MAX_RUNS {
+            runs += 1;
+            let out = a
+                .command(&["sync", "B", "--json"])
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .unwrap();
+            records += json_field(&String::from_utf8_lossy(&out.stdout), field);
+        }
+        transfers.push(Transfer {
+            time: started.elapsed(),
+            runs,
+            bytes: link.traffic.bytes() - before,
+            records,
+        });
+        a.run(&["task", "remove", "B", "org_organisation"], None);
+        eprintln!(
+            "{}: {mode} done, {} cuts so far",
+            profile.name,
+            link.traffic.cuts.load(Ordering::Relaxed)
+        );
+    }
+    server.kill().unwrap();
+    let _ = server.wait();
+    let push = transfers.pop().unwrap();
+    let pull = transfers.pop().unwrap();
+    (pull, push, document)
+}
+
+/// The size of `text` compressed as edensync compresses a page.
+fn gzip_size(text: &str) -> u64 {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap().len() as u64
+}

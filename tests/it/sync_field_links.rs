@@ -1,0 +1,108 @@
+//! Field links, through the project's link simulator (support/link.rs),
+//! scaled down: pages shrink until they fit between a link's cuts, so a
+//! sync that a fixed page size never completes finishes with every record
+//! once; a link that stalls for longer than the HTTP stack's default user
+//! timeout and then moves again does not fail the transfer.
+
+use std::time::Duration;
+
+use edensync::engine::RunStatus;
+use edensync::model;
+
+use crate::support::link::{Link, Profile};
+use crate::support::peers::{
+    self, TaskSpec, add_repository, add_task, count, many_orgs, set_url, stored_uuids, write_local,
+};
+use crate::support::stand_in::{Reply, StandIn};
+use crate::support::{Backend, TestApp};
+
+/// A 2G-like link, faster in proportion: a page of 300 organisations
+/// (7.5 KB, 7.5 s) takes longer than the longest time between two
+/// cuts (6 s), so a fixed page is lost at every try; pages that follow the link finish, both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_shrink_to_fit_between_the_cuts_of_a_slow_link() {
+    let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
+        return;
+    };
+    add_task(&a, id, TaskSpec::default());
+    write_local(&b, &many_orgs("B", 300));
+    write_local(&a, &many_orgs("A", 100));
+    let link = Link::start(
+        &b.url,
+        Profile {
+            name: "slow and cut",
+            bytes_per_sec: Some(1_000),
+            rtt: Duration::from_millis(50),
+            cut_every: Some(Duration::from_secs(4)),
+            stall: None,
+        },
+    )
+    .await;
+    set_url(&a, id, &link.url);
+    let mut engine = peers::engine(&a);
+    engine.page_size = 300;
+    engine.page_time = Duration::from_secs(1);
+    let run = peers::run_with(&engine, id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(run.counts.pulled_created, 300, "every record once: {run:?}");
+    // A push whose answer the link lost is sent again, and the peer's
+    // answer lists the records again (as Eden's does), stored once.
+    let pushed = run.counts.pushed_created + run.counts.pushed_updated;
+    assert!(pushed >= 100, "{run:?}");
+    assert_eq!(count(&a, "org_organisation"), 400);
+    assert_eq!(count(&b, "org_organisation"), 400);
+    assert_eq!(stored_uuids(&a), stored_uuids(&b));
+    let log = model::sync_log::recent(&mut a.conn(), 500).unwrap();
+    let pages = log.iter().filter(|l| l.action == "import").count();
+    assert!(pages > 2, "the pull came in smaller pages: {pages}");
+    assert!(
+        link.traffic.cuts.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the link did drop"
+    );
+}
+
+/// A link that stops moving for 35 s (a satellite fade) and then moves
+/// again: the push waits, and completes. The HTTP stack's default gave up
+/// after 30 s of unacknowledged bytes ("Connection timed out (os error
+/// 110)") although the link was not dead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_that_stalls_and_moves_again_does_not_time_out() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let eden = StandIn::start(|_, _| Reply::Recorded("03_push_initial_response.http")).await;
+    let link = Link::start(
+        &eden.url,
+        Profile {
+            stall: Some((8 * 1024, Duration::from_secs(35))),
+            ..Profile::clean()
+        },
+    )
+    .await;
+    let repository = add_repository(
+        &a,
+        "Eden B",
+        &format!("{}/edenb", link.url),
+        "admin@example.com",
+        "testing",
+    );
+    add_task(
+        &a,
+        repository,
+        TaskSpec {
+            mode: "push",
+            ..TaskSpec::default()
+        },
+    );
+    write_local(&a, &many_orgs("A", 3_000));
+    let mut engine = peers::engine(&a);
+    engine.eden_push_size = 3_000;
+    let started = std::time::Instant::now();
+    let run = peers::run_with(&engine, repository).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(35),
+        "the link stalled"
+    );
+    assert_eq!(eden.requests().len(), 1, "sent once, not again");
+}
