@@ -102,8 +102,11 @@ pub(super) fn run(
         RunStatus::Succeeded => Ok(()),
         RunStatus::Partial => Err(CliError::Partial(what)),
         RunStatus::Skipped => Err(CliError::Skipped(format!(
-            "{what}: another run of {} is in progress",
-            found.name
+            "{what}: {}",
+            report
+                .error
+                .clone()
+                .unwrap_or_else(|| format!("another run of {} is in progress", found.name))
         ))),
         // A report is written when the run has ended: never `Running`.
         RunStatus::Failed | RunStatus::TimedOut | RunStatus::Cancelled | RunStatus::Running => {

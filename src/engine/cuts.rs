@@ -74,7 +74,8 @@ impl Run<'_> {
             LogResult::Warning,
             false,
             format!(
-                "the link dropped during the {direction} of {table} (what was committed is kept); trying again in {} s (try {})",
+                "the link dropped during the {direction} of {table}; {}; trying again in {} s from there (try {})",
+                self.committed.kept(direction),
                 wait.as_secs().max(1),
                 cuts.tries
             ),

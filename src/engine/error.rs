@@ -16,11 +16,13 @@ pub enum FailureKind {
 
 /// A failure with a message written for the administrator: which peer, what
 /// it said, what to check. Never contains a password.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
+#[derive(Debug, Clone)]
 pub struct SyncError {
     pub kind: FailureKind,
     pub message: String,
+    /// The technical chain (the HTTP stack's error, the URL): shown last,
+    /// for whoever digs deeper.
+    pub details: Option<String>,
     /// The peer sent the message (Eden's `remote` flag in the log).
     pub remote: bool,
     /// The other tasks of the run cannot work either (the peer cannot be
@@ -36,6 +38,7 @@ impl SyncError {
         SyncError {
             kind: FailureKind::Transient,
             message: message.into(),
+            details: None,
             remote: false,
             stops_run: false,
             link_dropped: false,
@@ -46,6 +49,7 @@ impl SyncError {
         SyncError {
             kind: FailureKind::Permanent,
             message: message.into(),
+            details: None,
             remote: false,
             stops_run: false,
             link_dropped: false,
@@ -56,9 +60,23 @@ impl SyncError {
         SyncError {
             kind: FailureKind::Cancelled,
             message: message.into(),
+            details: None,
             remote: false,
             stops_run: false,
             link_dropped: false,
+        }
+    }
+
+    pub fn with_details(mut self, details: impl Into<String>) -> SyncError {
+        self.details = Some(details.into());
+        self
+    }
+
+    /// The message, then the details.
+    pub fn full_text(&self) -> String {
+        match &self.details {
+            Some(details) => format!("{} (details: {details})", self.message),
+            None => self.message.clone(),
         }
     }
 
@@ -77,6 +95,14 @@ impl SyncError {
         self
     }
 }
+
+impl std::fmt::Display for SyncError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.full_text())
+    }
+}
+
+impl std::error::Error for SyncError {}
 
 impl From<DbError> for SyncError {
     fn from(e: DbError) -> Self {

@@ -39,9 +39,9 @@ impl Engine {
         let error = (!failures.is_empty()).then(|| {
             failures
                 .iter()
-                .map(|f| f.message.clone())
+                .map(SyncError::full_text)
                 .collect::<Vec<_>>()
-                .join("; ")
+                .join(". ")
         });
         let permanent = failures.iter().any(|f| f.kind == FailureKind::Permanent);
         let transient = failures.iter().any(|f| f.kind != FailureKind::Permanent);
@@ -49,7 +49,7 @@ impl Engine {
         let run_id = run.run_id;
         let holder = holder.to_string();
         let contacted = run.contacted;
-        let error_for_db = error.clone();
+        let unrecorded = error.clone();
         let finished = self
             .db(move |conn| {
                 let now = model::now();
@@ -76,7 +76,19 @@ impl Engine {
                 } else {
                     (RepositoryStatus::Ok, None)
                 };
-                model::runs::finish(conn, run_id, status, &counts, error_for_db.as_deref(), now)?;
+                // What happens next, last: the administrator's next question.
+                let error = error.map(|e| match (permanent, next_retry_at) {
+                    (true, _) => format!(
+                        "{e}. Scheduled runs wait until the repository is edited or retried by hand (Retry now)"
+                    ),
+                    (false, Some(at)) => format!(
+                        "{e}. Next try at {} UTC (in {} s)",
+                        at.format("%H:%M:%S"),
+                        (at - now).num_seconds().max(1)
+                    ),
+                    (false, None) => e,
+                });
+                model::runs::finish(conn, run_id, status, &counts, error.as_deref(), now)?;
                 model::repositories::record_outcome(
                     conn,
                     repository_id,
@@ -84,26 +96,30 @@ impl Engine {
                         status: repo_status,
                         succeeded: !permanent && !transient,
                         progressed,
-                        error: error_for_db.as_deref(),
+                        error: error.as_deref(),
                         next_retry_at,
                         contacted,
                     },
                     now,
                 )?;
                 model::repositories::release_lease(conn, repository_id, &holder)?;
-                Ok(name)
+                Ok((name, error))
             })
             .await;
-        match finished {
-            Ok(name) => {
+        let error = match finished {
+            Ok((name, error)) => {
                 // A repository deleted during its run has no name left to report.
                 if let Some(name) = name {
                     self.metrics
                         .observe_run(&name, status, started.elapsed(), &counts);
                 }
+                error
             }
-            Err(e) => tracing::error!(run_id, error = %e, "could not record the end of the run"),
-        }
+            Err(e) => {
+                tracing::error!(run_id, error = %e, "could not record the end of the run");
+                unrecorded
+            }
+        };
         RunReport {
             run_id,
             status,

@@ -26,6 +26,8 @@ pub(super) struct Taken {
     pub run_id: i64,
     pub leased: bool,
     pub repository_name: String,
+    /// Not leased: why, in words (who holds the lease, until when).
+    pub held: Option<String>,
 }
 
 impl Engine {
@@ -67,8 +69,11 @@ impl Engine {
                     run_id,
                     leased: true,
                     repository_name: repository.name,
+                    held: None,
                 })
             } else {
+                let held = model::repositories::lease(conn, repository_id)?
+                    .map(|(theirs, until)| held_by(&repository.name, &theirs, until, now, &holder));
                 let run_id = model::runs::insert(
                     conn,
                     repository_id,
@@ -95,6 +100,7 @@ impl Engine {
                     run_id,
                     leased: false,
                     repository_name: repository.name,
+                    held,
                 })
             }
         })
@@ -159,6 +165,37 @@ impl Engine {
                 }
             }
         })
+    }
+}
+
+/// Who holds the lease of `name`, in words: a run in progress here, a run
+/// killed here whose lease is taken over in a moment, or a run on another
+/// host whose lease frees the repository when it expires.
+fn held_by(
+    name: &str,
+    holder: &str,
+    until: NaiveDateTime,
+    now: NaiveDateTime,
+    ours: &str,
+) -> String {
+    let mut parts = holder.split(':');
+    let (host, pid) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let here = ours.split(':').next() == Some(host);
+    if here && holder_process_is_gone(holder, ours) {
+        format!(
+            "the last run of {name} was stopped without releasing the repository (process {pid} is gone); \
+             it is taken over within {} s: try again then",
+            3 * HEARTBEAT.as_secs()
+        )
+    } else if here {
+        format!("another run of {name} is in progress (process {pid} on this host)")
+    } else {
+        format!(
+            "another run of {name} is in progress on {host}; if that process has died, \
+             the repository is free when its lease expires at {} UTC (in {} s)",
+            until.format("%H:%M:%S"),
+            (until - now).num_seconds().max(0)
+        )
     }
 }
 

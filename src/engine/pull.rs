@@ -219,6 +219,7 @@ impl Run<'_> {
             if let Some(next) = next_seq {
                 since_seq = next;
             }
+            self.committed.page(summary.masters_read);
             let (result, message) = if !summary.rejected.is_empty() {
                 (
                     LogResult::Warning,

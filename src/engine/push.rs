@@ -193,6 +193,7 @@ impl Run<'_> {
                 })
                 .await?;
             total += outcome.results;
+            self.committed.page(outcome.results);
             self.progress.count(|c| {
                 c.pushed_created += reply.created as i64;
                 c.pushed_updated += reply.updated as i64;

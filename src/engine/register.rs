@@ -50,7 +50,7 @@ impl Engine {
                 } else {
                     LogResult::Error
                 },
-                e.message.clone(),
+                e.full_text(),
                 e.remote,
             ),
         };

@@ -55,13 +55,16 @@ impl Engine {
             .take_lease(repository_id, job_id, trigger, holder.clone())
             .await?;
         let (run_id, leased, name) = (taken.run_id, taken.leased, taken.repository_name);
+        let held = taken.held;
         if !leased {
             self.metrics.observe_skipped_run(&name);
             return Ok(RunReport {
                 run_id,
                 status: RunStatus::Skipped,
                 counts: RunCounts::default(),
-                error: Some("another run of this repository is in progress".into()),
+                error: Some(
+                    held.unwrap_or_else(|| format!("another run of {name} is in progress")),
+                ),
                 tasks: Vec::new(),
             });
         }
@@ -85,6 +88,7 @@ impl Engine {
             rejected: 0,
             contacted: false,
             skew_warned: false,
+            committed: Committed::default(),
         };
         let outcome = run.execute(request.only_table.as_deref()).await;
         heartbeat.abort();
@@ -106,6 +110,37 @@ pub(super) struct Run<'a> {
     pub rejected: u64,
     pub contacted: bool,
     pub skew_warned: bool,
+    /// What the current pull or push has committed so far: what a failure
+    /// keeps.
+    pub committed: Committed,
+}
+
+/// Pages and master records one pull or push has committed.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Committed {
+    pub pages: u64,
+    pub records: u64,
+}
+
+impl Committed {
+    pub(super) fn page(&mut self, records: u64) {
+        self.pages += 1;
+        self.records += records;
+    }
+
+    /// What a failure of this pull or push leaves behind, in words.
+    pub(super) fn kept(&self, direction: &str) -> String {
+        let records = match self.records {
+            1 => "1 record".to_string(),
+            n => format!("{n} records"),
+        };
+        match self.pages {
+            0 if direction == "pull" => "nothing of this pull had arrived whole yet".into(),
+            0 => "the peer had confirmed nothing of this push yet".into(),
+            1 => format!("page 1 is kept ({records})"),
+            n => format!("pages 1–{n} are kept ({records})"),
+        }
+    }
 }
 
 impl Run<'_> {
@@ -127,7 +162,7 @@ impl Run<'_> {
                     "connect",
                     LogResult::Fatal,
                     false,
-                    e.message.clone(),
+                    e.full_text(),
                 )
                 .await;
                 return Err(e);
@@ -160,8 +195,9 @@ impl Run<'_> {
             let pushes = task.mode.pushes();
             let mut pull_failed = false;
             if pulls {
+                self.committed = Committed::default();
                 let result = self.pull(&mut peer, &repository, &task, margin).await;
-                report.pulled = Some(result.as_ref().map(|n| *n).map_err(|e| e.message.clone()));
+                report.pulled = Some(result.as_ref().map(|n| *n).map_err(|e| e.full_text()));
                 if let Err(e) = result {
                     pull_failed = true;
                     let stop = self.note_failure(e, &task, "pull/outgoing", "fetch").await;
@@ -172,8 +208,9 @@ impl Run<'_> {
                 }
             }
             if pushes && !pull_failed {
+                self.committed = Committed::default();
                 let result = self.push(&mut peer, &repository, &task, margin).await;
-                report.pushed = Some(result.as_ref().map(|n| *n).map_err(|e| e.message.clone()));
+                report.pushed = Some(result.as_ref().map(|n| *n).map_err(|e| e.full_text()));
                 if let Err(e) = result {
                     let stop = self.note_failure(e, &task, "push/outgoing", "send").await;
                     if stop {
@@ -189,10 +226,11 @@ impl Run<'_> {
     }
 
     /// Log a failed step; true when the rest of the run cannot work either
-    /// (cancelled, credentials refused, peer unreachable).
+    /// (cancelled, credentials refused, peer unreachable). The run's error
+    /// says which table and direction failed, and what of it was kept.
     async fn note_failure(
         &mut self,
-        error: SyncError,
+        mut error: SyncError,
         task: &Task,
         mode: &'static str,
         action: &'static str,
@@ -201,19 +239,19 @@ impl Run<'_> {
             FailureKind::Permanent if mode == "push/outgoing" => LogResult::Fatal,
             _ => LogResult::Error,
         };
+        let direction = mode.split('/').next().unwrap_or(mode);
+        error.message = format!("{}; {}", error.message, self.committed.kept(direction));
         self.log(
             Some(&task.resource_name),
             mode,
             action,
             result,
             error.remote,
-            error.message.clone(),
+            error.full_text(),
         )
         .await;
-        self.say(&format!(
-            "{} {}: {}",
-            task.resource_name, mode, error.message
-        ));
+        error.message = format!("{} {direction}: {}", task.resource_name, error.message);
+        self.say(&error.full_text());
         let stop = error.kind == FailureKind::Cancelled || error.stops_run;
         self.failures.push(error);
         stop

@@ -91,7 +91,8 @@ impl Store {
 }
 
 /// `edensync sync B` until it runs: while the killed run's lease still
-/// shows a recent heartbeat (a few seconds) the run is skipped (exit 4).
+/// shows a recent heartbeat (a few seconds) the run is skipped (exit 4),
+/// saying that the holder is gone and when its lease is taken over.
 fn sync_after_crash(env: &HashMap<&str, String>) -> String {
     let started = Instant::now();
     loop {
@@ -100,6 +101,12 @@ fn sync_after_crash(env: &HashMap<&str, String>) -> String {
         match out.status.code() {
             Some(0) => return String::from_utf8(out.stdout).unwrap(),
             Some(4) if started.elapsed() < Duration::from_secs(30) => {
+                assert!(
+                    stderr.contains("was stopped without releasing the repository")
+                        && stderr.contains("is gone")
+                        && stderr.contains("taken over within 6 s"),
+                    "the message says the holder is dead and when the lease is taken over: {stderr}"
+                );
                 std::thread::sleep(Duration::from_secs(1));
             }
             other => panic!("sync after the crash ended {other:?}: {stderr}"),

@@ -136,9 +136,7 @@ pub fn transport_error(name: &str, base: &str, e: &reqwest::Error) -> SyncError 
     } else {
         format!("{name} is unavailable")
     };
-    let error = SyncError::transient(format!(
-        "Peer repository unavailable: {what} (details: {detail})"
-    ));
+    let error = SyncError::transient(what).with_details(detail);
     // Nobody answers at that address: the other tasks would only wait too.
     if e.is_connect() {
         error.stopping_the_run()
