@@ -12,6 +12,7 @@ mod job;
 mod output;
 mod password;
 mod repository;
+mod review;
 mod secrets;
 mod serve;
 mod sync;
@@ -103,6 +104,9 @@ enum Command {
     /// Manage jobs: when repositories are synced on their own.
     #[command(subcommand)]
     Job(job::JobCommand),
+    /// The review queue: records refused here or by a peer, and conflicts.
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
     /// Import an S3XML document (a file, or - for standard input) into the store.
     Import {
         file: String,
@@ -268,6 +272,7 @@ fn run(command: Command, mut settings: Settings) -> Result<(), CliError> {
         Command::Repository(command) => repository::run(command, app::open(settings)?),
         Command::Task(command) => task::run(command, app::open(settings)?),
         Command::Job(command) => job::run(command, app::open(settings)?),
+        Command::Review(command) => review::run(command, app::open(settings)?),
         Command::Import {
             file,
             update_policy,

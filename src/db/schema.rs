@@ -255,7 +255,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    rejected_items (id) {
+    review_items (id) {
         id -> BigInt,
         run_id -> Nullable<BigInt>,
         repository_id -> Nullable<BigInt>,
@@ -265,6 +265,12 @@ diesel::table! {
         raw_element -> Text,
         created_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
+        kind -> Text,
+        winner -> Nullable<Text>,
+        policy -> Nullable<Text>,
+        stored_version -> Nullable<Text>,
+        resolution -> Nullable<Text>,
+        resolved_by -> Nullable<Text>,
     }
 }
 
@@ -311,7 +317,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     records,
     record_refs,
     served_watermarks,
-    rejected_items,
+    review_items,
     audit_log,
 );
 

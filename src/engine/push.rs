@@ -17,7 +17,7 @@ use crate::model::repositories::Repository;
 use crate::model::tasks::Task;
 use crate::s3xml::Format;
 use crate::store::{self, ExportRequest, Filter, policy};
-use crate::vocabulary::LogResult;
+use crate::vocabulary::{LogResult, ReviewKind};
 
 impl Run<'_> {
     /// Push a task's table: what changed here since the last confirmed push
@@ -174,16 +174,20 @@ impl Run<'_> {
                 .db(move |conn| {
                     let now = model::now();
                     for (table, uuid, reason, raw) in &rejected {
-                        model::records::insert_rejected(
+                        model::review_items::queue(
                             conn,
-                            &model::records::NewRejectedItem {
+                            &model::review_items::NewReviewItem {
                                 run_id: Some(run_id),
                                 repository_id: Some(repository_id),
                                 table_name: table,
                                 uuid: uuid.as_deref(),
-                                reason: &format!("refused by the peer: {reason}"),
+                                reason,
                                 raw_element: raw,
                                 created_at: now,
+                                kind: ReviewKind::RefusedByPeer.as_str(),
+                                winner: None,
+                                policy: None,
+                                stored_version: None,
                             },
                         )?;
                     }

@@ -5,6 +5,7 @@
 
 pub mod jobs;
 pub mod repositories;
+pub mod review;
 pub mod schedule;
 pub mod settings;
 pub mod tasks;

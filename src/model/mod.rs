@@ -5,8 +5,8 @@ pub mod audit_log;
 pub mod export_dependencies;
 pub mod jobs;
 pub mod records;
-pub mod rejected_items;
 pub mod repositories;
+pub mod review_items;
 pub mod runs;
 pub mod served_watermarks;
 pub mod sessions;
@@ -24,4 +24,13 @@ use chrono::{NaiveDateTime, SubsecRound, Utc};
 /// SQLite text and PostgreSQL `timestamp` keep exactly).
 pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// A LIKE pattern (escape character `\`) matching `text` anywhere.
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }

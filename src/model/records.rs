@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{record_refs, record_seq, records, rejected_items};
+use crate::db::schema::{record_refs, record_seq, records};
 use crate::db::{DbConnection, on_each_backend};
 
 /// A stored record: identity, Eden's meta fields, the body (fields and
@@ -252,24 +252,6 @@ pub fn components_of(conn: &mut DbConnection, parent_id: i64) -> QueryResult<Vec
         .load(conn)
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = rejected_items)]
-pub struct NewRejectedItem<'a> {
-    pub run_id: Option<i64>,
-    pub repository_id: Option<i64>,
-    pub table_name: &'a str,
-    pub uuid: Option<&'a str>,
-    pub reason: &'a str,
-    pub raw_element: &'a str,
-    pub created_at: NaiveDateTime,
-}
-
-pub fn insert_rejected(conn: &mut DbConnection, item: &NewRejectedItem) -> QueryResult<usize> {
-    diesel::insert_into(rejected_items::table)
-        .values(item)
-        .execute(conn)
-}
-
 /// Every table held, with its number of records (deleted ones included).
 pub fn table_counts(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
     records::table
@@ -316,4 +298,15 @@ pub fn browse(
         );
     }
     query.load(conn)
+}
+
+/// Give a record the next seq, unchanged otherwise: pushes send it again
+/// (a record a peer refused, fixed here or to be tried again). Takes the
+/// seq lock, so call it inside a transaction.
+pub fn bump_seq(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
+    lock_seq(conn)?;
+    let seq = reserve_seqs(conn, 1)?;
+    diesel::update(records::table.find(id))
+        .set(records::seq.eq(seq))
+        .execute(conn)
 }

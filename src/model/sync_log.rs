@@ -129,11 +129,11 @@ pub fn search(conn: &mut DbConnection, q: &LogQuery, limit: i64) -> QueryResult<
         query = query.filter(sync_log::logged_at.le(until));
     }
     if let Some(text) = &q.text {
-        let escaped = text
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        query = query.filter(sync_log::message.like(format!("%{escaped}%")).escape('\\'));
+        query = query.filter(
+            sync_log::message
+                .like(super::like_pattern(text))
+                .escape('\\'),
+        );
     }
     if let Some(before) = q.before_id {
         query = query.filter(sync_log::id.lt(before));

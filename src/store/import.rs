@@ -18,8 +18,9 @@ use super::policy::{self, Incoming, Local, Method, Policy, Strategy};
 pub use super::summary::{ImportSummary, MasterCounts, Rejection};
 use crate::db::{self, DbConnection};
 use crate::model;
-use crate::model::records::{NewRejectedItem, StoredRecord};
+use crate::model::records::StoredRecord;
 use crate::s3xml::{Field, ReadError, Record};
+use crate::vocabulary::ConflictWinner;
 
 /// Eden's default `mci` for an element without one.
 const DEFAULT_MCI: i32 = 2;
@@ -219,6 +220,7 @@ impl Importer<'_> {
             let writer = BatchWriter {
                 options,
                 now,
+                waiting: HashMap::new(),
                 // A copy: it becomes ours only once the batch is written.
                 summary: self.summary.clone(),
                 state,
@@ -241,6 +243,8 @@ impl Importer<'_> {
 struct BatchWriter<'a> {
     options: &'a ImportOptions,
     now: NaiveDateTime,
+    /// Per table: whether anything waits in the review queue.
+    waiting: HashMap<String, bool>,
     summary: ImportSummary,
     state: BatchState,
 }
@@ -354,27 +358,15 @@ impl BatchWriter<'_> {
         }
     }
 
-    /// Keep a record that cannot be stored (with its S3XML) among the
-    /// rejected items, and list it.
+    /// Keep a record that cannot be stored (with its S3XML) in the review
+    /// queue, and list it.
     fn reject(
         &mut self,
         conn: &mut DbConnection,
         record: &Record,
         reason: String,
     ) -> Result<(), StoreError> {
-        let raw = admission::raw_element(record);
-        model::records::insert_rejected(
-            conn,
-            &NewRejectedItem {
-                run_id: self.options.run_id,
-                repository_id: self.options.repository_id,
-                table_name: &record.table,
-                uuid: record.uuid.as_deref(),
-                reason: &reason,
-                raw_element: &raw,
-                created_at: self.now,
-            },
-        )?;
+        super::review::refused_here(conn, self.options, record, &reason, self.now)?;
         self.summary.rejected.push(Rejection {
             table: record.table.clone(),
             uuid: record.uuid.clone(),
@@ -418,7 +410,18 @@ impl BatchWriter<'_> {
             return Ok(Outcome::Written { id, method });
         };
         let id = existing.id;
-        match self.decide(&change, &existing)? {
+        let (decision, conflict) = self.decide(&change, &existing)?;
+        if matches!(decision, Decision::Update(_) | Decision::Delete) {
+            self.supersede(conn, record)?;
+        }
+        if let Some(winner) = conflict {
+            let whole = Record {
+                fields: change.fields.clone(),
+                ..record.clone()
+            };
+            super::review::conflict(conn, self.options, &whole, &existing, winner, self.now)?;
+        }
+        match decision {
             Decision::Skip => Ok(Outcome::Skipped),
             Decision::KeepLocal => {
                 self.summary.skipped += 1;
@@ -446,6 +449,23 @@ impl BatchWriter<'_> {
         }
     }
 
+    /// A new version of a record (or its delete) resolves what waits for it
+    /// in the review queue. Looked up only in tables where something waits.
+    fn supersede(&mut self, conn: &mut DbConnection, record: &Record) -> Result<(), StoreError> {
+        let waiting = match self.waiting.get(&record.table) {
+            Some(waiting) => *waiting,
+            None => {
+                let waiting = model::review_items::any_waiting_in(conn, &record.table)?;
+                self.waiting.insert(record.table.clone(), waiting);
+                waiting
+            }
+        };
+        if waiting && let Some(uuid) = &record.uuid {
+            model::review_items::supersede(conn, &record.table, uuid, self.now)?;
+        }
+        Ok(())
+    }
+
     /// The stored record (table, uuid) names, as this batch knows it.
     fn existing(&self, record: &Record) -> Option<StoredRecord> {
         let uuid = record.uuid.as_deref().unwrap_or_default();
@@ -469,8 +489,13 @@ impl BatchWriter<'_> {
     }
 
     /// Apply the conflict and update policies to an incoming copy of a
-    /// record we hold.
-    fn decide(&self, change: &Change, existing: &StoredRecord) -> Result<Decision, StoreError> {
+    /// record we hold; and, for a conflict between two different versions
+    /// (changed on both sides since the last sync), which one was kept.
+    fn decide(
+        &self,
+        change: &Change,
+        existing: &StoredRecord,
+    ) -> Result<(Decision, Option<ConflictWinner>), StoreError> {
         let options = self.options;
         let incoming = &change.incoming;
         let local = Local {
@@ -480,8 +505,11 @@ impl BatchWriter<'_> {
             from_this_peer: options.repository_id.is_some()
                 && existing.changed_by_repository_id == options.repository_id,
         };
-        let in_conflict = policy::is_conflict(&local, incoming, options.last_sync)
-            && !policy::conflict_accepts(options.conflict_policy, &local, incoming);
+        // Only what a peer sends can conflict (a local file has no last sync).
+        let conflict = options.repository_id.is_some()
+            && policy::is_conflict(&local, incoming, options.last_sync);
+        let in_conflict =
+            conflict && !policy::conflict_accepts(options.conflict_policy, &local, incoming);
         match change.method {
             // (`Create` only ever comes with no existing record, handled
             // before.)
@@ -494,30 +522,44 @@ impl BatchWriter<'_> {
                     && difference != Difference::Values
                     && change.record.modified_on == existing.modified_on
                 {
-                    return Ok(same_version(change, &local, body, difference));
+                    return Ok((same_version(change, &local, body, difference), None));
                 }
+                // Two versions, not one shown twice: an identical copy is
+                // never a conflict, nor is a newer copy of what this peer
+                // sent us before (nothing changed here).
+                let differs =
+                    (local.deleted || difference == Difference::Values) && !local.from_this_peer;
                 // Bringing a deleted record back follows the update policy too.
                 if !in_conflict && policy::update_accepts(options.update_policy, &local, incoming) {
                     body.merge_fields(&change.fields);
                     body.attributes = change.record.attributes.clone();
                     body.without_mci = change.record.mci.is_none();
-                    return Ok(Decision::Update(body));
+                    let lost = (conflict && differs).then_some(ConflictWinner::Peer);
+                    return Ok((Decision::Update(body), lost));
                 }
                 let older = incoming.mtime < local.modified_on;
                 if !local.deleted && !moved && difference == Difference::None && older {
                     // An older copy of the values we hold.
-                    return Ok(Decision::Unchanged);
+                    return Ok((Decision::Unchanged, None));
                 }
-                Ok(Decision::KeepLocal)
+                let kept = (in_conflict && differs).then_some(ConflictWinner::Local);
+                Ok((Decision::KeepLocal, kept))
             }
             Method::Delete | Method::Merge => {
                 if existing.deleted && existing.replaced_by == change.record.replaced_by {
-                    return Ok(Decision::Unchanged);
+                    return Ok((Decision::Unchanged, None));
                 }
-                if in_conflict || !policy::delete_accepts(options.update_policy, &local, incoming) {
-                    return Ok(Decision::Skip);
+                let ours = !local.from_this_peer;
+                if in_conflict {
+                    return Ok((Decision::Skip, ours.then_some(ConflictWinner::Local)));
                 }
-                Ok(Decision::Delete)
+                if !policy::delete_accepts(options.update_policy, &local, incoming) {
+                    return Ok((Decision::Skip, None));
+                }
+                Ok((
+                    Decision::Delete,
+                    (conflict && ours).then_some(ConflictWinner::Peer),
+                ))
             }
         }
     }

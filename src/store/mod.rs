@@ -9,6 +9,7 @@ pub mod export;
 pub mod filter;
 pub mod import;
 pub mod policy;
+pub mod review;
 mod summary;
 
 pub use document::{SpooledDocument, import_document};
@@ -29,6 +30,9 @@ pub enum StoreError {
     Body(String),
     #[error("{0}")]
     Filter(String),
+    /// A record the rules refused (its reason), where one was to be stored.
+    #[error("the record was refused: {0}")]
+    Refused(String),
     #[error("writing the document failed: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -6,10 +6,12 @@
 //! A leaf module: it uses nothing from the rest of the crate.
 
 mod log;
+mod review;
 mod run;
 mod task;
 
 pub use log::LogResult;
+pub use review::{ConflictWinner, Resolution, ReviewAction, ReviewKind};
 pub use run::{RepositoryStatus, RunStatus, Trigger};
 pub use task::{Method, Policy, Strategy, TaskMode};
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::engine::{RunStatus, Trigger};
 use crate::error::WebError;
 use crate::model;
-use crate::model::rejected_items::RejectedItem;
+use crate::model::review_items::ReviewItem;
 use crate::model::runs::Run;
 use crate::model::sync_log::LogEntry;
 use crate::web::format::span;
@@ -140,7 +140,7 @@ struct RunPage {
     layout: Layout,
     row: RunRow,
     log: Vec<LogEntry>,
-    rejected: Vec<RejectedItem>,
+    rejected: Vec<ReviewItem>,
 }
 
 pub async fn show(
@@ -156,7 +156,7 @@ pub async fn show(
             run,
             names(conn)?,
             model::sync_log::for_run(conn, id)?,
-            model::rejected_items::for_run(conn, id)?,
+            model::review_items::for_run(conn, id)?,
         ))
     })
     .await?;

@@ -27,7 +27,7 @@ const TABLES: &[&str] = &[
     "records",
     "record_refs",
     "served_watermarks",
-    "rejected_items",
+    "review_items",
     "audit_log",
 ];
 

@@ -35,6 +35,7 @@ mod hostile_connections;
 mod login;
 mod manage_backends;
 mod operations;
+mod review_queue;
 mod s3xml;
 mod scheduler;
 mod secrets_backup;

@@ -304,8 +304,8 @@ fn strategy_filters_methods_and_bad_records_are_rejected_and_kept() {
     let mut conn = store.conn();
     let raw: Vec<String> = {
         use diesel::prelude::*;
-        use edensync::db::schema::rejected_items::dsl::*;
-        rejected_items.select(raw_element).load(&mut *conn).unwrap()
+        use edensync::db::schema::review_items::dsl::*;
+        review_items.select(raw_element).load(&mut *conn).unwrap()
     };
     assert_eq!(raw.len(), 2);
     assert!(

@@ -310,9 +310,9 @@ async fn failures_inside_a_200_are_read_from_the_json() {
     assert_eq!(report.counts.pushed_rejected, 1);
     let rejected: i64 = {
         use diesel::prelude::*;
-        use edensync::db::schema::rejected_items;
-        rejected_items::table
-            .filter(rejected_items::uuid.eq("urn:uuid:bad-1"))
+        use edensync::db::schema::review_items;
+        review_items::table
+            .filter(review_items::uuid.eq("urn:uuid:bad-1"))
             .count()
             .get_result(&mut *a.conn())
             .unwrap()

@@ -2,7 +2,7 @@
 //! shortened), and a large value never makes a large page.
 
 use diesel::prelude::*;
-use edensync::db::schema::rejected_items;
+use edensync::db::schema::review_items;
 
 use crate::support::peers::{import_with, record};
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp};
@@ -48,9 +48,9 @@ async fn records_over_the_limit_are_refused_and_kept_short() {
     );
     assert!(record(&app, "org_organisation", "urn:uuid:huge").is_none());
     assert!(record(&app, "org_organisation", "urn:uuid:small").is_some());
-    let raw: String = rejected_items::table
-        .filter(rejected_items::uuid.eq("urn:uuid:huge"))
-        .select(rejected_items::raw_element)
+    let raw: String = review_items::table
+        .filter(review_items::uuid.eq("urn:uuid:huge"))
+        .select(review_items::raw_element)
         .first(&mut *app.conn())
         .unwrap();
     assert!(raw.len() < 70_000, "{} bytes kept", raw.len());

@@ -3,7 +3,7 @@
 //! kept for review, and it never receives them.
 
 use diesel::prelude::*;
-use edensync::db::schema::{rejected_items, repositories};
+use edensync::db::schema::{repositories, review_items};
 use edensync::s3xml::reader::read_all;
 use edensync::store::body::Body;
 
@@ -92,8 +92,8 @@ async fn a_peer_touches_only_its_tables_at_any_depth() {
     assert!(record(&app, "pr_person", "urn:uuid:person-new").is_none());
     assert!(record(&app, "pr_person", "urn:uuid:person-nested").is_none());
     assert!(first_name(&app, "urn:uuid:person-known").contains("Known"));
-    let kept: i64 = rejected_items::table
-        .filter(rejected_items::table_name.eq("pr_person"))
+    let kept: i64 = review_items::table
+        .filter(review_items::table_name.eq("pr_person"))
         .count()
         .get_result(&mut *app.conn())
         .unwrap();

@@ -1,0 +1,190 @@
+//! The review queue's rules: what goes in (a record refused here, a
+//! conflict a policy decided) and what an administrator's decision does
+//! to the store (accept the other version, import again, send again).
+//! Accepting is an ordinary local change: a new seq and `modified_on`, so
+//! it propagates; the version that came from a peer is not sent back to
+//! that peer, which has it already.
+
+use diesel::Connection;
+
+use super::StoreError;
+use super::admission;
+use super::body::Body;
+use super::import::{ImportOptions, import};
+use super::policy::Policy;
+use crate::db::DbConnection;
+use crate::model;
+use crate::model::records::StoredRecord;
+use crate::model::review_items::{NewReviewItem, ReviewItem};
+use crate::s3xml::{Record, reader::read_all};
+use crate::vocabulary::{ConflictWinner, ReviewKind};
+
+/// Keep a record we could not store, with why.
+pub(super) fn refused_here(
+    conn: &mut DbConnection,
+    options: &ImportOptions,
+    record: &Record,
+    reason: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), StoreError> {
+    let raw = admission::raw_element(record);
+    model::review_items::queue(
+        conn,
+        &NewReviewItem {
+            run_id: options.run_id,
+            repository_id: options.repository_id,
+            table_name: &record.table,
+            uuid: record.uuid.as_deref(),
+            reason,
+            raw_element: &raw,
+            created_at: now,
+            kind: ReviewKind::RefusedHere.as_str(),
+            winner: None,
+            policy: None,
+            stored_version: None,
+        },
+    )?;
+    Ok(())
+}
+
+/// Keep both versions of a record changed here and on the peer since the
+/// last sync: the incoming one as it arrived, ours as it stood.
+pub(super) fn conflict(
+    conn: &mut DbConnection,
+    options: &ImportOptions,
+    record: &Record,
+    existing: &StoredRecord,
+    winner: ConflictWinner,
+    now: chrono::NaiveDateTime,
+) -> Result<(), StoreError> {
+    let policy = options.conflict_policy.map(Policy::as_str);
+    let kept = match winner {
+        ConflictWinner::Local => "ours was kept",
+        ConflictWinner::Peer => "the peer's replaced ours",
+    };
+    let reason = format!(
+        "changed here and on the peer since the last sync; the conflict policy {} decided: {kept}",
+        policy.unwrap_or("(none)")
+    );
+    let raw = admission::raw_element(record);
+    model::review_items::queue(
+        conn,
+        &NewReviewItem {
+            run_id: options.run_id,
+            repository_id: options.repository_id,
+            table_name: &record.table,
+            uuid: record.uuid.as_deref(),
+            reason: &reason,
+            raw_element: &raw,
+            created_at: now,
+            kind: ReviewKind::Conflict.as_str(),
+            winner: Some(winner.as_str()),
+            policy,
+            stored_version: Some(&existing.body),
+        },
+    )?;
+    Ok(())
+}
+
+/// The record an item holds as it came from the peer (or as we sent it).
+pub fn item_record(item: &ReviewItem) -> Result<Record, StoreError> {
+    if item.raw_element.ends_with(" kept)") {
+        return Err(StoreError::Body(
+            "only the first part of this record was kept (it is too large): it cannot be imported from here"
+                .into(),
+        ));
+    }
+    // The element as the writer starts a document: the root is left open.
+    let document = format!("{}</s3xml>", item.raw_element);
+    let (_, mut records) = read_all(document.as_bytes())?;
+    records
+        .pop()
+        .ok_or_else(|| StoreError::Body("the item holds no record".into()))
+}
+
+/// Our version of a conflict as it stood before the policy replaced it.
+pub fn stored_body(item: &ReviewItem) -> Result<Option<Body>, StoreError> {
+    item.stored_version
+        .as_deref()
+        .map(Body::from_json)
+        .transpose()
+}
+
+/// Make a conflict's losing version the stored one: the peer's when ours
+/// was kept, ours (as it stood) when the peer's replaced it.
+pub fn accept_other_version(conn: &mut DbConnection, item: &ReviewItem) -> Result<(), StoreError> {
+    let now = model::now();
+    let mut record = item_record(item)?;
+    let from = match item.winner() {
+        // The peer's version: it came from there, so it is not sent back.
+        Some(ConflictWinner::Local) => item.repository_id,
+        // Ours as it stood: a local change, sent to every peer.
+        Some(ConflictWinner::Peer) | None => {
+            let body = stored_body(item)?
+                .ok_or_else(|| StoreError::Body("the item holds no stored version".into()))?;
+            record.fields = body.fields;
+            record.attributes = body.attributes;
+            record.deleted = false;
+            record.replaced_by = None;
+            record.components.clear();
+            None
+        }
+    };
+    record.modified_on = Some(now);
+    let options = ImportOptions {
+        update_policy: Policy::Other,
+        conflict_policy: None,
+        repository_id: from,
+        run_id: None,
+        ..ImportOptions::default()
+    };
+    let summary = import(conn, [Ok(record)], &options)?;
+    match summary.rejected.first() {
+        Some(refused) => Err(StoreError::Body(format!(
+            "the other version cannot be stored: {}",
+            refused.reason
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Import a record refused here again with `options` (the task's, as the
+/// limits and the records held stand now). `Ok(None)` when it is stored;
+/// `Ok(Some(reason))` when it is refused again, and nothing changed.
+pub fn import_again(
+    conn: &mut DbConnection,
+    item: &ReviewItem,
+    options: &ImportOptions,
+) -> Result<Option<String>, StoreError> {
+    let record = item_record(item)?;
+    let outcome = conn.transaction::<_, StoreError, _>(|conn| {
+        let summary = import(conn, [Ok(record)], options)?;
+        match summary.rejected.first() {
+            // Refused again: roll back, so the item is not queued twice.
+            Some(refused) => Err(StoreError::Refused(refused.reason.clone())),
+            None => Ok(()),
+        }
+    });
+    match outcome {
+        Ok(()) => Ok(None),
+        Err(StoreError::Refused(reason)) => Ok(Some(reason)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Send a record a peer refused again: it takes the next seq, so the next
+/// push carries it. False when the record is no longer held.
+pub fn send_again(conn: &mut DbConnection, item: &ReviewItem) -> Result<bool, StoreError> {
+    let Some(uuid) = item.uuid.as_deref() else {
+        return Ok(false);
+    };
+    conn.transaction::<_, StoreError, _>(|conn| {
+        match model::records::find(conn, &item.table_name, uuid)? {
+            Some(record) => {
+                model::records::bump_seq(conn, record.id)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    })
+}

@@ -1,0 +1,360 @@
+//! The review queue through real syncs: a conflict under THIS (ours kept)
+//! and NEWER (the peer's won), a record refused here for its size, a
+//! record Eden refused; then accept, retry and dismiss, and the stores
+//! checked afterwards. Identical re-pushes queue nothing.
+
+use diesel::prelude::*;
+use edensync::audit::Actor;
+use edensync::db::schema::tasks;
+use edensync::manage;
+use edensync::model;
+use edensync::model::review_items::{ReviewItem, ReviewQuery};
+use edensync::s3xml::{Limits, Reader};
+use edensync::store::{self, ImportOptions};
+use edensync::vocabulary::{ConflictWinner, Resolution, ReviewAction, ReviewKind};
+
+use crate::support::peers::{
+    self, TaskSpec, add_repository, add_task, doc, field, many_orgs, org, record, write_local,
+};
+use crate::support::stand_in::{Reply, StandIn};
+use crate::support::{Backend, TestApp};
+
+const X: &str = "urn:uuid:conflict-x";
+
+fn waiting(app: &TestApp) -> Vec<ReviewItem> {
+    model::review_items::search(&mut app.conn(), &ReviewQuery::default(), 100).unwrap()
+}
+
+fn decide(app: &TestApp, id: i64, action: ReviewAction) -> manage::review::Decided {
+    manage::review::decide(&mut app.conn(), &Actor::cli(), id, action, 4 << 20).unwrap()
+}
+
+fn set_mode(app: &TestApp, task: i64, mode: &str) {
+    diesel::update(tasks::table.find(task))
+        .set(tasks::mode.eq(mode))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+/// X on B, pulled by A; then changed on both sides (A at 11-21, B at
+/// 11-22), and pulled again under `policy`.
+async fn conflict_under(policy: &str) -> Option<(TestApp, TestApp, i64, i64)> {
+    let (a, b, id) = peers::pair(Backend::Sqlite).await?;
+    let task = add_task(
+        &a,
+        id,
+        TaskSpec {
+            mode: "pull",
+            conflict_policy: policy,
+            ..TaskSpec::default()
+        },
+    );
+    write_local(&b, &doc(&[org(X, "Alpha", "AL", "2026-11-20T10:00:00")]));
+    peers::run(&a, id).await;
+    write_local(&a, &doc(&[org(X, "Alpha A", "AL", "2026-11-21T10:00:00")]));
+    write_local(&b, &doc(&[org(X, "Alpha B", "AL", "2026-11-22T10:00:00")]));
+    peers::run(&a, id).await;
+    Some((a, b, id, task))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_kept_here_waits_and_accepting_takes_the_peers_version() {
+    let Some((a, b, id, task)) = conflict_under("THIS").await else {
+        return;
+    };
+    let items = waiting(&a);
+    assert_eq!(items.len(), 1, "{items:?}");
+    let item = &items[0];
+    assert_eq!(item.kind, ReviewKind::Conflict);
+    assert_eq!(item.winner(), Some(ConflictWinner::Local));
+    assert_eq!(item.policy.as_deref(), Some("THIS"));
+    assert!(
+        item.raw_element.contains("Alpha B"),
+        "the peer's version: {item:?}"
+    );
+    assert!(item.stored_version.as_deref().unwrap().contains("Alpha A"));
+    assert_eq!(
+        field(&a, "org_organisation", X, "name").as_deref(),
+        Some("Alpha A")
+    );
+
+    // Another pull with nothing new, and the same conflict again: one item.
+    peers::run(&a, id).await;
+    assert_eq!(waiting(&a).len(), 1);
+
+    let decided = decide(&a, item.id, ReviewAction::Accept);
+    assert!(decided.resolved, "{decided:?}");
+    assert_eq!(
+        field(&a, "org_organisation", X, "name").as_deref(),
+        Some("Alpha B")
+    );
+    let stored = record(&a, "org_organisation", X).unwrap();
+    assert!(
+        stored.modified_on.unwrap() > chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap().into()
+    );
+    let resolved = model::review_items::find(&mut a.conn(), item.id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(resolved.resolution(), Some(Resolution::Accepted));
+    assert!(waiting(&a).is_empty());
+
+    // B has that version: it is not sent back.
+    set_mode(&a, task, "push");
+    let pushed = peers::run(&a, id).await;
+    assert_eq!(
+        pushed.counts.pushed_created + pushed.counts.pushed_updated,
+        0,
+        "{pushed:?}"
+    );
+    let on_b = record(&b, "org_organisation", X).unwrap();
+    assert_eq!(on_b.modified_on.unwrap().to_string(), "2026-11-22 10:00:00");
+
+    // A decision is made once.
+    let again = manage::review::decide(
+        &mut a.conn(),
+        &Actor::cli(),
+        item.id,
+        ReviewAction::Dismiss,
+        1,
+    );
+    assert!(again.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_the_peer_won_keeps_ours_and_accepting_brings_it_back_everywhere() {
+    let Some((a, b, id, task)) = conflict_under("NEWER").await else {
+        return;
+    };
+    assert_eq!(
+        field(&a, "org_organisation", X, "name").as_deref(),
+        Some("Alpha B")
+    );
+    let items = waiting(&a);
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].winner(), Some(ConflictWinner::Peer));
+    assert!(
+        items[0]
+            .stored_version
+            .as_deref()
+            .unwrap()
+            .contains("Alpha A")
+    );
+
+    decide(&a, items[0].id, ReviewAction::Accept);
+    assert_eq!(
+        field(&a, "org_organisation", X, "name").as_deref(),
+        Some("Alpha A")
+    );
+    set_mode(&a, task, "push");
+    let pushed = peers::run(&a, id).await;
+    assert_eq!(pushed.counts.pushed_updated, 1, "{pushed:?}");
+    assert_eq!(
+        field(&b, "org_organisation", X, "name").as_deref(),
+        Some("Alpha A")
+    );
+
+    // A later version from the peer resolves a waiting conflict.
+    const Y: &str = "urn:uuid:conflict-y";
+    set_mode(&a, task, "pull");
+    write_local(&b, &doc(&[org(Y, "Yankee", "YK", "2026-11-23T10:00:00")]));
+    peers::run(&a, id).await;
+    write_local(&a, &doc(&[org(Y, "Yankee A", "YK", "2026-11-24T10:00:00")]));
+    write_local(&b, &doc(&[org(Y, "Yankee B", "YK", "2026-11-25T10:00:00")]));
+    peers::run(&a, id).await;
+    let y = waiting(&a);
+    assert_eq!(y.len(), 1, "{y:?}");
+    write_local(
+        &b,
+        &doc(&[org(Y, "Yankee B2", "YK", "2026-11-26T10:00:00")]),
+    );
+    peers::run(&a, id).await;
+    assert!(waiting(&a).is_empty(), "superseded");
+    let item = model::review_items::find(&mut a.conn(), y[0].id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.resolution(), Some(Resolution::Superseded));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_refused_for_its_size_is_stored_by_a_retry_after_the_limit_is_raised() {
+    let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
+        return;
+    };
+    add_task(
+        &a,
+        id,
+        TaskSpec {
+            mode: "pull",
+            ..TaskSpec::default()
+        },
+    );
+    let long = "L".repeat(2_000);
+    write_local(
+        &b,
+        &doc(&[
+            org("urn:uuid:big", &long, "BG", "2026-11-20T10:00:00"),
+            org("urn:uuid:small", "Small", "SM", "2026-11-20T10:00:00"),
+        ]),
+    );
+    let mut engine = peers::engine(&a);
+    engine.max_record_bytes = 1_000;
+    let report = peers::run_with(&engine, id).await;
+    assert_eq!(report.counts.pulled_rejected, 1, "{report:?}");
+    let items = waiting(&a);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].kind, ReviewKind::RefusedHere);
+    assert!(record(&a, "org_organisation", "urn:uuid:big").is_none());
+
+    // Still too large under the same limit: refused again, still waiting.
+    let again = manage::review::decide(
+        &mut a.conn(),
+        &Actor::cli(),
+        items[0].id,
+        ReviewAction::Retry,
+        1_000,
+    )
+    .unwrap();
+    assert!(
+        !again.resolved && again.message.starts_with("refused again"),
+        "{again:?}"
+    );
+    assert_eq!(waiting(&a).len(), 1, "not queued twice");
+
+    let stored = decide(&a, items[0].id, ReviewAction::Retry);
+    assert!(stored.resolved, "{stored:?}");
+    assert_eq!(
+        field(&a, "org_organisation", "urn:uuid:big", "name").as_deref(),
+        Some(long.as_str())
+    );
+    assert!(waiting(&a).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_eden_refused_is_sent_again_or_dismissed() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let eden = StandIn::start(|request, _| {
+        if request.body.windows(8).any(|w| w == b"NONAME00") {
+            Reply::Status(
+                200,
+                "text/html",
+                r#"{"status": "success", "statuscode": "200", "message": "name: value(s) required - invalid items ignored", "records": 0, "tree": {"$_org_organisation":[{"@uuid":"urn:uuid:bad-1","@error":"name: value(s) required"}]}}"#.into(),
+            )
+        } else {
+            Reply::Recorded("03_push_initial_response.http")
+        }
+    })
+    .await;
+    let repository = add_repository(
+        &a,
+        "Eden B",
+        &format!("{}/edenb", eden.url),
+        "admin@example.com",
+        "testing",
+    );
+    add_task(
+        &a,
+        repository,
+        TaskSpec {
+            mode: "push",
+            ..TaskSpec::default()
+        },
+    );
+    write_local(
+        &a,
+        &doc(&[org("urn:uuid:bad-1", "", "NONAME00", "2026-11-26T09:00:00")]),
+    );
+    peers::run(&a, repository).await;
+    let items = waiting(&a);
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].kind, ReviewKind::RefusedByPeer);
+    assert!(
+        items[0].reason.contains("value(s) required"),
+        "{}",
+        items[0].reason
+    );
+    assert!(
+        manage::review::decide(
+            &mut a.conn(),
+            &Actor::cli(),
+            items[0].id,
+            ReviewAction::Accept,
+            1
+        )
+        .is_err(),
+        "a refused record has no other version"
+    );
+
+    let posts = || {
+        eden.requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count()
+    };
+    let before = posts();
+    peers::run(&a, repository).await;
+    assert_eq!(posts(), before, "nothing new to send");
+    assert!(decide(&a, items[0].id, ReviewAction::Retry).resolved);
+    peers::run(&a, repository).await;
+    assert_eq!(posts(), before + 1, "sent again");
+    // Refused again: a new item, which is dismissed.
+    let again = waiting(&a);
+    assert_eq!(again.len(), 1);
+    assert!(decide(&a, again[0].id, ReviewAction::Dismiss).resolved);
+    assert!(waiting(&a).is_empty());
+    let history = model::review_items::search(
+        &mut a.conn(),
+        &ReviewQuery {
+            with_resolved: true,
+            ..ReviewQuery::default()
+        },
+        100,
+    )
+    .unwrap();
+    assert_eq!(history.len(), 2, "kept in the history");
+}
+
+/// An Eden peer re-pushes its whole table on every run: ten identical
+/// re-pushes of 5 000 organisations queue nothing; with three records
+/// changed here meanwhile, three conflicts wait, not thirty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_re_pushes_queue_nothing() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let repository = add_repository(
+        &a,
+        "Eden B",
+        "http://127.0.0.1:9/edenb",
+        "admin@example.com",
+        "testing",
+    );
+    let table = many_orgs("E", 5_000);
+    let options = ImportOptions {
+        repository_id: Some(repository),
+        // Eden never advances its push watermark: an old msince.
+        last_sync: Some(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().into()),
+        ..ImportOptions::default()
+    };
+    let push = || {
+        let reader = Reader::new(table.as_bytes(), Limits::default()).unwrap();
+        store::import(&mut a.conn(), reader, &options).unwrap()
+    };
+    push();
+    for _ in 0..10 {
+        push();
+    }
+    assert!(waiting(&a).is_empty());
+    for i in 0..3 {
+        let uuid = format!("urn:uuid:E-{i:04}");
+        write_local(
+            &a,
+            &doc(&[org(&uuid, "Changed here", "CH", "2026-11-30T10:00:00")]),
+        );
+    }
+    for _ in 0..10 {
+        push();
+    }
+    assert_eq!(waiting(&a).len(), 3);
+}
