@@ -73,6 +73,8 @@ struct ErrorPage<'a> {
     status: u16,
     title: &'a str,
     message: String,
+    /// The navigation's review badge is not counted on error pages.
+    no_badge: i64,
 }
 
 impl ResponseError for WebError {
@@ -110,6 +112,7 @@ impl ResponseError for WebError {
             status: status.as_u16(),
             title: status.canonical_reason().unwrap_or("Error"),
             message,
+            no_badge: 0,
         };
         let body = page
             .render()

@@ -33,6 +33,7 @@ pub struct Metrics {
     last_success: GaugeVec,
     consecutive_failures: IntGaugeVec,
     lease_held: IntGaugeVec,
+    review_waiting: IntGaugeVec,
     runs_in_progress: IntGauge,
     scheduler_heartbeat: Gauge,
     /// Unix time of the scheduler's last tick (0: never ticked).
@@ -162,6 +163,17 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let review_waiting = gauges(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "edensync_review_items_waiting",
+                    "Items waiting in the review queue (refused_here, refused_by_peer, conflict).",
+                ),
+                &["repository", "kind"],
+            )
+            .expect("valid metric"),
+        );
         let runs_in_progress = gauges(
             &registry,
             IntGauge::new(
@@ -190,6 +202,7 @@ impl Metrics {
             last_success,
             consecutive_failures,
             lease_held,
+            review_waiting,
             runs_in_progress,
             scheduler_heartbeat,
             heartbeat_secs: AtomicI64::new(0),
@@ -315,11 +328,26 @@ impl Metrics {
 
     /// The Prometheus text of every metric, with the repositories' state
     /// as read now.
-    pub fn render(&self, repositories: &[Repository], runs_in_progress: i64) -> String {
+    pub fn render(
+        &self,
+        repositories: &[Repository],
+        runs_in_progress: i64,
+        review: &[crate::model::review_items::Waiting],
+    ) -> String {
         let _one_scrape = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
         self.last_success.reset();
         self.consecutive_failures.reset();
         self.lease_held.reset();
+        self.review_waiting.reset();
+        for waiting in review {
+            let name = repositories
+                .iter()
+                .find(|r| Some(r.id) == waiting.repository_id)
+                .map_or("(local)", |r| r.name.as_str());
+            self.review_waiting
+                .with_label_values(&[name, waiting.kind.as_str()])
+                .add(waiting.count);
+        }
         let now = crate::model::now();
         for repository in repositories {
             let name = repository.name.as_str();

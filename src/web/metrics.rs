@@ -36,13 +36,14 @@ pub async fn metrics(
                 .body("a valid bearer token is required for /metrics\n"));
         }
     }
-    let (repositories, running) = super::db(&state.pool, |conn| {
+    let (repositories, running, review) = super::db(&state.pool, |conn| {
         let repositories = model::repositories::list(conn)?;
         let running = model::runs::in_progress(conn)?.len() as i64;
-        Ok::<_, WebError>((repositories, running))
+        let review = model::review_items::waiting_counts(conn)?;
+        Ok::<_, WebError>((repositories, running, review))
     })
     .await?;
-    let text = state.engine.metrics.render(&repositories, running);
+    let text = state.engine.metrics.render(&repositories, running, &review);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text))

@@ -17,6 +17,8 @@ mod repositories;
 mod repository_health;
 mod repository_names;
 mod resources;
+mod review;
+mod review_versions;
 pub mod runs;
 mod schedule;
 pub mod session;
@@ -108,6 +110,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/settings", web::post().to(settings::save))
         .route("/logs", web::get().to(logs::index))
         .route("/logs/purge", web::post().to(logs::purge))
+        .route("/review", web::get().to(review::index))
+        .route("/review/decide", web::post().to(review::decide))
+        .route("/review/{id}", web::get().to(review::show))
         .route("/records", web::get().to(records::tables))
         .route("/records/{table}", web::get().to(records::list))
         .route("/records/{table}/{uuid}", web::get().to(records::show))
@@ -252,6 +257,8 @@ pub struct Layout {
     pub user_email: Option<String>,
     pub csrf: String,
     pub flash: Option<Flash>,
+    /// Items waiting in the review queue (the navigation's badge).
+    pub review_waiting: i64,
 }
 
 impl Layout {
@@ -267,6 +274,7 @@ impl Layout {
             user_email: Some(who.user.email.clone()),
             csrf: who.csrf_token.clone(),
             flash: flash_message(req),
+            review_waiting: who.review_waiting,
         }
     }
 
@@ -278,6 +286,7 @@ impl Layout {
             user_email: None,
             csrf: String::new(),
             flash: flash_message(req),
+            review_waiting: 0,
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct AdminSession {
     pub user: User,
     pub csrf_token: String,
     pub ip: Option<String>,
+    /// Items waiting in the review queue: the navigation's badge.
+    pub review_waiting: i64,
 }
 
 impl AdminSession {
@@ -80,13 +82,20 @@ impl FromRequest for AdminSession {
             let state = state?;
             let login_required = || WebError::LoginRequired { next: next.clone() };
             let token = token.ok_or_else(login_required)?;
-            let found = db(&state.pool, move |conn| sessions::resolve(conn, &token)).await?;
-            let (session, user) = found.ok_or_else(login_required)?;
+            let found = db(&state.pool, move |conn| {
+                let Some(found) = sessions::resolve(conn, &token)? else {
+                    return Ok::<_, WebError>(None);
+                };
+                Ok(Some((found, crate::model::review_items::waiting(conn)?)))
+            })
+            .await?;
+            let ((session, user), review_waiting) = found.ok_or_else(login_required)?;
             Ok(AdminSession {
                 session_id: session.id,
                 user,
                 csrf_token: session.csrf_token,
                 ip,
+                review_waiting,
             })
         })
     }

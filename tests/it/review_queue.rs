@@ -78,6 +78,17 @@ async fn a_conflict_kept_here_waits_and_accepting_takes_the_peers_version() {
         Some("Alpha A")
     );
 
+    let metrics = reqwest::get(a.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("edensync_review_items_waiting{kind=\"conflict\",repository=\"B\"} 1"),
+        "{metrics}"
+    );
+
     // Another pull with nothing new, and the same conflict again: one item.
     peers::run(&a, id).await;
     assert_eq!(waiting(&a).len(), 1);
@@ -357,4 +368,86 @@ async fn identical_re_pushes_queue_nothing() {
         push();
     }
     assert_eq!(waiting(&a).len(), 3);
+}
+
+/// The Review page in a real browser: the badge, the list, both versions
+/// side by side, and the decision; screenshots at 1400 and 400 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_page_shows_both_versions_and_accepts_in_the_browser() {
+    use crate::support::browser::{Browser, click, log_in, open, set_width, shot, wait_for_text};
+    let Some((a, _b, id, _task)) = conflict_under("THIS").await else {
+        return;
+    };
+    // A refused record too, so the list shows two kinds.
+    let long = "L".repeat(2_000);
+    write_local(
+        &_b,
+        &doc(&[org("urn:uuid:big", &long, "BG", "2026-11-27T10:00:00")]),
+    );
+    let mut engine = peers::engine(&a);
+    engine.max_record_bytes = 1_000;
+    peers::run_with(&engine, id).await;
+    assert_eq!(waiting(&a).len(), 2);
+    a.add_admin();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let driver = &browser.driver;
+    log_in(driver, &a).await;
+    let nav = driver
+        .find(thirtyfour::By::Css("nav.mainnav a[href='/review'] .badge"))
+        .await
+        .unwrap();
+    assert_eq!(
+        nav.text().await.unwrap(),
+        "2",
+        "the badge counts what waits"
+    );
+
+    for width in [1400, 400] {
+        set_width(driver, width).await;
+        open(driver, a.url("/review")).await;
+        wait_for_text(driver, "conflict-x").await;
+        shot(driver, &format!("review-list-{width}")).await;
+    }
+    set_width(driver, 1400).await;
+    let item = waiting(&a)
+        .into_iter()
+        .find(|i| i.kind == ReviewKind::Conflict)
+        .unwrap();
+    open(driver, a.url(&format!("/review/{}", item.id))).await;
+    let page = driver.source().await.unwrap();
+    assert!(
+        page.contains("Alpha A") && page.contains("Alpha B"),
+        "both versions"
+    );
+    assert!(
+        page.contains("class=\"differs\""),
+        "the difference is marked"
+    );
+    shot(driver, "review-item-1400").await;
+    set_width(driver, 400).await;
+    shot(driver, "review-item-400").await;
+    set_width(driver, 1400).await;
+    click(driver, "button[value='accept']").await;
+    wait_for_text(driver, "the other version is now the stored one").await;
+    assert_eq!(
+        field(&a, "org_organisation", X, "name").as_deref(),
+        Some("Alpha B")
+    );
+
+    // The refused one, selected in the list and dismissed.
+    open(driver, a.url("/review")).await;
+    let refused = waiting(&a);
+    assert_eq!(refused.len(), 1);
+    click(driver, &format!("input[name='item-{}']", refused[0].id)).await;
+    click(driver, "select#action option[value='dismiss']").await;
+    click(
+        driver,
+        "form[action='/review/decide'] button[type='submit']",
+    )
+    .await;
+    wait_for_text(driver, "dismissed").await;
+    assert!(waiting(&a).is_empty());
+    browser.quit().await;
 }
