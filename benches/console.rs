@@ -1,10 +1,12 @@
-//! Console latency under load: the dashboard and the log viewer with 100
-//! repositories and 1 000 000 log rows, 32 concurrent logged-in clients on
-//! loopback, release build. Prints p50 / p99 per page.
+//! Console latency under load: the dashboard, the log viewer and the review
+//! queue with 100 repositories, 1 000 000 log rows and 100 000 review
+//! items, 32 concurrent logged-in clients on loopback, release build.
+//! Prints p50 / p99 per page.
 //!
-//! `cargo bench --bench console` (`EDENSYNC_BENCH_LOG_ROWS`, `EDENSYNC_BENCH_SECS`,
+//! `cargo bench --bench console` (`EDENSYNC_BENCH_LOG_ROWS`,
+//! `EDENSYNC_BENCH_REVIEW_ITEMS`, `EDENSYNC_BENCH_SECS`,
 //! `EDENSYNC_BENCH_CLIENTS` and `EDENSYNC_BENCH_DIR` change the defaults of
-//! 1 000 000 rows, 15 s, 32 clients and the temp dir).
+//! 1 000 000 rows, 100 000 items, 15 s, 32 clients and the temp dir).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +16,9 @@ use edensync::app;
 use edensync::config::Settings;
 use edensync::db::schema::repositories;
 use edensync::model;
+use edensync::model::review_items::NewReviewItem;
 use edensync::model::sync_log::NewLogEntry;
-use edensync::vocabulary::LogResult;
+use edensync::vocabulary::{LogResult, ReviewKind};
 
 const ADMIN: &str = "bench@example.org";
 const PASSWORD: &str = "bench admin password";
@@ -91,6 +94,49 @@ fn fill(node: &app::Node, rows: u64) {
     }
 }
 
+/// `items` review items waiting, spread over the repositories, a third of
+/// each kind.
+fn fill_review(node: &app::Node, items: u64) {
+    let mut conn = node.pool.get().unwrap();
+    let now = model::now();
+    let kinds = [
+        ReviewKind::Conflict,
+        ReviewKind::RefusedHere,
+        ReviewKind::RefusedByPeer,
+    ];
+    let mut written = 0u64;
+    while written < items {
+        let chunk = (items - written).min(1000);
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            for n in written..written + chunk {
+                let uuid = format!("urn:uuid:00000000-0000-4000-8000-{n:012}");
+                let raw = format!(
+                    "<?xml version='1.0' encoding='utf-8'?>\n<s3xml><resource name=\"org_organisation\" uuid=\"{uuid}\"><data field=\"name\">Organisation {n}</data></resource>"
+                );
+                model::review_items::queue(
+                    conn,
+                    &NewReviewItem {
+                        run_id: None,
+                        repository_id: Some((n % REPOSITORIES as u64) as i64 + 1),
+                        table_name: "org_organisation",
+                        uuid: Some(&uuid),
+                        reason: "the record is 5000 bytes, over the limit of 4096 bytes per record",
+                        raw_element: &raw,
+                        created_at: now - chrono::Duration::seconds(n as i64),
+                        kind: kinds[(n % 3) as usize].as_str(),
+                        winner: None,
+                        policy: None,
+                        stored_version: None,
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        written += chunk;
+    }
+}
+
 async fn logged_in(base: &str) -> reqwest::Client {
     let client = reqwest::Client::builder()
         .cookie_store(true)
@@ -124,6 +170,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 fn main() {
     let rows = env_number("EDENSYNC_BENCH_LOG_ROWS", 1_000_000);
+    let review_items = env_number("EDENSYNC_BENCH_REVIEW_ITEMS", 100_000);
     let secs = env_number("EDENSYNC_BENCH_SECS", 15);
     let clients_wanted = env_number("EDENSYNC_BENCH_CLIENTS", 32) as usize;
     let base_dir = std::env::var("EDENSYNC_BENCH_DIR")
@@ -137,8 +184,9 @@ fn main() {
     let node = app::open(settings).unwrap();
     let filling = Instant::now();
     fill(&node, rows);
+    fill_review(&node, review_items);
     eprintln!(
-        "{REPOSITORIES} repositories and {rows} log rows written in {:.0?}",
+        "{REPOSITORIES} repositories, {rows} log rows and {review_items} review items written in {:.0?}",
         filling.elapsed()
     );
 
@@ -156,6 +204,9 @@ fn main() {
             "/logs?result=error",
             "/logs?repository=42&mode=pull/outgoing",
             "/logs?table=pr_person&result=success",
+            "/review",
+            "/review?kind=conflict&repository=42",
+            "/review?text=000000012345",
         ];
         let mut clients = Vec::new();
         for _ in 0..clients_wanted {
@@ -182,7 +233,7 @@ fn main() {
         for worker in workers {
             worker.await.unwrap();
         }
-        println!("console under load: {clients_wanted} clients, {secs} s, {REPOSITORIES} repositories, {rows} log rows");
+        println!("console under load: {clients_wanted} clients, {secs} s, {REPOSITORIES} repositories, {rows} log rows, {review_items} review items");
         for (page, mut times) in pages.iter().zip(timings.lock().unwrap().clone()) {
             times.sort();
             println!(

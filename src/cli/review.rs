@@ -25,7 +25,7 @@ pub(super) enum ReviewCommand {
         /// refused_here, refused_by_peer or conflict.
         #[arg(long)]
         kind: Option<String>,
-        /// Part of the uuid, the reason or the record.
+        /// Part of the uuid or the reason.
         #[arg(long)]
         text: Option<String>,
         /// Resolved items too.

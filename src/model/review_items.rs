@@ -126,7 +126,7 @@ pub struct ReviewQuery {
     pub repository_id: Option<i64>,
     pub table: Option<String>,
     pub kind: Option<ReviewKind>,
-    /// Part of the uuid, the reason or the record.
+    /// Part of the uuid or the reason.
     pub text: Option<String>,
     /// Created before this (older items).
     pub before: Option<NaiveDateTime>,
@@ -168,8 +168,7 @@ pub fn search(
             review_items::uuid
                 .like(pattern.clone())
                 .escape('\\')
-                .or(review_items::reason.like(pattern.clone()).escape('\\'))
-                .or(review_items::raw_element.like(pattern).escape('\\')),
+                .or(review_items::reason.like(pattern).escape('\\')),
         );
     }
     if let Some(before) = q.before_id {
@@ -217,12 +216,16 @@ pub fn waiting_counts(conn: &mut DbConnection) -> QueryResult<Vec<Waiting>> {
         .collect())
 }
 
-/// How many items wait (the navigation's badge).
-pub fn waiting(conn: &mut DbConnection) -> QueryResult<i64> {
-    review_items::table
+/// How many items wait, counted up to `cap` (the navigation's badge, on
+/// every page: counting a hundred thousand items would cost every page
+/// milliseconds).
+pub fn waiting_up_to(conn: &mut DbConnection, cap: i64) -> QueryResult<i64> {
+    let ids: Vec<i64> = review_items::table
         .filter(review_items::resolved_at.is_null())
-        .select(count_star())
-        .first(conn)
+        .select(review_items::id)
+        .limit(cap)
+        .load(conn)?;
+    Ok(ids.len() as i64)
 }
 
 /// Whether anything waits for a record of `table`: an import looks only

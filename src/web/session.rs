@@ -35,6 +35,9 @@ pub fn removal_cookie(name: &'static str) -> Cookie<'static> {
     cookie
 }
 
+/// The navigation's review badge counts up to this ("1000+" beyond).
+pub const BADGE_CAP: i64 = 1000;
+
 /// A logged-in administrator. Taking this as a handler argument is what makes
 /// a page require login.
 pub struct AdminSession {
@@ -42,7 +45,8 @@ pub struct AdminSession {
     pub user: User,
     pub csrf_token: String,
     pub ip: Option<String>,
-    /// Items waiting in the review queue: the navigation's badge.
+    /// Items waiting in the review queue, up to `BADGE_CAP`: the
+    /// navigation's badge.
     pub review_waiting: i64,
 }
 
@@ -86,7 +90,10 @@ impl FromRequest for AdminSession {
                 let Some(found) = sessions::resolve(conn, &token)? else {
                     return Ok::<_, WebError>(None);
                 };
-                Ok(Some((found, crate::model::review_items::waiting(conn)?)))
+                Ok(Some((
+                    found,
+                    crate::model::review_items::waiting_up_to(conn, BADGE_CAP)?,
+                )))
             })
             .await?;
             let ((session, user), review_waiting) = found.ok_or_else(login_required)?;
