@@ -9,6 +9,7 @@ use crate::accounts::peer_auth::PeerAuth;
 use crate::accounts::throttle::LoginThrottle;
 use crate::db::Pool;
 use crate::engine::Engine;
+use crate::model::review_items::Waiting;
 use crate::secrets::SecretKey;
 
 /// What every request handler may use.
@@ -33,6 +34,37 @@ pub struct AppState {
     pub engine: Engine,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub review_counts: ReviewCounts,
+}
+
+/// The review queue's counts per repository, table and kind, read again at
+/// most every few seconds (and after a decision): with a hundred thousand
+/// items waiting, counting them takes tens of milliseconds, too much for
+/// every view of the Review page.
+#[derive(Default)]
+pub struct ReviewCounts(std::sync::Mutex<Option<(std::time::Instant, Vec<Waiting>)>>);
+
+impl ReviewCounts {
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// The counts, if read recently.
+    pub fn fresh(&self) -> Option<Vec<Waiting>> {
+        let cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < Self::FRESH)
+            .map(|(_, counts)| counts.clone())
+    }
+
+    pub fn keep(&self, counts: Vec<Waiting>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((std::time::Instant::now(), counts));
+    }
+
+    /// A decision changed them.
+    pub fn forget(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 /// The client's address: the socket's, or, when the socket is a trusted

@@ -148,6 +148,7 @@ fn app_state(node: Node, engine: Engine) -> AppState {
         site_uuid: node.site_uuid,
         login_throttle: LoginThrottle::default(),
         peer_auth: Default::default(),
+        review_counts: Default::default(),
     }
 }
 

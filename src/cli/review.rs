@@ -94,8 +94,8 @@ pub(super) fn run(command: ReviewCommand, node: Node) -> Result<(), CliError> {
                         time_text(Some(item.created_at)),
                         item.kind.as_str(),
                         item.table_name,
-                        item.uuid.as_deref().unwrap_or("-"),
-                        item.reason
+                        printable(item.uuid.as_deref().unwrap_or("-")),
+                        printable(&item.reason)
                     );
                 }
             }
@@ -161,7 +161,7 @@ fn print_item(item: &ReviewItem) {
     if let Some(run) = item.run_id {
         println!("run:     {run}");
     }
-    println!("reason:  {}", item.reason);
+    println!("reason:  {}", printable(&item.reason));
     if let Some(resolution) = &item.resolution {
         println!(
             "resolved: {resolution} by {} at {} UTC",
@@ -169,8 +169,16 @@ fn print_item(item: &ReviewItem) {
             time_text(item.resolved_at)
         );
     }
-    println!("record as it came:\n{}", item.raw_element);
+    println!("record as it came:\n{}", printable(&item.raw_element));
     if let Some(stored) = &item.stored_version {
-        println!("ours as it stood (fields):\n{stored}");
+        println!("ours as it stood (fields):\n{}", printable(stored));
     }
+}
+
+/// Peer data for a terminal: control characters (escape sequences a peer
+/// could send) shown as `?`, line breaks kept.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect()
 }

@@ -2,7 +2,8 @@
 //! page pulled or pushed), the run tries that exchange again itself after a
 //! short jittered wait, resuming from what was committed, for as long as
 //! the link keeps moving bytes. It gives up when no byte has moved for
-//! `Engine::stall_limit`; then the scheduler's backoff takes over.
+//! `Engine::stall_limit`, or after [`MAX_TRIES`] tries of one exchange;
+//! then the scheduler's backoff takes over.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -13,6 +14,10 @@ use crate::vocabulary::LogResult;
 
 /// The longest wait between two tries within a run.
 const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Tries of one exchange before the run gives up even though bytes move:
+/// a page that never fits between the link's cuts (already as small as
+/// pages get) is not sent again every few seconds for ever.
+const MAX_TRIES: u32 = 30;
 
 /// One exchange's tries so far.
 pub(super) struct Cuts {
@@ -54,7 +59,7 @@ impl Run<'_> {
             cuts.last_moved = Instant::now();
             cuts.idle_tries = 0;
         }
-        if cuts.last_moved.elapsed() >= self.engine.stall_limit {
+        if cuts.last_moved.elapsed() >= self.engine.stall_limit || cuts.tries >= MAX_TRIES {
             return Ok(false);
         }
         cuts.tries += 1;

@@ -37,7 +37,13 @@ pub fn decide(
 ) -> Result<Decided, ManageError> {
     conn.transaction(|conn| {
         let item = find(conn, id)?;
-        if item.resolved_at.is_some() {
+        // Claimed first (the update takes the row): of two decisions at
+        // once only one goes on, and the import below cannot mark this
+        // item superseded by the version it stores itself.
+        let now = model::now();
+        let claimed =
+            model::review_items::resolve(conn, id, Resolution::Dismissed, &actor.name, now)?;
+        if !claimed {
             return Err(ManageError::invalid(
                 "item",
                 format!("item {id} was resolved already"),
@@ -46,24 +52,15 @@ pub fn decide(
         let (resolution, message) = match (action, item.kind) {
             (ReviewAction::Dismiss, _) => (Some(Resolution::Dismissed), "dismissed".to_string()),
             (ReviewAction::Accept, ReviewKind::Conflict) => {
-                // Resolved first: the import below would otherwise mark it
-                // superseded by the version it stores. (One transaction: a
-                // failed import undoes this too.)
-                model::review_items::resolve(
-                    conn,
-                    id,
-                    Resolution::Accepted,
-                    &actor.name,
-                    model::now(),
-                )?;
-                store::review::accept_other_version(conn, &item).map_err(refused)?;
+                let options = import_options(conn, &item, max_record_bytes)?;
+                store::review::accept_other_version(conn, &item, &options).map_err(refused)?;
                 (
                     Some(Resolution::Accepted),
                     "the other version is now the stored one".to_string(),
                 )
             }
             (ReviewAction::Retry, ReviewKind::RefusedHere) => {
-                let options = retry_options(conn, &item, max_record_bytes)?;
+                let options = import_options(conn, &item, max_record_bytes)?;
                 match store::review::import_again(conn, &item, &options).map_err(refused)? {
                     None => (Some(Resolution::Retried), "imported and stored".to_string()),
                     Some(reason) => (None, format!("refused again: {reason}")),
@@ -95,9 +92,15 @@ pub fn decide(
                 ));
             }
         };
-        if let Some(resolution) = resolution {
-            // (A no-op for an accepted conflict, resolved above.)
-            model::review_items::resolve(conn, id, resolution, &actor.name, model::now())?;
+        match resolution {
+            Some(resolution) => {
+                model::review_items::set_resolution(conn, id, resolution)?;
+            }
+            // Still waiting, with the latest reason when it was refused again.
+            None => {
+                let reason = message.strip_prefix("refused again: ");
+                model::review_items::reopen(conn, id, reason)?;
+            }
         }
         audit::record(
             conn,
@@ -118,9 +121,10 @@ pub fn decide(
     })
 }
 
-/// How a refused record is imported again: as its repository's task for
-/// that table imports (policies, scope), with the limits as they are now.
-fn retry_options(
+/// How an item's record is imported (again, or accepted): as its
+/// repository's task for that table imports (policies, scope), with the
+/// limits as they are now.
+fn import_options(
     conn: &mut DbConnection,
     item: &ReviewItem,
     max_record_bytes: u64,

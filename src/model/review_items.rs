@@ -68,8 +68,9 @@ pub struct NewReviewItem<'a> {
 }
 
 /// Queue an item; one that waits already for the same record (same kind
-/// and repository) is brought up to date instead: a peer re-pushing a
-/// record it cannot fix leaves one item, not one per push.
+/// and repository) is brought up to date instead, keeping when it first
+/// came: a peer re-pushing a record it cannot fix leaves one item, not one
+/// per push, and it grows old.
 pub fn queue(conn: &mut DbConnection, item: &NewReviewItem) -> QueryResult<usize> {
     if let Some(uuid) = item.uuid {
         let mut same = review_items::table
@@ -89,7 +90,6 @@ pub fn queue(conn: &mut DbConnection, item: &NewReviewItem) -> QueryResult<usize
                     review_items::run_id.eq(item.run_id),
                     review_items::reason.eq(item.reason),
                     review_items::raw_element.eq(item.raw_element),
-                    review_items::created_at.eq(item.created_at),
                     review_items::winner.eq(item.winner),
                     review_items::policy.eq(item.policy),
                     review_items::stored_version.eq(item.stored_version),
@@ -239,7 +239,38 @@ pub fn any_waiting_in(conn: &mut DbConnection, table: &str) -> QueryResult<bool>
     .get_result(conn)
 }
 
-/// Resolve an item; false when it was resolved already.
+/// How a claimed item was resolved in the end.
+pub fn set_resolution(
+    conn: &mut DbConnection,
+    id: i64,
+    resolution: Resolution,
+) -> QueryResult<usize> {
+    diesel::update(review_items::table.find(id))
+        .set(review_items::resolution.eq(Some(resolution.as_str())))
+        .execute(conn)
+}
+
+/// Put a claimed item back in the queue (a decision that did not resolve
+/// it), with why.
+pub fn reopen(conn: &mut DbConnection, id: i64, reason: Option<&str>) -> QueryResult<usize> {
+    let item = review_items::table.find(id);
+    let reopened = diesel::update(item)
+        .set((
+            review_items::resolved_at.eq(None::<NaiveDateTime>),
+            review_items::resolution.eq(None::<String>),
+            review_items::resolved_by.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    if let Some(reason) = reason {
+        diesel::update(item)
+            .set(review_items::reason.eq(reason))
+            .execute(conn)?;
+    }
+    Ok(reopened)
+}
+
+/// Resolve an item; false when it was resolved already (the update takes
+/// the row, so of two decisions at once only one goes on).
 pub fn resolve(
     conn: &mut DbConnection,
     id: i64,

@@ -367,6 +367,7 @@ impl BatchWriter<'_> {
         reason: String,
     ) -> Result<(), StoreError> {
         super::review::refused_here(conn, self.options, record, &reason, self.now)?;
+        self.waiting.insert(record.table.clone(), true);
         self.summary.rejected.push(Rejection {
             table: record.table.clone(),
             uuid: record.uuid.clone(),
@@ -405,7 +406,9 @@ impl BatchWriter<'_> {
         };
         let Some(existing) = existing else {
             // A new record; a delete of a record we never had is kept as a
-            // tombstone so that relays pass it on.
+            // tombstone so that relays pass it on. (It may have been
+            // refused before: that item is resolved by it.)
+            self.supersede(conn, record)?;
             let id = self.state.write_new(conn, change)?;
             return Ok(Outcome::Written { id, method });
         };
@@ -420,6 +423,7 @@ impl BatchWriter<'_> {
                 ..record.clone()
             };
             super::review::conflict(conn, self.options, &whole, &existing, winner, self.now)?;
+            self.waiting.insert(record.table.clone(), true);
         }
         match decision {
             Decision::Skip => Ok(Outcome::Skipped),

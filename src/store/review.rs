@@ -111,10 +111,21 @@ pub fn stored_body(item: &ReviewItem) -> Result<Option<Body>, StoreError> {
 }
 
 /// Make a conflict's losing version the stored one: the peer's when ours
-/// was kept, ours (as it stood) when the peer's replaced it.
-pub fn accept_other_version(conn: &mut DbConnection, item: &ReviewItem) -> Result<(), StoreError> {
+/// was kept, ours (as it stood) when the peer's replaced it. `options` are
+/// the repository's (scope, limits); the policies are set here. A merge the
+/// peer won is not undone here: the references it moved stay moved.
+pub fn accept_other_version(
+    conn: &mut DbConnection,
+    item: &ReviewItem,
+    options: &ImportOptions,
+) -> Result<(), StoreError> {
     let now = model::now();
     let mut record = item_record(item)?;
+    if item.winner() == Some(ConflictWinner::Peer) && record.replaced_by.is_some() {
+        return Err(StoreError::Refused(
+            "the peer merged this record into another; a merge is not undone here (restore the record by hand if it must come back)".into(),
+        ));
+    }
     let from = match item.winner() {
         // The peer's version: it came from there, so it is not sent back.
         Some(ConflictWinner::Local) => item.repository_id,
@@ -132,25 +143,27 @@ pub fn accept_other_version(conn: &mut DbConnection, item: &ReviewItem) -> Resul
     };
     record.modified_on = Some(now);
     let options = ImportOptions {
+        strategy: super::policy::Strategy::ALL,
         update_policy: Policy::Other,
         conflict_policy: None,
         repository_id: from,
         run_id: None,
-        ..ImportOptions::default()
+        ..options.clone()
     };
     let summary = import(conn, [Ok(record)], &options)?;
-    match summary.rejected.first() {
-        Some(refused) => Err(StoreError::Body(format!(
+    if let Some(refused) = summary.rejected.first() {
+        return Err(StoreError::Refused(format!(
             "the other version cannot be stored: {}",
             refused.reason
-        ))),
-        None => Ok(()),
+        )));
     }
+    Ok(())
 }
 
 /// Import a record refused here again with `options` (the task's, as the
-/// limits and the records held stand now). `Ok(None)` when it is stored;
-/// `Ok(Some(reason))` when it is refused again, and nothing changed.
+/// limits and the records held stand now). `Ok(None)` when it is stored
+/// (or what is stored already equals it); `Ok(Some(reason))` when it is
+/// refused again or the policies keep what we hold, and nothing changed.
 pub fn import_again(
     conn: &mut DbConnection,
     item: &ReviewItem,
@@ -159,10 +172,19 @@ pub fn import_again(
     let record = item_record(item)?;
     let outcome = conn.transaction::<_, StoreError, _>(|conn| {
         let summary = import(conn, [Ok(record)], options)?;
+        let masters = summary.masters;
         match summary.rejected.first() {
             // Refused again: roll back, so the item is not queued twice.
             Some(refused) => Err(StoreError::Refused(refused.reason.clone())),
-            None => Ok(()),
+            // Taken in: created, changed or deleted (or already so).
+            None if masters.created + masters.updated + masters.deleted + masters.unchanged > 0 => {
+                Ok(())
+            }
+            // The task's strategy or update policy kept what we hold.
+            None => Err(StoreError::Refused(
+                "the task's strategy or update policy did not take it (what is stored here is kept)"
+                    .into(),
+            )),
         }
     });
     match outcome {

@@ -57,10 +57,11 @@ impl ReviewFilters {
             table: text(&self.table),
             kind: ReviewKind::parse(&self.kind).ok(),
             text: text(&self.text),
+            // At most a century back: any more would overflow the clock.
             before: self
                 .older_than_days
                 .value()
-                .map(|d| model::now() - chrono::Duration::days(d.max(0))),
+                .map(|d| model::now() - chrono::Duration::days(d.clamp(0, 36_500))),
             with_resolved: self.status == "all",
             before_id: self.before.value(),
         }
@@ -123,14 +124,23 @@ pub async fn index(
 ) -> Result<HttpResponse, WebError> {
     let filters = filters.into_inner();
     let query = filters.query();
+    let cached = state.review_counts.fresh();
+    let counted = cached.is_none();
     let (repositories, waiting, items) = super::db(&state.pool, move |conn| {
+        let waiting = match cached {
+            Some(counts) => counts,
+            None => model::review_items::waiting_counts(conn)?,
+        };
         Ok::<_, WebError>((
             names(conn)?,
-            model::review_items::waiting_counts(conn)?,
+            waiting,
             model::review_items::search(conn, &query, PAGE)?,
         ))
     })
     .await?;
+    if counted {
+        state.review_counts.keep(waiting.clone());
+    }
     let older = (items.len() as i64 == PAGE)
         .then(|| items.last().map(|i| filters.link(i.id)))
         .flatten();
@@ -185,6 +195,8 @@ struct ItemPage {
     /// The decisions this kind allows: (action, button label).
     actions: Vec<(&'static str, &'static str)>,
     raw: String,
+    /// The record is held here (its page exists).
+    held: bool,
 }
 
 pub async fn show(
@@ -248,6 +260,7 @@ pub async fn show(
         },
         other_label,
         actions,
+        held: stored.is_some(),
         item,
     };
     Ok(render(&req, page))
@@ -306,5 +319,6 @@ pub async fn decide(
         Ok::<_, WebError>(outcomes)
     })
     .await?;
+    state.review_counts.forget();
     Ok(redirect_with_flash(&back, &outcomes.join("; ")))
 }

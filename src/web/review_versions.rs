@@ -34,23 +34,25 @@ pub fn side_by_side(stored: Option<&Body>, other: &[Field]) -> Vec<FieldRow> {
 }
 
 fn row(name: &str, stored: Option<&Field>, other: Option<&Field>) -> FieldRow {
-    let (stored_text, other_text) = (shown(stored), shown(other));
+    let (stored_text, other_text) = (whole(stored), whole(other));
     FieldRow {
         name: name.to_string(),
+        // Compared whole: two long values may differ after the cut.
         differs: stored_text != other_text,
-        stored: stored_text,
-        other: other_text,
+        stored: shortened(&stored_text),
+        other: shortened(&other_text),
     }
 }
 
-/// A field as the page shows it: the value, and what a reference points to.
-fn shown(field: Option<&Field>) -> String {
+/// A field's value in full: the value as stored (a JSON text keeps its
+/// quotes), and for a reference what it points to.
+fn whole(field: Option<&Field>) -> String {
     match field {
         None => String::new(),
-        Some(Field::Data(d)) => shortened(d.effective_value().trim_matches('"')),
+        Some(Field::Data(d)) => d.effective_value().to_string(),
         Some(Field::Reference(r)) => {
             let target = r.uuid.as_deref().unwrap_or("-");
-            shortened(&format!("{} → {target}", r.text))
+            format!("{} → {target}", r.text)
         }
     }
 }

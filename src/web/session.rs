@@ -45,8 +45,8 @@ pub struct AdminSession {
     pub user: User,
     pub csrf_token: String,
     pub ip: Option<String>,
-    /// Items waiting in the review queue, up to `BADGE_CAP`: the
-    /// navigation's badge.
+    /// Items waiting in the review queue, up to one more than `BADGE_CAP`
+    /// (then "1000+"): the navigation's badge.
     pub review_waiting: i64,
 }
 
@@ -92,7 +92,7 @@ impl FromRequest for AdminSession {
                 };
                 Ok(Some((
                     found,
-                    crate::model::review_items::waiting_up_to(conn, BADGE_CAP)?,
+                    crate::model::review_items::waiting_up_to(conn, BADGE_CAP + 1)?,
                 )))
             })
             .await?;

@@ -240,6 +240,63 @@ async fn a_record_refused_for_its_size_is_stored_by_a_retry_after_the_limit_is_r
     assert!(waiting(&a).is_empty());
 }
 
+/// A record refused for its size that the peer then fixes: the fixed
+/// version, new here, resolves the waiting item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_record_fixed_at_the_peer_resolves_its_item() {
+    let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
+        return;
+    };
+    add_task(
+        &a,
+        id,
+        TaskSpec {
+            mode: "pull",
+            ..TaskSpec::default()
+        },
+    );
+    let long = "L".repeat(2_000);
+    write_local(
+        &b,
+        &doc(&[org("urn:uuid:big", &long, "BG", "2026-11-20T10:00:00")]),
+    );
+    let mut engine = peers::engine(&a);
+    engine.max_record_bytes = 1_000;
+    peers::run_with(&engine, id).await;
+    let items = waiting(&a);
+    assert_eq!(items.len(), 1);
+    write_local(
+        &b,
+        &doc(&[org(
+            "urn:uuid:big",
+            "Big, shorter",
+            "BG",
+            "2026-11-21T10:00:00",
+        )]),
+    );
+    peers::run_with(&engine, id).await;
+    assert!(waiting(&a).is_empty(), "resolved by the new version");
+    let item = model::review_items::find(&mut a.conn(), items[0].id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.resolution(), Some(Resolution::Superseded));
+    assert!(
+        manage::review::decide(
+            &mut a.conn(),
+            &Actor::cli(),
+            item.id,
+            ReviewAction::Retry,
+            4 << 20
+        )
+        .is_err(),
+        "an old version is not imported over the new one"
+    );
+    assert_eq!(
+        field(&a, "org_organisation", "urn:uuid:big", "name").as_deref(),
+        Some("Big, shorter")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_eden_refused_is_sent_again_or_dismissed() {
     let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
@@ -436,6 +493,16 @@ async fn the_review_page_shows_both_versions_and_accepts_in_the_browser() {
         Some("Alpha B")
     );
 
+    // Filters out of range or not numbers give the page, with a message.
+    open(
+        driver,
+        a.url("/review?older_than_days=999999999999&repository=abc&kind=nonsense"),
+    )
+    .await;
+    wait_for_text(driver, "Repository").await;
+    let page = driver.source().await.unwrap();
+    assert!(page.contains("abc"), "the bad value is named");
+
     // The refused one, selected in the list and dismissed.
     open(driver, a.url("/review")).await;
     let refused = waiting(&a);
@@ -450,4 +517,55 @@ async fn the_review_page_shows_both_versions_and_accepts_in_the_browser() {
     wait_for_text(driver, "dismissed").await;
     assert!(waiting(&a).is_empty());
     browser.quit().await;
+}
+
+/// The queue from the command line: a record refused by `import` for its
+/// size, listed, retried under the same limit (still waiting, exit 3),
+/// then stored once the limit is raised; unknown items are refused.
+#[test]
+fn the_review_commands_list_retry_and_dismiss() {
+    use crate::support::cli::Cli;
+    let cli = Cli::new();
+    let small = |args: &[&str]| {
+        let mut env = cli.env().clone();
+        env.insert("EDENSYNC_MAX_RECORD_BYTES", "1000".into());
+        crate::support::edensync(args, &env, None)
+    };
+    let file = cli.dir().join("big.xml");
+    let long = "L".repeat(2_000);
+    std::fs::write(
+        &file,
+        doc(&[
+            org("urn:uuid:big", &long, "BG", "2026-11-20T10:00:00"),
+            org("urn:uuid:small", "Small", "SM", "2026-11-20T10:00:00"),
+        ]),
+    )
+    .unwrap();
+    let imported = small(&["import", file.to_str().unwrap()]);
+    assert_eq!(imported.status.code(), Some(3), "records were refused");
+    let listed = cli.json(&["review", "list", "--json"]);
+    let items = listed.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["kind"], "refused_here");
+    let id = items[0]["id"].as_i64().unwrap().to_string();
+    let shown = cli.ok(&["review", "show", &id]);
+    assert!(shown.contains("over the limit of 1000 bytes"), "{shown}");
+
+    let again = small(&["review", "retry", &id]);
+    assert_eq!(again.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("refused again"));
+    assert_eq!(cli.count(&["review", "list", "--json"]), 1);
+
+    let stored = cli.ok(&["review", "retry", &id]);
+    assert!(stored.contains("imported and stored"), "{stored}");
+    assert_eq!(cli.count(&["review", "list", "--json"]), 0);
+    let history = cli.json(&["review", "list", "--all", "--json"]);
+    assert_eq!(history[0]["resolution"], "retried", "{history}");
+    let exported = cli.ok(&["export", "org_organisation"]);
+    assert!(exported.contains("urn:uuid:big"));
+
+    let unknown = cli.fails(&["review", "dismiss", "999"], 1);
+    assert!(unknown.contains("there is no review item 999"), "{unknown}");
+    let resolved = cli.run(&["review", "dismiss", &id], None);
+    assert!(!resolved.status.success(), "a decision is made once");
 }

@@ -1,5 +1,6 @@
 DROP INDEX review_items_record;
 DROP INDEX review_items_open;
+DROP INDEX review_items_newest;
 ALTER TABLE review_items DROP COLUMN resolved_by;
 ALTER TABLE review_items DROP COLUMN resolution;
 ALTER TABLE review_items DROP COLUMN stored_version;

@@ -11,5 +11,8 @@ ALTER TABLE review_items ADD COLUMN stored_version TEXT;
 ALTER TABLE review_items ADD COLUMN resolution TEXT;
 ALTER TABLE review_items ADD COLUMN resolved_by TEXT;
 UPDATE review_items SET kind = 'refused_by_peer' WHERE reason LIKE 'refused by the peer:%';
-CREATE INDEX review_items_open ON review_items (resolved_at, repository_id, table_name, kind);
+-- What waits, newest first: all of it (the list, the badge), or one
+-- repository's, or one kind's of it (the filtered list).
+CREATE INDEX review_items_newest ON review_items (resolved_at, id);
+CREATE INDEX review_items_open ON review_items (resolved_at, repository_id, kind, id);
 CREATE INDEX review_items_record ON review_items (table_name, uuid);

@@ -54,18 +54,21 @@ fn build(transport: &Transport) -> Result<reqwest::Client, SyncError> {
         // Only the proxy configured here: nothing from the environment.
         .no_proxy()
         .connect_timeout(transport.connect_timeout)
-        // The HTTP stack's default gives up on a connection whose sent bytes
-        // wait 30 s for an acknowledgement: a slow link that is still
-        // moving (a satellite fade, a full 2G buffer) is not a dead one.
-        // Dead links are found by the read timeout and the run's stall
-        // limit (cuts.rs).
-        .tcp_user_timeout(None)
         .read_timeout(transport.read_timeout)
         .timeout(transport.total_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         // A redirect would send our credentials and take records from
         // wherever it points: never followed, reported (see `check`).
         .redirect(reqwest::redirect::Policy::none());
+    // The HTTP stack's default gives up on a connection whose sent bytes
+    // wait 30 s for an acknowledgement: a slow link that is still moving (a
+    // satellite fade, a full 2G buffer) is not a dead one. Dead links are
+    // found by the read timeout and the run's stall limit (cuts.rs). (The
+    // option exists where the kernel has it.)
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+    {
+        builder = builder.tcp_user_timeout(None);
+    }
     if let Some(proxy) = &transport.proxy {
         let mut p = reqwest::Proxy::all(proxy.url.as_str()).map_err(|e| {
             SyncError::permanent(format!("the proxy URL {} is not usable: {e}", proxy.url))
