@@ -186,11 +186,10 @@ async fn a_conflict_the_peer_won_keeps_ours_and_accepting_brings_it_back_everywh
     assert_eq!(item.resolution(), Some(Resolution::Superseded));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_record_refused_for_its_size_is_stored_by_a_retry_after_the_limit_is_raised() {
-    let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
-        return;
-    };
+/// B holds a record of 2 000 characters (`urn:uuid:big`) and a small one;
+/// A pulls them with a record limit of 1 000 bytes: one item waits.
+async fn refused_for_size() -> Option<(TestApp, TestApp, i64, ReviewItem)> {
+    let (a, b, id) = peers::pair(Backend::Sqlite).await?;
     add_task(
         &a,
         id,
@@ -199,28 +198,44 @@ async fn a_record_refused_for_its_size_is_stored_by_a_retry_after_the_limit_is_r
             ..TaskSpec::default()
         },
     );
-    let long = "L".repeat(2_000);
     write_local(
         &b,
         &doc(&[
-            org("urn:uuid:big", &long, "BG", "2026-11-20T10:00:00"),
+            org(
+                "urn:uuid:big",
+                &"L".repeat(2_000),
+                "BG",
+                "2026-11-20T10:00:00",
+            ),
             org("urn:uuid:small", "Small", "SM", "2026-11-20T10:00:00"),
         ]),
     );
-    let mut engine = peers::engine(&a);
-    engine.max_record_bytes = 1_000;
-    let report = peers::run_with(&engine, id).await;
+    let report = peers::run_with(&small_records(&a), id).await;
     assert_eq!(report.counts.pulled_rejected, 1, "{report:?}");
-    let items = waiting(&a);
+    let mut items = waiting(&a);
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].kind, ReviewKind::RefusedHere);
-    assert!(record(&a, "org_organisation", "urn:uuid:big").is_none());
+    Some((a, b, id, items.remove(0)))
+}
 
+/// An engine that keeps records of at most 1 000 bytes.
+fn small_records(app: &TestApp) -> edensync::engine::Engine {
+    let mut engine = peers::engine(app);
+    engine.max_record_bytes = 1_000;
+    engine
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_refused_for_its_size_is_stored_by_a_retry_after_the_limit_is_raised() {
+    let Some((a, _b, _id, item)) = refused_for_size().await else {
+        return;
+    };
+    assert!(record(&a, "org_organisation", "urn:uuid:big").is_none());
     // Still too large under the same limit: refused again, still waiting.
     let again = manage::review::decide(
         &mut a.conn(),
         &Actor::cli(),
-        items[0].id,
+        item.id,
         ReviewAction::Retry,
         1_000,
     )
@@ -231,11 +246,11 @@ async fn a_record_refused_for_its_size_is_stored_by_a_retry_after_the_limit_is_r
     );
     assert_eq!(waiting(&a).len(), 1, "not queued twice");
 
-    let stored = decide(&a, items[0].id, ReviewAction::Retry);
+    let stored = decide(&a, item.id, ReviewAction::Retry);
     assert!(stored.resolved, "{stored:?}");
     assert_eq!(
         field(&a, "org_organisation", "urn:uuid:big", "name").as_deref(),
-        Some(long.as_str())
+        Some("L".repeat(2_000).as_str())
     );
     assert!(waiting(&a).is_empty());
 }
@@ -244,27 +259,10 @@ async fn a_record_refused_for_its_size_is_stored_by_a_retry_after_the_limit_is_r
 /// version, new here, resolves the waiting item.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_record_fixed_at_the_peer_resolves_its_item() {
-    let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
+    let Some((a, b, id, item)) = refused_for_size().await else {
         return;
     };
-    add_task(
-        &a,
-        id,
-        TaskSpec {
-            mode: "pull",
-            ..TaskSpec::default()
-        },
-    );
-    let long = "L".repeat(2_000);
-    write_local(
-        &b,
-        &doc(&[org("urn:uuid:big", &long, "BG", "2026-11-20T10:00:00")]),
-    );
-    let mut engine = peers::engine(&a);
-    engine.max_record_bytes = 1_000;
-    peers::run_with(&engine, id).await;
-    let items = waiting(&a);
-    assert_eq!(items.len(), 1);
+    let engine = small_records(&a);
     write_local(
         &b,
         &doc(&[org(
@@ -276,7 +274,7 @@ async fn a_refused_record_fixed_at_the_peer_resolves_its_item() {
     );
     peers::run_with(&engine, id).await;
     assert!(waiting(&a).is_empty(), "resolved by the new version");
-    let item = model::review_items::find(&mut a.conn(), items[0].id)
+    let item = model::review_items::find(&mut a.conn(), item.id)
         .unwrap()
         .unwrap();
     assert_eq!(item.resolution(), Some(Resolution::Superseded));
