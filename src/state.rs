@@ -2,6 +2,8 @@
 //! shared state, and who the client is.
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, web};
 
@@ -39,31 +41,57 @@ pub struct AppState {
 
 /// The review queue's counts per repository, table and kind, read again at
 /// most every few seconds (and after a decision): with a hundred thousand
-/// items waiting, counting them takes tens of milliseconds, too much for
-/// every view of the Review page.
+/// items waiting counting them takes tens of milliseconds, too much for
+/// every page (the navigation's badge). One request counts; others meanwhile
+/// take the previous counts.
 #[derive(Default)]
-pub struct ReviewCounts(std::sync::Mutex<Option<(std::time::Instant, Vec<Waiting>)>>);
+pub struct ReviewCounts(Mutex<CachedCounts>);
+
+#[derive(Default)]
+struct CachedCounts {
+    counts: Arc<Vec<Waiting>>,
+    /// When they were read; `None`: never, or a decision changed them.
+    at: Option<Instant>,
+    /// A request is counting again, since then.
+    counting_since: Option<Instant>,
+}
 
 impl ReviewCounts {
-    const FRESH: std::time::Duration = std::time::Duration::from_secs(10);
+    const FRESH: Duration = Duration::from_secs(10);
+    /// A count that takes longer than this has failed: another may start.
+    const GIVE_UP: Duration = Duration::from_secs(30);
 
-    /// The counts, if read recently.
-    pub fn fresh(&self) -> Option<Vec<Waiting>> {
-        let cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        cached
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < Self::FRESH)
-            .map(|(_, counts)| counts.clone())
+    /// The counts, fresh or being counted again by another request; `None`:
+    /// the caller counts them now and hands them to [`ReviewCounts::keep`].
+    pub fn get(&self) -> Option<Arc<Vec<Waiting>>> {
+        let mut cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = cached.at.is_some_and(|at| at.elapsed() < Self::FRESH);
+        let counting = cached
+            .counting_since
+            .is_some_and(|since| since.elapsed() < Self::GIVE_UP);
+        if fresh || (counting && cached.at.is_some()) {
+            return Some(cached.counts.clone());
+        }
+        cached.counting_since = Some(Instant::now());
+        None
     }
 
-    pub fn keep(&self, counts: Vec<Waiting>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((std::time::Instant::now(), counts));
+    pub fn keep(&self, counts: Vec<Waiting>) -> Arc<Vec<Waiting>> {
+        let counts = Arc::new(counts);
+        let mut cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *cached = CachedCounts {
+            counts: counts.clone(),
+            at: Some(Instant::now()),
+            counting_since: None,
+        };
+        counts
     }
 
     /// A decision changed them.
     pub fn forget(&self) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cached.at = None;
+        cached.counting_since = None;
     }
 }
 

@@ -216,18 +216,6 @@ pub fn waiting_counts(conn: &mut DbConnection) -> QueryResult<Vec<Waiting>> {
         .collect())
 }
 
-/// How many items wait, counted up to `cap` (the navigation's badge, on
-/// every page: counting a hundred thousand items would cost every page
-/// milliseconds).
-pub fn waiting_up_to(conn: &mut DbConnection, cap: i64) -> QueryResult<i64> {
-    let ids: Vec<i64> = review_items::table
-        .filter(review_items::resolved_at.is_null())
-        .select(review_items::id)
-        .limit(cap)
-        .load(conn)?;
-    Ok(ids.len() as i64)
-}
-
 /// Whether anything waits for a record of `table`: an import looks only
 /// then for items a new version supersedes.
 pub fn any_waiting_in(conn: &mut DbConnection, table: &str) -> QueryResult<bool> {

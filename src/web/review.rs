@@ -3,6 +3,7 @@
 //! the decisions (accept, retry, dismiss) on one item or on all selected.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -124,23 +125,14 @@ pub async fn index(
 ) -> Result<HttpResponse, WebError> {
     let filters = filters.into_inner();
     let query = filters.query();
-    let cached = state.review_counts.fresh();
-    let counted = cached.is_none();
-    let (repositories, waiting, items) = super::db(&state.pool, move |conn| {
-        let waiting = match cached {
-            Some(counts) => counts,
-            None => model::review_items::waiting_counts(conn)?,
-        };
+    let waiting = waiting_counts(&state).await?;
+    let (repositories, items) = super::db(&state.pool, move |conn| {
         Ok::<_, WebError>((
             names(conn)?,
-            waiting,
             model::review_items::search(conn, &query, PAGE)?,
         ))
     })
     .await?;
-    if counted {
-        state.review_counts.keep(waiting.clone());
-    }
     let older = (items.len() as i64 == PAGE)
         .then(|| items.last().map(|i| filters.link(i.id)))
         .flatten();
@@ -154,8 +146,8 @@ pub async fn index(
         })
         .collect();
     let waiting = waiting
-        .into_iter()
-        .map(|w| (name_of(&repositories, w.repository_id), w))
+        .iter()
+        .map(|w| (name_of(&repositories, w.repository_id), w.clone()))
         .collect();
     let selected = filters.repository.value();
     let mut layout = Layout::new(&req, "Review", "review", &who);
@@ -264,6 +256,22 @@ pub async fn show(
         item,
     };
     Ok(render(&req, page))
+}
+
+/// What waits per repository, table and kind, counted at most every few
+/// seconds (see `ReviewCounts`).
+pub async fn waiting_counts(state: &AppState) -> Result<Arc<Vec<Waiting>>, WebError> {
+    if let Some(counts) = state.review_counts.get() {
+        return Ok(counts);
+    }
+    let counted = super::db(&state.pool, model::review_items::waiting_counts).await;
+    match counted {
+        Ok(counts) => Ok(state.review_counts.keep(counts)),
+        Err(e) => {
+            state.review_counts.forget();
+            Err(e)
+        }
+    }
 }
 
 /// The decision form: `action`, and `item-N` for each item chosen; `back`

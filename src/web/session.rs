@@ -35,9 +35,6 @@ pub fn removal_cookie(name: &'static str) -> Cookie<'static> {
     cookie
 }
 
-/// The navigation's review badge counts up to this ("1000+" beyond).
-pub const BADGE_CAP: i64 = 1000;
-
 /// A logged-in administrator. Taking this as a handler argument is what makes
 /// a page require login.
 pub struct AdminSession {
@@ -45,8 +42,8 @@ pub struct AdminSession {
     pub user: User,
     pub csrf_token: String,
     pub ip: Option<String>,
-    /// Items waiting in the review queue, up to one more than `BADGE_CAP`
-    /// (then "1000+"): the navigation's badge.
+    /// Items waiting in the review queue (counted every few seconds): the
+    /// navigation's badge.
     pub review_waiting: i64,
 }
 
@@ -86,17 +83,13 @@ impl FromRequest for AdminSession {
             let state = state?;
             let login_required = || WebError::LoginRequired { next: next.clone() };
             let token = token.ok_or_else(login_required)?;
-            let found = db(&state.pool, move |conn| {
-                let Some(found) = sessions::resolve(conn, &token)? else {
-                    return Ok::<_, WebError>(None);
-                };
-                Ok(Some((
-                    found,
-                    crate::model::review_items::waiting_up_to(conn, BADGE_CAP + 1)?,
-                )))
-            })
-            .await?;
-            let ((session, user), review_waiting) = found.ok_or_else(login_required)?;
+            let found = db(&state.pool, move |conn| sessions::resolve(conn, &token)).await?;
+            let (session, user) = found.ok_or_else(login_required)?;
+            let review_waiting = super::review::waiting_counts(&state)
+                .await?
+                .iter()
+                .map(|w| w.count)
+                .sum();
             Ok(AdminSession {
                 session_id: session.id,
                 user,

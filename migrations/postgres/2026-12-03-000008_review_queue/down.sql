@@ -1,4 +1,5 @@
 DROP INDEX review_items_record;
+DROP INDEX review_items_counts;
 DROP INDEX review_items_open;
 DROP INDEX review_items_newest;
 ALTER TABLE review_items DROP COLUMN resolved_by;

@@ -15,4 +15,6 @@ UPDATE review_items SET kind = 'refused_by_peer' WHERE reason LIKE 'refused by t
 -- repository's, or one kind's of it (the filtered list).
 CREATE INDEX review_items_newest ON review_items (resolved_at, id);
 CREATE INDEX review_items_open ON review_items (resolved_at, repository_id, kind, id);
+-- The counts per repository, table and kind, from the index alone.
+CREATE INDEX review_items_counts ON review_items (resolved_at, repository_id, table_name, kind);
 CREATE INDEX review_items_record ON review_items (table_name, uuid);
