@@ -183,6 +183,7 @@ fn options(
             strategy: task.strategy,
             update_policy: task.update_policy,
             conflict_policy: Some(task.conflict_policy),
+            review_kept_updates: task.review_kept_updates,
             last_sync: task
                 .last_pull
                 .filter(|_| policy::compares_times(task.update_policy)),

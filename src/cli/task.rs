@@ -38,6 +38,10 @@ pub(super) enum TaskCommand {
         /// Sync components with their master records.
         #[arg(long)]
         components: bool,
+        /// Keep incoming versions the update policy does not take in the
+        /// review queue (conflicts always wait there).
+        #[arg(long)]
+        review_kept_updates: bool,
         /// A filter, TABLE:EXPR or EXPR for the task's table, e.g.
         /// '~.acronym__like=RO*' or 'org_office:~.name__like=A*' (repeatable).
         #[arg(long = "filter", value_name = "TABLE:EXPR", allow_hyphen_values = true)]
@@ -82,6 +86,7 @@ pub(super) fn run(command: TaskCommand, node: Node) -> Result<(), CliError> {
             update_policy,
             conflict_policy,
             components,
+            review_kept_updates,
             filters,
         } => {
             let r = manage::repositories::find(conn, &repository)?;
@@ -92,6 +97,7 @@ pub(super) fn run(command: TaskCommand, node: Node) -> Result<(), CliError> {
                 update_policy,
                 conflict_policy,
                 components,
+                review_kept_updates,
                 filters,
             };
             let added = manage::tasks::add(conn, &actor, &r, &form)?;
@@ -146,6 +152,7 @@ pub(super) fn task_json(t: &Task, filters: &[TaskFilter]) -> serde_json::Value {
         "update_policy": t.update_policy.as_str(),
         "conflict_policy": t.conflict_policy.as_str(),
         "components": t.components,
+        "review_kept_updates": t.review_kept_updates,
         "filters": filters
             .iter()
             .map(|f| json!({"table": f.table_name, "filter": f.filter_string}))

@@ -130,6 +130,7 @@ diesel::table! {
         last_push_seq -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        review_kept_updates -> Bool,
     }
 }
 

@@ -45,6 +45,7 @@ impl Run<'_> {
             strategy: task.strategy,
             update_policy: task.update_policy,
             conflict_policy: Some(task.conflict_policy),
+            review_kept_updates: task.review_kept_updates,
             // Eden's client passes its last pull whatever the policy.
             last_sync: task.last_pull,
             repository_id: Some(repository.id),

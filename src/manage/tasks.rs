@@ -28,6 +28,9 @@ pub struct TaskForm {
     pub conflict_policy: String,
     /// Whether components travel with their master records.
     pub components: bool,
+    /// Whether incoming versions the update policy does not take wait in
+    /// the review queue (conflicts always do).
+    pub review_kept_updates: bool,
     /// `TABLE:EXPR` or just `EXPR` (for the task's table), e.g.
     /// `~.acronym__like=RO*` or `org_office:~.name__like=A*`.
     pub filters: Vec<String>,
@@ -44,6 +47,7 @@ impl TaskForm {
             update_policy: Policy::Newer.as_str().into(),
             conflict_policy: Policy::Newer.as_str().into(),
             components: false,
+            review_kept_updates: false,
             filters: Vec::new(),
         }
     }
@@ -57,6 +61,7 @@ impl TaskForm {
             update_policy: task.update_policy.as_str().into(),
             conflict_policy: task.conflict_policy.as_str().into(),
             components: task.components,
+            review_kept_updates: task.review_kept_updates,
             filters: filters
                 .iter()
                 .map(|f| format!("{}:{}", f.table_name, f.filter_string))
@@ -316,6 +321,7 @@ fn validate(form: &TaskForm) -> Result<Valid, ManageError> {
             update_policy,
             conflict_policy,
             components: form.components,
+            review_kept_updates: form.review_kept_updates,
             updated_at: model::now(),
         },
         filters,
@@ -333,6 +339,9 @@ fn describe(valid: &Valid) -> String {
         "mode {}; strategy {}; update {}; conflict {}",
         s.mode, s.strategy, s.update_policy, s.conflict_policy
     );
+    if s.review_kept_updates {
+        detail.push_str("; versions kept out by the update policy wait for review");
+    }
     if s.components {
         detail.push_str("; components");
     }

@@ -31,6 +31,8 @@ pub struct Task {
     pub last_push_seq: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Incoming versions the update policy did not take wait for review.
+    pub review_kept_updates: bool,
 }
 
 pub fn find(
@@ -54,6 +56,7 @@ pub struct TaskSettings {
     pub update_policy: Policy,
     pub conflict_policy: Policy,
     pub components: bool,
+    pub review_kept_updates: bool,
     pub updated_at: NaiveDateTime,
 }
 
@@ -68,6 +71,7 @@ impl TaskSettings {
         diesel::dsl::Eq<tasks::update_policy, &'static str>,
         diesel::dsl::Eq<tasks::conflict_policy, &'static str>,
         diesel::dsl::Eq<tasks::components, bool>,
+        diesel::dsl::Eq<tasks::review_kept_updates, bool>,
         diesel::dsl::Eq<tasks::updated_at, NaiveDateTime>,
     ) {
         (
@@ -76,6 +80,7 @@ impl TaskSettings {
             tasks::update_policy.eq(self.update_policy.as_str()),
             tasks::conflict_policy.eq(self.conflict_policy.as_str()),
             tasks::components.eq(self.components),
+            tasks::review_kept_updates.eq(self.review_kept_updates),
             tasks::updated_at.eq(self.updated_at),
         )
     }

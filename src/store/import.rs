@@ -50,6 +50,9 @@ pub struct ImportOptions {
     pub table_scope: Option<Vec<String>>,
     /// The largest record kept, in bytes of its fields and attributes.
     pub max_record_bytes: u64,
+    /// Incoming versions the update policy does not take wait in the
+    /// review queue (the task's switch; conflicts always do).
+    pub review_kept_updates: bool,
 }
 
 impl ImportOptions {
@@ -72,6 +75,7 @@ impl Default for ImportOptions {
             batch_size: 2000,
             table_scope: None,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            review_kept_updates: false,
         }
     }
 }
@@ -417,12 +421,20 @@ impl BatchWriter<'_> {
         if matches!(decision, Decision::Update(_) | Decision::Delete) {
             self.supersede(conn, record)?;
         }
-        if let Some(winner) = conflict {
+        if let Some((winner, in_conflict)) = conflict {
             let whole = Record {
                 fields: change.fields.clone(),
                 ..record.clone()
             };
-            super::review::conflict(conn, self.options, &whole, &existing, winner, self.now)?;
+            super::review::conflict(
+                conn,
+                self.options,
+                &whole,
+                &existing,
+                winner,
+                in_conflict,
+                self.now,
+            )?;
             self.waiting.insert(record.table.clone(), true);
         }
         match decision {
@@ -493,13 +505,14 @@ impl BatchWriter<'_> {
     }
 
     /// Apply the conflict and update policies to an incoming copy of a
-    /// record we hold; and, for a conflict between two different versions
-    /// (changed on both sides since the last sync), which one was kept.
+    /// record we hold; and, for two different versions one of which was
+    /// kept out, which one was kept and whether it was a conflict (changed
+    /// on both sides since the last sync) rather than the update policy.
     fn decide(
         &self,
         change: &Change,
         existing: &StoredRecord,
-    ) -> Result<(Decision, Option<ConflictWinner>), StoreError> {
+    ) -> Result<(Decision, Option<(ConflictWinner, bool)>), StoreError> {
         let options = self.options;
         let incoming = &change.incoming;
         let local = Local {
@@ -529,16 +542,17 @@ impl BatchWriter<'_> {
                     return Ok((same_version(change, &local, body, difference), None));
                 }
                 // Two versions, not one shown twice: an identical copy is
-                // never a conflict, nor is a newer copy of what this peer
-                // sent us before (nothing changed here).
-                let differs =
-                    (local.deleted || difference == Difference::Values) && !local.from_this_peer;
+                // never kept for review, and never a conflict is a newer
+                // copy of what this peer sent us before (nothing changed
+                // here).
+                let two_versions = local.deleted || difference == Difference::Values;
+                let differs = two_versions && !local.from_this_peer;
                 // Bringing a deleted record back follows the update policy too.
                 if !in_conflict && policy::update_accepts(options.update_policy, &local, incoming) {
                     body.merge_fields(&change.fields);
                     body.attributes = change.record.attributes.clone();
                     body.without_mci = change.record.mci.is_none();
-                    let lost = (conflict && differs).then_some(ConflictWinner::Peer);
+                    let lost = (conflict && differs).then_some((ConflictWinner::Peer, true));
                     return Ok((Decision::Update(body), lost));
                 }
                 let older = incoming.mtime < local.modified_on;
@@ -546,7 +560,11 @@ impl BatchWriter<'_> {
                     // An older copy of the values we hold.
                     return Ok((Decision::Unchanged, None));
                 }
-                let kept = (in_conflict && differs).then_some(ConflictWinner::Local);
+                // A conflict the policy decided, or (when the task asks) a
+                // newer version the update policy kept out.
+                let kept_out = options.review_kept_updates && !older;
+                let kept = ((in_conflict && differs) || (kept_out && two_versions))
+                    .then_some((ConflictWinner::Local, in_conflict));
                 Ok((Decision::KeepLocal, kept))
             }
             Method::Delete | Method::Merge => {
@@ -555,14 +573,17 @@ impl BatchWriter<'_> {
                 }
                 let ours = !local.from_this_peer;
                 if in_conflict {
-                    return Ok((Decision::Skip, ours.then_some(ConflictWinner::Local)));
+                    return Ok((
+                        Decision::Skip,
+                        ours.then_some((ConflictWinner::Local, true)),
+                    ));
                 }
                 if !policy::delete_accepts(options.update_policy, &local, incoming) {
                     return Ok((Decision::Skip, None));
                 }
                 Ok((
                     Decision::Delete,
-                    (conflict && ours).then_some(ConflictWinner::Peer),
+                    (conflict && ours).then_some((ConflictWinner::Peer, true)),
                 ))
             }
         }

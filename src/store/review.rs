@@ -48,13 +48,15 @@ pub(super) fn refused_here(
 }
 
 /// Keep both versions of a record changed here and on the peer since the
-/// last sync: the incoming one as it arrived, ours as it stood.
+/// last sync (`in_conflict`), or of one whose newer version the update
+/// policy kept out: the incoming one as it arrived, ours as it stood.
 pub(super) fn conflict(
     conn: &mut DbConnection,
     options: &ImportOptions,
     record: &Record,
     existing: &StoredRecord,
     winner: ConflictWinner,
+    in_conflict: bool,
     now: chrono::NaiveDateTime,
 ) -> Result<(), StoreError> {
     let policy = options.conflict_policy.map(Policy::as_str);
@@ -62,10 +64,22 @@ pub(super) fn conflict(
         ConflictWinner::Local => "ours was kept",
         ConflictWinner::Peer => "the peer's replaced ours",
     };
-    let reason = format!(
-        "changed here and on the peer since the last sync; the conflict policy {} decided: {kept}",
-        policy.unwrap_or("(none)")
-    );
+    let reason = if in_conflict {
+        format!(
+            "changed here and on the peer since the last sync; the conflict policy {} decided: {kept}",
+            policy.unwrap_or("(none)")
+        )
+    } else {
+        format!(
+            "a newer version from the peer; the update policy {} kept ours",
+            options.update_policy.as_str()
+        )
+    };
+    let policy = if in_conflict {
+        policy
+    } else {
+        Some(options.update_policy.as_str())
+    };
     let raw = admission::raw_element(record);
     model::review_items::queue(
         conn,

@@ -81,6 +81,8 @@ pub struct PostedTask {
     conflict_policy: String,
     #[serde(default)]
     components: Option<String>,
+    #[serde(default)]
+    review_kept_updates: Option<String>,
     /// One filter per line: `~.acronym__like=RO*` or `org_office:~.name=x`.
     #[serde(default)]
     filters: String,
@@ -114,6 +116,7 @@ impl PostedTask {
             delete: on(Method::Delete),
             merge: on(Method::Merge),
             components: form.components.then(|| "on".into()),
+            review_kept_updates: form.review_kept_updates.then(|| "on".into()),
             filters: form
                 .filters
                 .iter()
@@ -150,6 +153,7 @@ impl PostedTask {
             update_policy: self.update_policy,
             conflict_policy: self.conflict_policy,
             components: self.components.is_some(),
+            review_kept_updates: self.review_kept_updates.is_some(),
             filters: self
                 .filters
                 .lines()

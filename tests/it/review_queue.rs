@@ -567,3 +567,140 @@ fn the_review_commands_list_retry_and_dismiss() {
     let resolved = cli.run(&["review", "dismiss", &id], None);
     assert!(!resolved.status.success(), "a decision is made once");
 }
+
+/// The two other conflict policies through real syncs: OTHER takes the
+/// peer's version, and so does MASTER (B's copy comes from its origin, `mci`
+/// 1, ours is a copy of it); both keep ours for review.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_under_other_and_master_keep_the_losing_version() {
+    for (policy, winner, stored) in [
+        ("OTHER", ConflictWinner::Peer, "Alpha B"),
+        ("MASTER", ConflictWinner::Peer, "Alpha B"),
+    ] {
+        let Some((a, _b, _id, _task)) = conflict_under(policy).await else {
+            return;
+        };
+        let items = waiting(&a);
+        assert_eq!(items.len(), 1, "{policy}: {items:?}");
+        assert_eq!(items[0].winner(), Some(winner), "{policy}");
+        assert_eq!(items[0].policy.as_deref(), Some(policy));
+        assert_eq!(
+            field(&a, "org_organisation", X, "name").as_deref(),
+            Some(stored),
+            "{policy}"
+        );
+    }
+}
+
+/// `edensync review accept`: a conflict from the hub, decided from the
+/// command line; the store holds the other version afterwards.
+#[test]
+fn a_conflict_is_accepted_from_the_command_line() {
+    use crate::support::cli::Cli;
+    use edensync::vocabulary::Policy;
+    let cli = Cli::with_hub();
+    {
+        let node = cli.node();
+        let mut conn = node.pool.get().unwrap();
+        let hub = model::repositories::list(&mut conn).unwrap()[0].id;
+        let from_hub =
+            |conn: &mut edensync::db::DbConnection, xml: &str, last_sync: Option<&str>| {
+                let options = ImportOptions {
+                    repository_id: Some(hub),
+                    conflict_policy: Some(Policy::This),
+                    last_sync: last_sync.map(|t| t.parse().unwrap()),
+                    ..ImportOptions::default()
+                };
+                let reader = Reader::new(xml.as_bytes(), Limits::default()).unwrap();
+                store::import(conn, reader, &options).unwrap();
+            };
+        from_hub(
+            &mut conn,
+            &doc(&[org(X, "Alpha", "AL", "2026-11-20T10:00:00")]),
+            None,
+        );
+        peers::import_with(
+            &mut conn,
+            &doc(&[org(X, "Alpha here", "AL", "2026-11-21T10:00:00")]),
+        );
+        from_hub(
+            &mut conn,
+            &doc(&[org(X, "Alpha hub", "AL", "2026-11-22T10:00:00")]),
+            Some("2026-11-20T10:00:00"),
+        );
+    }
+    let listed = cli.json(&["review", "list", "--kind", "conflict", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let id = listed[0]["id"].as_i64().unwrap().to_string();
+    let accepted = cli.ok(&["review", "accept", &id]);
+    assert!(
+        accepted.contains("the other version is now the stored one"),
+        "{accepted}"
+    );
+    assert_eq!(cli.count(&["review", "list", "--json"]), 0);
+    let exported = cli.ok(&["export", "org_organisation"]);
+    assert!(
+        exported.contains("Alpha hub") && !exported.contains("Alpha here"),
+        "{exported}"
+    );
+}
+
+/// The task's switch: a newer version the update policy (THIS) keeps out
+/// waits for review, and accepting it stores it; without the switch
+/// nothing waits. Set from the command line too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_the_update_policy_keeps_out_wait_when_the_task_asks() {
+    for switched in [true, false] {
+        let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
+            return;
+        };
+        let task = add_task(
+            &a,
+            id,
+            TaskSpec {
+                mode: "pull",
+                update_policy: "THIS",
+                ..TaskSpec::default()
+            },
+        );
+        diesel::update(tasks::table.find(task))
+            .set(tasks::review_kept_updates.eq(switched))
+            .execute(&mut *a.conn())
+            .unwrap();
+        write_local(&b, &doc(&[org(X, "Alpha", "AL", "2026-11-20T10:00:00")]));
+        peers::run(&a, id).await;
+        write_local(&b, &doc(&[org(X, "Alpha 2", "AL", "2026-11-21T10:00:00")]));
+        peers::run(&a, id).await;
+        assert_eq!(
+            field(&a, "org_organisation", X, "name").as_deref(),
+            Some("Alpha")
+        );
+        let items = waiting(&a);
+        if !switched {
+            assert!(items.is_empty(), "{items:?}");
+            continue;
+        }
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert!(
+            items[0].reason.contains("the update policy THIS kept ours"),
+            "{}",
+            items[0].reason
+        );
+        decide(&a, items[0].id, ReviewAction::Accept);
+        assert_eq!(
+            field(&a, "org_organisation", X, "name").as_deref(),
+            Some("Alpha 2")
+        );
+    }
+
+    let cli = crate::support::cli::Cli::with_hub();
+    cli.ok(&[
+        "task",
+        "add",
+        "hub",
+        "org_organisation",
+        "--review-kept-updates",
+    ]);
+    let listed = cli.json(&["task", "list", "hub", "--json"]);
+    assert_eq!(listed[0]["review_kept_updates"], true, "{listed}");
+}
