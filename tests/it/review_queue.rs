@@ -458,6 +458,18 @@ async fn the_review_page_shows_both_versions_and_accepts_in_the_browser() {
         "2",
         "the badge counts what waits"
     );
+    let counts = driver
+        .find(thirtyfour::By::Id("review-waiting"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        counts.contains("conflict") && counts.contains("refused here"),
+        "the dashboard counts per repository, table and kind: {counts}"
+    );
+    shot(driver, "review-dashboard-1400").await;
 
     for width in [1400, 400] {
         set_width(driver, width).await;
