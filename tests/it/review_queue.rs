@@ -716,3 +716,27 @@ async fn versions_the_update_policy_keeps_out_wait_when_the_task_asks() {
     let listed = cli.json(&["task", "list", "hub", "--json"]);
     assert_eq!(listed[0]["review_kept_updates"], true, "{listed}");
 }
+
+/// Deleting the record resolves the conflict that waited for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_record_resolves_its_conflict() {
+    let Some((a, _b, _id, _task)) = conflict_under("THIS").await else {
+        return;
+    };
+    let items = waiting(&a);
+    assert_eq!(items.len(), 1);
+    write_local(
+        &a,
+        &doc(&[peers::deleted(
+            "org_organisation",
+            X,
+            "2026-11-30T10:00:00",
+            None,
+        )]),
+    );
+    assert!(waiting(&a).is_empty());
+    let item = model::review_items::find(&mut a.conn(), items[0].id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.resolution(), Some(Resolution::Superseded));
+}
