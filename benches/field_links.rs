@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use link::{Link, Profile};
-use nodes::{Node, PEER, PEER_PASSWORD, json_field, serve, write_document};
+use nodes::{Node, connect, json_field, serve, two_nodes};
 
 /// Runs of `edensync sync` before a direction counts as never completing.
 const MAX_RUNS: usize = 20;
@@ -112,49 +112,12 @@ fn measure(
     profile: &Profile,
     n: usize,
 ) -> (Transfer, Transfer, u64) {
-    let base = std::env::var("EDENSYNC_BENCH_DIR")
-        .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
-    let root = tempfile::tempdir_in(base).unwrap();
-    let a = Node {
-        dir: root.path().join("a"),
-    };
-    let b = Node {
-        dir: root.path().join("b"),
-    };
-    eprintln!(
-        "{}: preparing {n} organisations on each node …",
-        profile.name
-    );
-    let doc_b = root.path().join("b.xml");
-    let doc_a = root.path().join("a.xml");
-    write_document(&doc_b, 0, n);
-    write_document(&doc_a, 500_000_000, n);
-    b.run(&["import", doc_b.to_str().unwrap()], None);
-    a.run(&["import", doc_a.to_str().unwrap()], None);
+    eprintln!("{}:", profile.name);
+    let (_root, a, b) = two_nodes(n);
     let document = gzip_size(&b.run(&["export", "org_organisation"], None));
-    b.run(
-        &["user", "add", PEER, "--role", "sync", "--password-stdin"],
-        Some(PEER_PASSWORD),
-    );
     let (mut server, url) = serve(&b);
     let link = runtime.block_on(Link::start(&url, profile.clone()));
-    a.run(
-        &[
-            "repository",
-            "add",
-            "B",
-            "--url",
-            &link.url,
-            "--username",
-            PEER,
-            "--password-stdin",
-        ],
-        Some(PEER_PASSWORD),
-    );
-    let listed: serde_json::Value =
-        serde_json::from_str(&b.run(&["repository", "list", "--json"], None)).unwrap();
-    let a_name = listed[0]["name"].as_str().unwrap().to_string();
-    b.run(&["repository", "edit", &a_name, "--accept-push"], None);
+    connect(&a, &b, &link.url);
 
     let mut transfers = Vec::new();
     for (mode, field) in [("pull", "pulled_created"), ("push", "pushed_created")] {

@@ -14,55 +14,18 @@ mod nodes;
 
 use std::time::Duration;
 
-use nodes::{Node, PEER, PEER_PASSWORD, json_field, peak_rss_kib, serve, write_document};
+use nodes::{connect, json_field, peak_rss_kib, serve, two_nodes};
 
 fn main() {
     let n: usize = std::env::var("EDENSYNC_BENCH_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let base = std::env::var("EDENSYNC_BENCH_DIR")
-        .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
-    let root = tempfile::tempdir_in(base).unwrap();
-    let a = Node {
-        dir: root.path().join("a"),
-    };
-    let b = Node {
-        dir: root.path().join("b"),
-    };
-
-    eprintln!("preparing {n} organisations on each node …");
-    let doc_b = root.path().join("b.xml");
-    let doc_a = root.path().join("a.xml");
-    write_document(&doc_b, 0, n);
-    write_document(&doc_a, 500_000_000, n);
-    b.run(&["import", doc_b.to_str().unwrap()], None);
-    a.run(&["import", doc_a.to_str().unwrap()], None);
+    let (_root, a, b) = two_nodes(n);
     let plain = b.run(&["export", "org_organisation"], None).len();
-
-    b.run(
-        &["user", "add", PEER, "--role", "sync", "--password-stdin"],
-        Some(PEER_PASSWORD),
-    );
     let (mut server, url) = serve(&b);
     let b_idle = peak_rss_kib(server.id());
-    a.run(
-        &[
-            "repository",
-            "add",
-            "B",
-            "--url",
-            &url,
-            "--username",
-            PEER,
-            "--password-stdin",
-        ],
-        Some(PEER_PASSWORD),
-    );
-    let registered = b.run(&["repository", "list", "--json"], None);
-    let listed: serde_json::Value = serde_json::from_str(&registered).unwrap();
-    let a_name = listed[0]["name"].as_str().unwrap().to_string();
-    b.run(&["repository", "edit", &a_name, "--accept-push"], None);
+    connect(&a, &b, &url);
     a.run(
         &[
             "task",

@@ -131,3 +131,52 @@ pub fn json_field(json: &str, key: &str) -> i64 {
     let value: serde_json::Value = serde_json::from_str(json).unwrap();
     value[key].as_i64().unwrap_or(0)
 }
+
+/// Two nodes in a new directory under `EDENSYNC_BENCH_DIR` (or the temp
+/// dir): B holds organisations 0..n, A n others, and B has the sync account
+/// A uses. The directory goes when the first value is dropped.
+pub fn two_nodes(n: usize) -> (tempfile::TempDir, Node, Node) {
+    let base = std::env::var("EDENSYNC_BENCH_DIR")
+        .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+    let root = tempfile::tempdir_in(base).unwrap();
+    let a = Node {
+        dir: root.path().join("a"),
+    };
+    let b = Node {
+        dir: root.path().join("b"),
+    };
+    eprintln!("preparing {n} organisations on each node …");
+    let doc_b = root.path().join("b.xml");
+    let doc_a = root.path().join("a.xml");
+    write_document(&doc_b, 0, n);
+    write_document(&doc_a, 500_000_000, n);
+    b.run(&["import", doc_b.to_str().unwrap()], None);
+    a.run(&["import", doc_a.to_str().unwrap()], None);
+    b.run(
+        &["user", "add", PEER, "--role", "sync", "--password-stdin"],
+        Some(PEER_PASSWORD),
+    );
+    (root, a, b)
+}
+
+/// A adds B (serving at `url`) as repository "B", registering there; B
+/// accepts A's pushes.
+pub fn connect(a: &Node, b: &Node, url: &str) {
+    a.run(
+        &[
+            "repository",
+            "add",
+            "B",
+            "--url",
+            url,
+            "--username",
+            PEER,
+            "--password-stdin",
+        ],
+        Some(PEER_PASSWORD),
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&b.run(&["repository", "list", "--json"], None)).unwrap();
+    let a_name = listed[0]["name"].as_str().unwrap().to_string();
+    b.run(&["repository", "edit", &a_name, "--accept-push"], None);
+}

@@ -15,6 +15,7 @@ use super::admission;
 use super::batch::{BatchState, Version};
 use super::body::{Body, Difference};
 use super::policy::{self, Incoming, Local, Method, Policy, Strategy};
+use super::review::BatchQueue;
 pub use super::summary::{ImportSummary, MasterCounts, Rejection};
 use crate::db::{self, DbConnection};
 use crate::model;
@@ -224,7 +225,7 @@ impl Importer<'_> {
             let writer = BatchWriter {
                 options,
                 now,
-                waiting: HashMap::new(),
+                queue: BatchQueue::default(),
                 // A copy: it becomes ours only once the batch is written.
                 summary: self.summary.clone(),
                 state,
@@ -247,8 +248,8 @@ impl Importer<'_> {
 struct BatchWriter<'a> {
     options: &'a ImportOptions,
     now: NaiveDateTime,
-    /// Per table: whether anything waits in the review queue.
-    waiting: HashMap<String, bool>,
+    /// What the batch adds to the review queue, and resolves in it.
+    queue: BatchQueue,
     summary: ImportSummary,
     state: BatchState,
 }
@@ -370,8 +371,8 @@ impl BatchWriter<'_> {
         record: &Record,
         reason: String,
     ) -> Result<(), StoreError> {
-        super::review::refused_here(conn, self.options, record, &reason, self.now)?;
-        self.waiting.insert(record.table.clone(), true);
+        self.queue
+            .refused(conn, self.options, record, &reason, self.now)?;
         self.summary.rejected.push(Rejection {
             table: record.table.clone(),
             uuid: record.uuid.clone(),
@@ -412,30 +413,26 @@ impl BatchWriter<'_> {
             // A new record; a delete of a record we never had is kept as a
             // tombstone so that relays pass it on. (It may have been
             // refused before: that item is resolved by it.)
-            self.supersede(conn, record)?;
+            self.queue.supersede(conn, record, self.now)?;
             let id = self.state.write_new(conn, change)?;
             return Ok(Outcome::Written { id, method });
         };
         let id = existing.id;
         let (decision, conflict) = self.decide(&change, &existing)?;
         if matches!(decision, Decision::Update(_) | Decision::Delete) {
-            self.supersede(conn, record)?;
+            self.queue.supersede(conn, record, self.now)?;
         }
         if let Some((winner, in_conflict)) = conflict {
-            let whole = Record {
-                fields: change.fields.clone(),
-                ..record.clone()
-            };
-            super::review::conflict(
+            self.queue.versions(
                 conn,
                 self.options,
-                &whole,
+                record,
+                &change.fields,
                 &existing,
                 winner,
                 in_conflict,
                 self.now,
             )?;
-            self.waiting.insert(record.table.clone(), true);
         }
         match decision {
             Decision::Skip => Ok(Outcome::Skipped),
@@ -463,23 +460,6 @@ impl BatchWriter<'_> {
                 Ok(Outcome::Written { id, method })
             }
         }
-    }
-
-    /// A new version of a record (or its delete) resolves what waits for it
-    /// in the review queue. Looked up only in tables where something waits.
-    fn supersede(&mut self, conn: &mut DbConnection, record: &Record) -> Result<(), StoreError> {
-        let waiting = match self.waiting.get(&record.table) {
-            Some(waiting) => *waiting,
-            None => {
-                let waiting = model::review_items::any_waiting_in(conn, &record.table)?;
-                self.waiting.insert(record.table.clone(), waiting);
-                waiting
-            }
-        };
-        if waiting && let Some(uuid) = &record.uuid {
-            model::review_items::supersede(conn, &record.table, uuid, self.now)?;
-        }
-        Ok(())
     }
 
     /// The stored record (table, uuid) names, as this batch knows it.

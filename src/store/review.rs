@@ -5,6 +5,9 @@
 //! it propagates; the version that came from a peer is not sent back to
 //! that peer, which has it already.
 
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
 use diesel::Connection;
 
 use super::StoreError;
@@ -16,88 +19,149 @@ use crate::db::DbConnection;
 use crate::model;
 use crate::model::records::StoredRecord;
 use crate::model::review_items::{NewReviewItem, ReviewItem};
-use crate::s3xml::{Record, reader::read_all};
+use crate::s3xml::{Field, Record, reader::read_all};
 use crate::vocabulary::{ConflictWinner, ReviewKind};
 
-/// Keep a record we could not store, with why.
-pub(super) fn refused_here(
-    conn: &mut DbConnection,
-    options: &ImportOptions,
-    record: &Record,
-    reason: &str,
-    now: chrono::NaiveDateTime,
-) -> Result<(), StoreError> {
-    let raw = admission::raw_element(record);
-    model::review_items::queue(
-        conn,
-        &NewReviewItem {
-            run_id: options.run_id,
-            repository_id: options.repository_id,
-            table_name: &record.table,
-            uuid: record.uuid.as_deref(),
-            reason,
-            raw_element: &raw,
-            created_at: now,
-            kind: ReviewKind::RefusedHere.as_str(),
-            winner: None,
-            policy: None,
-            stored_version: None,
-        },
-    )?;
-    Ok(())
+/// One import batch's view of the review queue: what it adds (records
+/// refused, versions kept out) and what a new version resolves. It knows per
+/// table whether anything waits, so a new version looks for items to
+/// resolve only where some do.
+#[derive(Default)]
+pub(super) struct BatchQueue {
+    waiting: HashMap<String, bool>,
 }
 
-/// Keep both versions of a record changed here and on the peer since the
-/// last sync (`in_conflict`), or of one whose newer version the update
-/// policy kept out: the incoming one as it arrived, ours as it stood.
-pub(super) fn conflict(
-    conn: &mut DbConnection,
-    options: &ImportOptions,
-    record: &Record,
-    existing: &StoredRecord,
-    winner: ConflictWinner,
-    in_conflict: bool,
-    now: chrono::NaiveDateTime,
-) -> Result<(), StoreError> {
-    let policy = options.conflict_policy.map(Policy::as_str);
-    let kept = match winner {
-        ConflictWinner::Local => "ours was kept",
-        ConflictWinner::Peer => "the peer's replaced ours",
-    };
-    let reason = if in_conflict {
-        format!(
-            "changed here and on the peer since the last sync; the conflict policy {} decided: {kept}",
-            policy.unwrap_or("(none)")
-        )
-    } else {
-        format!(
-            "a newer version from the peer; the update policy {} kept ours",
-            options.update_policy.as_str()
-        )
-    };
-    let policy = if in_conflict {
-        policy
-    } else {
-        Some(options.update_policy.as_str())
-    };
-    let raw = admission::raw_element(record);
-    model::review_items::queue(
-        conn,
-        &NewReviewItem {
-            run_id: options.run_id,
-            repository_id: options.repository_id,
-            table_name: &record.table,
-            uuid: record.uuid.as_deref(),
-            reason: &reason,
-            raw_element: &raw,
-            created_at: now,
-            kind: ReviewKind::Conflict.as_str(),
-            winner: Some(winner.as_str()),
+impl BatchQueue {
+    /// Keep a record we could not store, with why.
+    pub(super) fn refused(
+        &mut self,
+        conn: &mut DbConnection,
+        options: &ImportOptions,
+        record: &Record,
+        reason: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        self.add(conn, options, record, reason, now, Kept::Refused)
+    }
+
+    /// Keep both versions of a record, `fields` being the incoming ones:
+    /// changed here and on the peer since the last sync (`in_conflict`), or
+    /// a newer version the update policy kept out. The incoming one as it
+    /// arrived, ours as it stood.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn versions(
+        &mut self,
+        conn: &mut DbConnection,
+        options: &ImportOptions,
+        record: &Record,
+        fields: &[Field],
+        existing: &StoredRecord,
+        winner: ConflictWinner,
+        in_conflict: bool,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        let (reason, policy) = if in_conflict {
+            let policy = options.conflict_policy.map(Policy::as_str);
+            let kept = match winner {
+                ConflictWinner::Local => "ours was kept",
+                ConflictWinner::Peer => "the peer's replaced ours",
+            };
+            let reason = format!(
+                "changed here and on the peer since the last sync; the conflict policy {} decided: {kept}",
+                policy.unwrap_or("(none)")
+            );
+            (reason, policy)
+        } else {
+            let policy = options.update_policy.as_str();
+            let reason =
+                format!("a newer version from the peer; the update policy {policy} kept ours");
+            (reason, Some(policy))
+        };
+        let whole = Record {
+            fields: fields.to_vec(),
+            ..record.clone()
+        };
+        let kept = Kept::Versions {
+            winner,
             policy,
-            stored_version: Some(&existing.body),
-        },
-    )?;
-    Ok(())
+            stored: &existing.body,
+        };
+        self.add(conn, options, &whole, &reason, now, kept)
+    }
+
+    fn add(
+        &mut self,
+        conn: &mut DbConnection,
+        options: &ImportOptions,
+        record: &Record,
+        reason: &str,
+        now: NaiveDateTime,
+        kept: Kept,
+    ) -> Result<(), StoreError> {
+        let raw = admission::raw_element(record);
+        let (kind, winner, policy, stored_version) = match kept {
+            Kept::Refused => (ReviewKind::RefusedHere, None, None, None),
+            Kept::Versions {
+                winner,
+                policy,
+                stored,
+            } => (
+                ReviewKind::Conflict,
+                Some(winner.as_str()),
+                policy,
+                Some(stored),
+            ),
+        };
+        model::review_items::queue(
+            conn,
+            &NewReviewItem {
+                run_id: options.run_id,
+                repository_id: options.repository_id,
+                table_name: &record.table,
+                uuid: record.uuid.as_deref(),
+                reason,
+                raw_element: &raw,
+                created_at: now,
+                kind: kind.as_str(),
+                winner,
+                policy,
+                stored_version,
+            },
+        )?;
+        self.waiting.insert(record.table.clone(), true);
+        Ok(())
+    }
+
+    /// A new version of a record (or its delete) resolves what waits for it.
+    pub(super) fn supersede(
+        &mut self,
+        conn: &mut DbConnection,
+        record: &Record,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        let waiting = match self.waiting.get(&record.table) {
+            Some(waiting) => *waiting,
+            None => {
+                let waiting = model::review_items::any_waiting_in(conn, &record.table)?;
+                self.waiting.insert(record.table.clone(), waiting);
+                waiting
+            }
+        };
+        if waiting && let Some(uuid) = &record.uuid {
+            model::review_items::supersede(conn, &record.table, uuid, now)?;
+        }
+        Ok(())
+    }
+}
+
+/// What an item keeps: a refused record, or two versions.
+enum Kept<'a> {
+    Refused,
+    Versions {
+        winner: ConflictWinner,
+        policy: Option<&'static str>,
+        stored: &'a str,
+    },
 }
 
 /// The record an item holds as it came from the peer (or as we sent it).

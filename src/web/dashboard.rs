@@ -52,8 +52,8 @@ struct DashboardPage {
     failures: Vec<(String, LogEntry)>,
     /// Records dated in the future, and the latest such date.
     future_dated: (i64, Option<String>),
-    /// What waits for review: (repository name, counts), the largest first.
-    review: Vec<(String, crate::model::review_items::Waiting)>,
+    /// What waits for review: (repository name, counts), the ten largest.
+    waiting: Vec<(String, crate::model::review_items::Waiting)>,
 }
 
 pub async fn index(
@@ -98,12 +98,8 @@ pub async fn index(
         .iter()
         .map(|r| (r.id, r.name.clone()))
         .collect();
-    let mut review: Vec<_> = super::review::waiting_counts(&state)
-        .await?
-        .iter()
-        .map(|w| (name_of(&names, w.repository_id), w.clone()))
-        .collect();
-    review.sort_by_key(|(_, w)| std::cmp::Reverse(w.count));
+    let mut waiting = super::review::waiting_by_name(&state, &names).await?;
+    waiting.truncate(10);
     let count = |role: Role| {
         users
             .iter()
@@ -122,7 +118,7 @@ pub async fn index(
         running,
         failures,
         future_dated,
-        review,
+        waiting,
     };
     Ok(render(&req, page))
 }

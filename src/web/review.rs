@@ -125,7 +125,6 @@ pub async fn index(
 ) -> Result<HttpResponse, WebError> {
     let filters = filters.into_inner();
     let query = filters.query();
-    let waiting = waiting_counts(&state).await?;
     let (repositories, items) = super::db(&state.pool, move |conn| {
         Ok::<_, WebError>((
             names(conn)?,
@@ -133,6 +132,7 @@ pub async fn index(
         ))
     })
     .await?;
+    let waiting = waiting_by_name(&state, &repositories).await?;
     let older = (items.len() as i64 == PAGE)
         .then(|| items.last().map(|i| filters.link(i.id)))
         .flatten();
@@ -144,10 +144,6 @@ pub async fn index(
             age: span(item.created_at, now),
             item,
         })
-        .collect();
-    let waiting = waiting
-        .iter()
-        .map(|w| (name_of(&repositories, w.repository_id), w.clone()))
         .collect();
     let selected = filters.repository.value();
     let mut layout = Layout::new(&req, "Review", "review", &who);
@@ -272,6 +268,21 @@ pub async fn waiting_counts(state: &AppState) -> Result<Arc<Vec<Waiting>>, WebEr
             Err(e)
         }
     }
+}
+
+/// What waits per repository (by name), table and kind, the largest first:
+/// the Review page's and the dashboard's table.
+pub async fn waiting_by_name(
+    state: &AppState,
+    names: &[(i64, String)],
+) -> Result<Vec<(String, Waiting)>, WebError> {
+    let mut rows: Vec<_> = waiting_counts(state)
+        .await?
+        .iter()
+        .map(|w| (name_of(names, w.repository_id), w.clone()))
+        .collect();
+    rows.sort_by_key(|(_, w)| std::cmp::Reverse(w.count));
+    Ok(rows)
 }
 
 /// The decision form: `action`, and `item-N` for each item chosen; `back`

@@ -16,7 +16,7 @@ use edensync::vocabulary::{ConflictWinner, Resolution, ReviewAction, ReviewKind}
 use crate::support::peers::{
     self, TaskSpec, add_repository, add_task, doc, field, many_orgs, org, record, write_local,
 };
-use crate::support::stand_in::{Reply, StandIn};
+use crate::support::stand_in::{Reply, StandIn, eden_refuses_nameless, holds_nameless};
 use crate::support::{Backend, TestApp};
 
 const X: &str = "urn:uuid:conflict-x";
@@ -301,32 +301,14 @@ async fn a_record_eden_refused_is_sent_again_or_dismissed() {
         return;
     };
     let eden = StandIn::start(|request, _| {
-        if request.body.windows(8).any(|w| w == b"NONAME00") {
-            Reply::Status(
-                200,
-                "text/html",
-                r#"{"status": "success", "statuscode": "200", "message": "name: value(s) required - invalid items ignored", "records": 0, "tree": {"$_org_organisation":[{"@uuid":"urn:uuid:bad-1","@error":"name: value(s) required"}]}}"#.into(),
-            )
+        if holds_nameless(request) {
+            eden_refuses_nameless()
         } else {
             Reply::Recorded("03_push_initial_response.http")
         }
     })
     .await;
-    let repository = add_repository(
-        &a,
-        "Eden B",
-        &format!("{}/edenb", eden.url),
-        "admin@example.com",
-        "testing",
-    );
-    add_task(
-        &a,
-        repository,
-        TaskSpec {
-            mode: "push",
-            ..TaskSpec::default()
-        },
-    );
+    let repository = peers::eden_push_task(&a, &eden.url);
     write_local(
         &a,
         &doc(&[org("urn:uuid:bad-1", "", "NONAME00", "2026-11-26T09:00:00")]),

@@ -8,7 +8,7 @@ use edensync::model;
 use edensync::s3xml::{self, time};
 
 use crate::support::peers::{self, TaskSpec, add_repository, add_task, doc, org, run, write_local};
-use crate::support::stand_in::{Reply, StandIn};
+use crate::support::stand_in::{Reply, StandIn, eden_refuses_nameless, holds_nameless};
 use crate::support::{Backend, TestApp};
 
 const EDEN_USER: &str = "admin@example.com";
@@ -275,12 +275,8 @@ async fn failures_inside_a_200_are_read_from_the_json() {
         return;
     };
     let eden = StandIn::start(eden_script(|request| {
-        if request.body.windows(8).any(|w| w == b"NONAME00") {
-            Reply::Status(
-                200,
-                "text/html",
-                r#"{"status": "success", "statuscode": "200", "message": "name: value(s) required - invalid items ignored", "records": 0, "tree": {"$_org_organisation":[{"@uuid":"urn:uuid:bad-1","@error":"name: value(s) required"}]}}"#.into(),
-            )
+        if holds_nameless(request) {
+            eden_refuses_nameless()
         } else {
             Reply::Status(200, "text/html", r#"{"status": "failed", "statuscode": "403", "message": "Insufficient privileges"}"#.into())
         }

@@ -11,7 +11,7 @@ use edensync::engine::RunStatus;
 use edensync::manage;
 use edensync::s3xml::reader::read_all;
 
-use crate::support::peers::{self, TaskSpec, add_repository, add_task, doc, org, write_local};
+use crate::support::peers::{self, doc, org, write_local};
 use crate::support::stand_in::{Reply, Seen, StandIn};
 use crate::support::{Backend, TestApp};
 
@@ -62,25 +62,6 @@ fn orgs(from: usize, to: usize, modified: &str) -> String {
     doc(&records)
 }
 
-fn push_task(app: &TestApp, url: &str) -> i64 {
-    let repository = add_repository(
-        app,
-        "Eden B",
-        &format!("{url}/edenb"),
-        "admin@example.com",
-        "testing",
-    );
-    add_task(
-        app,
-        repository,
-        TaskSpec {
-            mode: "push",
-            ..TaskSpec::default()
-        },
-    );
-    repository
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_table_goes_to_eden_in_confirmed_documents() {
     let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
@@ -101,7 +82,7 @@ async fn a_large_table_goes_to_eden_in_confirmed_documents() {
         }
     })
     .await;
-    let repository = push_task(&a, &eden.url);
+    let repository = peers::eden_push_task(&a, &eden.url);
     let mut engine = peers::engine(&a);
     engine.eden_push_size = 3;
 
@@ -190,7 +171,7 @@ async fn an_eden_still_importing_is_reported_as_such() {
         }
     })
     .await;
-    let repository = push_task(&a, &eden.url);
+    let repository = peers::eden_push_task(&a, &eden.url);
     let mut engine = peers::engine(&a);
     engine.eden_push_size = 3;
     write_local(&a, &orgs(0, 2, "2026-11-21T10:00:00"));
@@ -230,7 +211,7 @@ async fn a_larger_document_is_given_time_to_import() {
         )
     })
     .await;
-    let repository = push_task(&a, &eden.url);
+    let repository = peers::eden_push_task(&a, &eden.url);
     write_local(&a, &orgs(0, 150, "2026-11-21T10:00:00"));
     let report = peers::run(&a, repository).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");

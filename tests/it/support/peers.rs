@@ -251,3 +251,24 @@ pub fn stored_uuids(app: &TestApp) -> Vec<String> {
         .load(&mut *app.conn())
         .unwrap()
 }
+
+/// An Eden repository at `url` (its application under `/edenb`) with one
+/// push task for organisations.
+pub fn eden_push_task(app: &TestApp, url: &str) -> i64 {
+    let repository = add_repository(
+        app,
+        "Eden B",
+        &format!("{url}/edenb"),
+        "admin@example.com",
+        "testing",
+    );
+    add_task(
+        app,
+        repository,
+        TaskSpec {
+            mode: "push",
+            ..TaskSpec::default()
+        },
+    );
+    repository
+}

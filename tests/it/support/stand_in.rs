@@ -48,6 +48,22 @@ pub enum Reply {
     Redirect(u16, String),
 }
 
+/// Eden's answer (inside an HTTP 200) to a push holding the nameless
+/// organisation `urn:uuid:bad-1` (acronym NONAME00): the push went through,
+/// that record was refused and named in the `tree`.
+pub fn eden_refuses_nameless() -> Reply {
+    Reply::Status(
+        200,
+        "text/html",
+        r#"{"status": "success", "statuscode": "200", "message": "name: value(s) required - invalid items ignored", "records": 0, "tree": {"$_org_organisation":[{"@uuid":"urn:uuid:bad-1","@error":"name: value(s) required"}]}}"#.into(),
+    )
+}
+
+/// Whether a push holds that nameless organisation.
+pub fn holds_nameless(request: &Seen) -> bool {
+    request.body.windows(8).any(|w| w == b"NONAME00")
+}
+
 type Script = dyn Fn(&Seen, usize) -> Reply + Send + Sync;
 
 pub struct StandIn {
