@@ -34,6 +34,7 @@ mod push;
 mod register;
 mod run;
 mod stop;
+mod windows;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -18,6 +18,9 @@ pub(super) struct Progress {
     records: Mutex<RunCounts>,
     pub bytes_in: AtomicI64,
     pub bytes_out: AtomicI64,
+    /// Bytes of transfers the link cut or that were dropped as too large
+    /// for it: what a bad link costs on top.
+    pub bytes_lost: AtomicI64,
     pub steps_ok: AtomicI64,
     pub step: Mutex<Option<String>>,
     pub task_reports: Mutex<Vec<TaskReport>>,

@@ -1,16 +1,18 @@
-//! A task's pull: one document from Eden, pages from edensync (the next
-//! page fetched while the current one is imported); the watermark moves
-//! only after a page is committed.
+//! A task's pull: time windows from Eden (windows.rs: one document when the
+//! link allows), pages from edensync (the next page fetched while the
+//! current one is imported); the watermark moves only after a page or a
+//! window is committed.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::client::{self, Peer, PeerKind, SyncQuery};
+use super::client::{self, Answer, Peer, PeerKind, SyncQuery};
 use super::cuts::Cuts;
 use super::error::SyncError;
 use super::pace::Pace;
 use super::progress::Progress;
 use super::run::Run;
+use super::windows::Windows;
 use crate::model;
 use crate::model::repositories::Repository;
 use crate::model::tasks::Task;
@@ -60,15 +62,23 @@ impl Run<'_> {
         let mut youngest = task.last_pull;
         let mut prefetched: Option<Prefetch> = None;
         let mut pace = Pace::new(self.engine.page_size, self.engine.page_time);
+        // A watermark set past the clocks (before it was capped) would ask
+        // for nothing ever again.
+        let eden_from = task
+            .last_pull
+            .filter(|_| with_msince)
+            .map(|t| t.min(model::now() + chrono::Duration::seconds(margin)));
+        let mut windows = Windows::new(eden_from, self.engine.page_time);
+        let mut skew = 0;
         loop {
+            // Eden: the next time window; edensync: the next page by seq.
+            let mut window = None;
             match peer.kind {
-                // A watermark set past the clocks (before it was capped)
-                // would ask for nothing ever again.
                 PeerKind::Eden => {
-                    query.msince = task
-                        .last_pull
-                        .filter(|_| with_msince)
-                        .map(|t| t.min(model::now() + chrono::Duration::seconds(margin)))
+                    let next = windows.next(peer_now(skew, margin));
+                    query.msince = next.from;
+                    query.before = next.before;
+                    window = Some(next);
                 }
                 PeerKind::Edensync => {
                     query.since_seq = Some(since_seq);
@@ -77,28 +87,58 @@ impl Run<'_> {
             }
             self.say(&format!("{table}: pulling from {}", repository.name));
             // The page from where the last committed one ended; a dropped
-            // link is ridden out (cuts.rs).
+            // link is ridden out (cuts.rs), an Eden window too large for the
+            // link is asked again smaller.
             let mut cuts = Cuts::new();
-            let mut fetched = match prefetched.take() {
-                Some(page) => self.stop.guard(page.wait()).await,
-                None => {
-                    self.stop
-                        .guard(peer.pull(&query, &self.progress.bytes_in))
-                        .await
-                }
-            };
             let spooled = loop {
+                let moved_before = self.progress.bytes_in.load(Ordering::Relaxed);
+                let started = std::time::Instant::now();
+                let fetched = match prefetched.take() {
+                    Some(page) => self.stop.guard(page.wait()).await.map(Answer::Spooled),
+                    None => {
+                        let budget = window.as_ref().and_then(|w| windows.budget(w));
+                        self.stop
+                            .guard(peer.pull_within(&query, &self.progress.bytes_in, budget))
+                            .await
+                    }
+                };
+                let moved = self.progress.bytes_in.load(Ordering::Relaxed) - moved_before;
                 match fetched {
-                    Ok(spooled) => break spooled,
+                    Ok(Answer::Spooled(spooled)) => break spooled,
+                    Ok(Answer::TooLarge { length, received }) => {
+                        let Some(w) = window else {
+                            return Err(SyncError::transient(
+                                "internal error: a page without a budget was too large",
+                            ));
+                        };
+                        self.progress.bytes_lost.fetch_add(moved, Ordering::Relaxed);
+                        windows.paced(received, started.elapsed());
+                        windows.halve(&w, peer_now(skew, margin));
+                        let next = windows.next(peer_now(skew, margin));
+                        self.say(&format!(
+                            "{table}: the answer for records {} ({}) is too large for the link; asking for {}",
+                            w.describe(),
+                            length.map_or("size not announced".to_string(), |l| format!("{l} bytes")),
+                            next.describe()
+                        ));
+                        query.before = next.before;
+                        window = Some(next);
+                    }
                     Err(e) if self.ride_out(&e, &table, "pull", &mut cuts).await? => {
-                        if peer.kind == PeerKind::Edensync {
-                            pace.cut();
-                            query.limit = Some(pace.size());
+                        self.progress.bytes_lost.fetch_add(moved, Ordering::Relaxed);
+                        match window {
+                            Some(w) => {
+                                windows.paced(moved as u64, started.elapsed());
+                                windows.halve(&w, peer_now(skew, margin));
+                                let next = windows.next(peer_now(skew, margin));
+                                query.before = next.before;
+                                window = Some(next);
+                            }
+                            None => {
+                                pace.cut();
+                                query.limit = Some(pace.size());
+                            }
                         }
-                        fetched = self
-                            .stop
-                            .guard(peer.pull(&query, &self.progress.bytes_in))
-                            .await;
                     }
                     Err(e) => return Err(e),
                 }
@@ -106,6 +146,10 @@ impl Run<'_> {
             self.contacted = true;
             let spooled_skew = spooled.clock_skew;
             let (asked, took) = (spooled.asked, spooled.took);
+            let (bytes, body_took) = (spooled.bytes, spooled.body_took);
+            if let Some(s) = spooled_skew {
+                skew = s;
+            }
             self.note_clock(&table, spooled_skew, margin).await;
             self.say(&format!(
                 "{table}: importing {} bytes from {}",
@@ -195,18 +239,44 @@ impl Run<'_> {
                     .and_then(|s| s.parse::<i64>().ok()),
                 PeerKind::Eden => None,
             };
-            let more = peer.kind == PeerKind::Edensync && next_page(&root, since_seq).is_some();
+            // An Eden peer that ignored the window sent the whole rest of
+            // the table: imported like one document, and the pull is done.
+            let honoured = window.is_none_or(|w| w.kept_to(summary.master_mtimes));
+            if !honoured {
+                self.log(
+                    Some(&table),
+                    "pull/outgoing",
+                    "import",
+                    LogResult::Warning,
+                    false,
+                    format!(
+                        "{} ignored the time window (records {}) and sent every record since; they are imported as one document",
+                        repository.name,
+                        window.map(|w| w.describe()).unwrap_or_default()
+                    ),
+                )
+                .await;
+            }
+            windows.paced(bytes, body_took);
+            let more = match peer.kind {
+                PeerKind::Edensync => next_page(&root, since_seq).is_some(),
+                PeerKind::Eden => honoured && window.is_some_and(|w| windows.done(&w, body_took)),
+            };
             let task_id = task.id;
             // Never past the peer's own clock: one record dated 2099 would
             // otherwise stop every later pull. It is stored, and the
             // dashboard lists it.
             // (The peer's time when it answered, from its Date header: a
             // margin on top would skip what it changes meanwhile.)
-            let peer_now = model::now() + chrono::Duration::seconds(spooled_skew.unwrap_or(0));
-            let watermark_time = summary
-                .youngest_master_mtime
-                .and(youngest)
-                .map(|t| t.min(peer_now));
+            let peer_clock = model::now() + chrono::Duration::seconds(spooled_skew.unwrap_or(0));
+            // A window read whole: the next asks from where it ended.
+            let watermark_time = match window.and_then(|w| w.before) {
+                Some(before) if honoured => Some(before),
+                _ => summary
+                    .youngest_master_mtime
+                    .and(youngest)
+                    .map(|t| t.min(peer_clock)),
+            };
             self.engine
                 .db(move |conn| {
                     Ok(model::tasks::set_pull_watermark(
@@ -238,6 +308,10 @@ impl Run<'_> {
             } else {
                 (LogResult::Success, import_message(&summary))
             };
+            let message = match window.filter(|w| w.before.is_some() && honoured) {
+                Some(w) => format!("{message}; records {}", w.describe()),
+                None => message,
+            };
             self.log(
                 Some(&table),
                 "pull/outgoing",
@@ -251,9 +325,18 @@ impl Run<'_> {
             if !more {
                 return Ok(total);
             }
-            check_paging(&repository.name, asked, summary.masters_read)?;
+            if peer.kind == PeerKind::Edensync {
+                check_paging(&repository.name, asked, summary.masters_read)?;
+            }
         }
     }
+}
+
+/// The peer's clock as far as windows may reach: a minute (or the clock
+/// margin) short of it, so what the peer changes during the pull lands in a
+/// window still to come.
+fn peer_now(skew: i64, margin: i64) -> chrono::NaiveDateTime {
+    model::now() + chrono::Duration::seconds(skew - margin.max(60))
 }
 
 /// A peer that says more follows sends full pages: one that sends less

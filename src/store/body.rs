@@ -28,6 +28,10 @@ pub enum Difference {
     /// The same values, other display texts or field attributes (`lat`,
     /// `lon`: a referenced record was renamed or moved on the peer).
     Display,
+    /// Every stored field the same (or shown differently), and fields we
+    /// do not hold: a fuller copy of the same version (Eden's windowed
+    /// answers leave out references to records outside the window).
+    Added,
     /// At least one value differs or is new.
     Values,
 }
@@ -44,15 +48,20 @@ impl Body {
     /// How `incoming` differs from the stored fields; fields not sent keep
     /// their stored value (Eden never sends NULLs), so they do not count.
     pub fn difference(&self, incoming: &[Field]) -> Difference {
-        let mut difference = Difference::None;
+        let (mut display, mut added) = (false, false);
         for field in incoming {
             match self.fields.iter().find(|f| f.name() == field.name()) {
                 Some(stored) if stored == field => {}
-                Some(stored) if same_value(stored, field) => difference = Difference::Display,
-                _ => return Difference::Values,
+                Some(stored) if same_value(stored, field) => display = true,
+                Some(_) => return Difference::Values,
+                None => added = true,
             }
         }
-        difference
+        match (added, display) {
+            (true, _) => Difference::Added,
+            (false, true) => Difference::Display,
+            (false, false) => Difference::None,
+        }
     }
 
     /// Take the incoming fields as they came, texts and attributes
@@ -62,6 +71,15 @@ impl Body {
             match self.fields.iter_mut().find(|f| f.name() == field.name()) {
                 Some(stored) => *stored = field.clone(),
                 None => self.fields.push(field.clone()),
+            }
+        }
+    }
+
+    /// Add the incoming fields this body does not hold; keep the others.
+    pub fn add_missing_fields(&mut self, incoming: &[Field]) {
+        for field in incoming {
+            if !self.fields.iter().any(|f| f.name() == field.name()) {
+                self.fields.push(field.clone());
             }
         }
     }

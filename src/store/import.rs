@@ -110,7 +110,7 @@ where
     for record in records {
         let record = record?;
         if options.is_master_table(&record.table) {
-            importer.summary.masters_read += 1;
+            importer.summary.read_master(record.modified_on);
         }
         importer.flatten(record, None, true, &mut batch);
         if batch.len() >= options.batch_size.max(1) {
@@ -525,7 +525,8 @@ impl BatchWriter<'_> {
                 // never kept for review, and never a conflict is a newer
                 // copy of what this peer sent us before (nothing changed
                 // here).
-                let two_versions = local.deleted || difference == Difference::Values;
+                let two_versions =
+                    local.deleted || matches!(difference, Difference::Values | Difference::Added);
                 let differs = two_versions && !local.from_this_peer;
                 // Bringing a deleted record back follows the update policy too.
                 if !in_conflict && policy::update_accepts(options.update_policy, &local, incoming) {
@@ -588,8 +589,17 @@ fn same_version(
         && record.attributes == body.attributes
         && record.mci.is_none() == body.without_mci;
     let authoritative = record.mci == Some(1) || local.from_this_peer;
-    if exact || !authoritative {
+    if exact {
         return Decision::Unchanged;
+    }
+    if !authoritative {
+        if difference != Difference::Added {
+            return Decision::Unchanged;
+        }
+        // A fuller copy completes the version we hold, whoever sends it;
+        // what we hold stays as it is shown.
+        body.add_missing_fields(&change.fields);
+        return Decision::Refresh(body);
     }
     body.merge_fields(&change.fields);
     body.attributes = record.attributes.clone();

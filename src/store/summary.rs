@@ -38,12 +38,25 @@ pub struct ImportSummary {
     /// pull's watermark.
     #[serde(skip)]
     pub youngest_master_mtime: Option<NaiveDateTime>,
+    /// The oldest and the youngest `modified_on` among the master records
+    /// read, whatever became of them: whether the peer kept to a time window.
+    #[serde(skip)]
+    pub master_mtimes: Option<(NaiveDateTime, NaiveDateTime)>,
     /// The highest seq written.
     #[serde(skip)]
     pub max_seq: Option<i64>,
 }
 
 impl ImportSummary {
+    /// A master record read, modified at `mtime`.
+    pub fn read_master(&mut self, mtime: Option<NaiveDateTime>) {
+        self.masters_read += 1;
+        if let Some(t) = mtime {
+            let (oldest, youngest) = self.master_mtimes.unwrap_or((t, t));
+            self.master_mtimes = Some((oldest.min(t), youngest.max(t)));
+        }
+    }
+
     /// The rejected records as Eden lists invalid items in its log and
     /// messages: `(UID: <uuid>) <table>: <reason>, …`.
     pub fn rejection_text(&self) -> String {

@@ -44,6 +44,7 @@ mod store_fidelity;
 mod sync_eden;
 mod sync_eden_push;
 mod sync_eden_relay;
+mod sync_eden_windows;
 mod sync_engine;
 mod sync_faults;
 mod sync_field_links;

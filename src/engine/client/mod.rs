@@ -10,16 +10,16 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
 
 mod messages;
+mod pull;
 mod transport;
 
 use messages::transport_error;
+pub use pull::{Answer, Budget, Spooled};
 pub use transport::{Clients, ProxyConfig, Transport, base_url};
 
 /// The slowest rate at which Eden imports a pushed document, in bytes per
@@ -29,7 +29,7 @@ pub use transport::{Clients, ProxyConfig, Transport, base_url};
 pub const EDEN_IMPORT_BYTES_PER_SEC: u64 = 20_000;
 
 use super::error::SyncError;
-use crate::s3xml::{Format, lines};
+use crate::s3xml::Format;
 use crate::vocabulary::{Policy, Strategy};
 use messages::excerpt;
 
@@ -91,21 +91,6 @@ pub struct Registered {
     pub message: String,
 }
 
-/// A response body spooled to a file.
-pub struct Spooled {
-    pub file: std::fs::File,
-    pub bytes: u64,
-    pub gzip: bool,
-    /// What the peer answered in (by its Content-Type).
-    pub format: Format,
-    /// The page size asked for: one page of a paged pull, not a whole table.
-    pub asked: Option<u64>,
-    /// How long the transfer took, from the request to the last byte.
-    pub took: std::time::Duration,
-    /// Seconds the peer's clock is ahead of ours (from its `Date` header).
-    pub clock_skew: Option<i64>,
-}
-
 /// The peer's reply to a push.
 #[derive(Debug, Clone, Default)]
 pub struct PushReply {
@@ -132,6 +117,10 @@ pub struct SyncQuery {
     pub policies: Option<(Strategy, Policy, Policy)>,
     /// (prefix, url variable, value): `[~]~.acronym__like=RO*`.
     pub filters: Vec<(String, String, String)>,
+    /// Eden peers: the end of a time window, `[~]~.modified_on__lt=…`
+    /// (the window's start is `msince`, which keeps references to older
+    /// records of the same table).
+    pub before: Option<NaiveDateTime>,
     /// edensync peers: paging by seq.
     pub since_seq: Option<i64>,
     pub limit: Option<u64>,
@@ -166,6 +155,11 @@ impl Peer {
         for (prefix, var, value) in &query.filters {
             // Eden sends the key as is and percent-encodes the value.
             url.push_str(&format!("&[{prefix}]{var}={}", quote(value)));
+        }
+        if let Some(before) = query.before {
+            // With its zone: a value without one is the server's local time.
+            let value = before.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            url.push_str(&format!("&[~]~.modified_on__lt={}", quote(&value)));
         }
         if let Some(since) = query.since_seq {
             url.push_str(&format!("&since_seq={since}"));
@@ -249,60 +243,6 @@ impl Peer {
                 .map(str::to_string),
             kind,
             message,
-        })
-    }
-
-    /// `GET sync.xml`: spool the answer to a temporary file, counting bytes.
-    pub async fn pull(
-        &self,
-        query: &SyncQuery,
-        bytes_in: &AtomicI64,
-    ) -> Result<Spooled, SyncError> {
-        let url = self.sync_url(query);
-        let started = std::time::Instant::now();
-        let mut request = self.request(reqwest::Method::GET, &url);
-        request = match self.kind {
-            PeerKind::Edensync => request.header(header::ACCEPT_ENCODING, "gzip"),
-            PeerKind::Eden => request.header(header::ACCEPT_ENCODING, "identity"),
-        };
-        if self.speaks_lines {
-            // What the answer is in, its Content-Type says.
-            request = request.header(
-                header::ACCEPT,
-                format!("{}, text/xml;q=0.5", lines::MEDIA_TYPE),
-            );
-        }
-        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
-        let response = self.check(response).await?;
-        let clock_skew = clock_skew(response.headers());
-        let gzip = response
-            .headers()
-            .get(header::CONTENT_ENCODING)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        let format = Format::of_content_type(
-            response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
-        );
-        let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
-        let mut bytes: u64 = 0;
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.transport_error(&e))?;
-            bytes += chunk.len() as u64;
-            bytes_in.fetch_add(chunk.len() as i64, Ordering::Relaxed);
-            spool.write_all(&chunk).await?;
-        }
-        spool.flush().await?;
-        Ok(Spooled {
-            file: spool.into_std().await,
-            bytes,
-            gzip,
-            format,
-            asked: query.limit,
-            took: started.elapsed(),
-            clock_skew,
         })
     }
 

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod cli;
+pub mod eden_table;
 pub mod link;
 pub mod peers;
 pub mod postgres;
