@@ -84,24 +84,9 @@ fn main() {
                     "{:.2}",
                     transfer.bytes as f64 / c as f64
                 )),
-                one_document(&profile, document),
+                profile.one_document(document),
             );
         }
-    }
-}
-
-/// What sending the table as one document (`bytes` on the wire) needs.
-fn one_document(profile: &Profile, bytes: u64) -> String {
-    let Some(rate) = profile.bytes_per_sec else {
-        return "–".into();
-    };
-    let seconds = bytes as f64 / rate as f64 + profile.rtt.as_secs_f64();
-    match profile.cut_every {
-        // The longest gap between two cuts is 1.5 times the average.
-        Some(every) if seconds > every.as_secs_f64() * 1.5 => {
-            format!("{seconds:.0} s: never completes")
-        }
-        _ => format!("{seconds:.0} s"),
     }
 }
 

@@ -5,6 +5,7 @@
 //! One file per command group, each clap sub-enum beside its handler; the
 //! helpers they share are in `password.rs` and `output.rs`.
 
+mod bundle;
 mod config;
 mod database;
 mod documents;
@@ -107,6 +108,10 @@ enum Command {
     /// The review queue: records refused here or by a peer, and conflicts.
     #[command(subcommand)]
     Review(review::ReviewCommand),
+    /// Bundles: every task's changes for one peer in one file, for a USB
+    /// stick when there is no link.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// Import an S3XML document (a file, or - for standard input) into the store.
     Import {
         file: String,
@@ -273,6 +278,7 @@ fn run(command: Command, mut settings: Settings) -> Result<(), CliError> {
         Command::Task(command) => task::run(command, app::open(settings)?),
         Command::Job(command) => job::run(command, app::open(settings)?),
         Command::Review(command) => review::run(command, app::open(settings)?),
+        Command::Bundle(command) => bundle::run(command, settings),
         Command::Import {
             file,
             update_policy,

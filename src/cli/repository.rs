@@ -73,6 +73,10 @@ pub(super) struct RepositorySettings {
     /// without one the repository is passive only: a peer that calls us ('' removes it).
     #[arg(long)]
     url: Option<String>,
+    /// A folder repository instead of a URL: the folder (or USB stick) to
+    /// exchange files in, as Eden's filesync does ('' removes it).
+    #[arg(long, value_name = "PATH")]
+    folder: Option<String>,
     /// The account at the peer (with --password-stdin for its password).
     #[arg(long)]
     username: Option<String>,
@@ -127,10 +131,10 @@ pub(super) fn run(command: RepositoryCommand, node: Node) -> Result<(), CliError
             let asks_password = settings.username.is_some();
             apply_repository_settings(&mut form, settings, asks_password)?;
             let added = manage::repositories::create(conn, &actor, &node.key, &form)?;
-            let passive = if added.url.is_none() {
-                " (passive only: the peer calls us)"
-            } else {
-                ""
+            let passive = match added.folder() {
+                Some(folder) => format!(" (a folder repository: files in {folder})"),
+                None if added.url.is_none() => " (passive only: the peer calls us)".into(),
+                None => String::new(),
             };
             println!("added repository {} (id {}){passive}", added.name, added.id);
             if !no_register {
@@ -268,6 +272,9 @@ fn apply_repository_settings(
     if let Some(url) = settings.url {
         form.url = Some(url);
     }
+    if let Some(folder) = settings.folder {
+        form.folder = Some(folder);
+    }
     if let Some(username) = settings.username {
         form.username = Some(username);
     }
@@ -357,6 +364,7 @@ fn repository_json(r: &Repository, accounts: &[String]) -> serde_json::Value {
         "id": r.id,
         "name": r.name,
         "url": r.url,
+        "folder": r.folder_path,
         "peer_uuid": r.peer_uuid,
         "api_type": r.api_type,
         "peer_kind": r.peer_kind,

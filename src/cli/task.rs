@@ -46,6 +46,18 @@ pub(super) enum TaskCommand {
         /// '~.acronym__like=RO*' or 'org_office:~.name__like=A*' (repeatable).
         #[arg(long = "filter", value_name = "TABLE:EXPR", allow_hyphen_values = true)]
         filters: Vec<String>,
+        /// Folder repositories: the files a pull imports, a pattern in the
+        /// folder such as 'org_organisation-*.xml' (oldest first).
+        #[arg(long, value_name = "PATTERN")]
+        infile_pattern: Option<String>,
+        /// Folder repositories: the file a push writes, such as
+        /// 'org_organisation-$timestamp.xml' ($year $month $day $hour
+        /// $minute $second $timestamp, UTC; a name ending in .gz is gzip).
+        #[arg(long, value_name = "PATTERN")]
+        outfile_pattern: Option<String>,
+        /// Folder repositories: delete each file once it is imported.
+        #[arg(long)]
+        delete_input_files: bool,
     },
     /// List a repository's tasks in the order they run.
     List {
@@ -88,6 +100,9 @@ pub(super) fn run(command: TaskCommand, node: Node) -> Result<(), CliError> {
             components,
             review_kept_updates,
             filters,
+            infile_pattern,
+            outfile_pattern,
+            delete_input_files,
         } => {
             let r = manage::repositories::find(conn, &repository)?;
             let form = TaskForm {
@@ -99,6 +114,9 @@ pub(super) fn run(command: TaskCommand, node: Node) -> Result<(), CliError> {
                 components,
                 review_kept_updates,
                 filters,
+                infile_pattern,
+                outfile_pattern,
+                delete_input_files,
             };
             let added = manage::tasks::add(conn, &actor, &r, &form)?;
             println!(
@@ -153,6 +171,9 @@ pub(super) fn task_json(t: &Task, filters: &[TaskFilter]) -> serde_json::Value {
         "conflict_policy": t.conflict_policy.as_str(),
         "components": t.components,
         "review_kept_updates": t.review_kept_updates,
+        "infile_pattern": t.infile_pattern,
+        "outfile_pattern": t.outfile_pattern,
+        "delete_input_files": t.delete_input_files,
         "filters": filters
             .iter()
             .map(|f| json!({"table": f.table_name, "filter": f.filter_string}))

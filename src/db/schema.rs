@@ -93,6 +93,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         clock_skew_secs -> Nullable<BigInt>,
         peer_capabilities -> Nullable<Text>,
+        folder_path -> Nullable<Text>,
     }
 }
 
@@ -131,6 +132,10 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         review_kept_updates -> Bool,
+        infile_pattern -> Nullable<Text>,
+        outfile_pattern -> Nullable<Text>,
+        last_bundle_seq -> Nullable<BigInt>,
+        delete_input_files -> Bool,
     }
 }
 
@@ -140,6 +145,25 @@ diesel::table! {
         task_id -> BigInt,
         table_name -> Text,
         filter_string -> Text,
+    }
+}
+
+diesel::table! {
+    folder_files (id) {
+        id -> BigInt,
+        repository_id -> BigInt,
+        task_id -> Nullable<BigInt>,
+        direction -> Text,
+        name -> Text,
+        bytes -> BigInt,
+        file_mtime -> Timestamp,
+        digest -> Text,
+        site_uuid -> Nullable<Text>,
+        records -> BigInt,
+        outcome -> Text,
+        message -> Nullable<Text>,
+        handled_at -> Timestamp,
+        run_id -> Nullable<BigInt>,
     }
 }
 
@@ -185,6 +209,7 @@ diesel::table! {
         pushed_rejected -> BigInt,
         bytes_in -> BigInt,
         bytes_out -> BigInt,
+        bytes_lost -> BigInt,
         error -> Nullable<Text>,
         current_step -> Nullable<Text>,
         holder -> Nullable<Text>,
@@ -300,6 +325,7 @@ diesel::joinable!(record_refs -> records (record_id));
 diesel::joinable!(served_watermarks -> repositories (repository_id));
 
 diesel::joinable!(trusted_addresses -> users (user_id));
+diesel::joinable!(folder_files -> repositories (repository_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -320,6 +346,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     served_watermarks,
     review_items,
     audit_log,
+    folder_files,
 );
 
 // A temporary table, created per export by `model::export_dependencies`

@@ -24,6 +24,7 @@ mod clock;
 mod cuts;
 pub mod error;
 mod finish;
+pub mod folder;
 mod lease;
 mod log;
 mod pace;

@@ -37,6 +37,7 @@ impl Progress {
         RunCounts {
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            bytes_lost: self.bytes_lost.load(Ordering::Relaxed),
             ..records
         }
     }

@@ -43,20 +43,7 @@ impl Run<'_> {
             ..SyncQuery::default()
         };
         let with_msince = policy::compares_times(task.update_policy);
-        let options = ImportOptions {
-            strategy: task.strategy,
-            update_policy: task.update_policy,
-            conflict_policy: Some(task.conflict_policy),
-            review_kept_updates: task.review_kept_updates,
-            // Eden's client passes its last pull whatever the policy.
-            last_sync: task.last_pull,
-            repository_id: Some(repository.id),
-            run_id: Some(self.run_id),
-            resource: Some(table.clone()),
-            table_scope: repository.table_scope(),
-            max_record_bytes: self.engine.max_record_bytes,
-            ..ImportOptions::default()
-        };
+        let options = self.import_options(repository, task);
         let mut total: u64 = 0;
         let mut since_seq = task.last_pull_seq.unwrap_or(0);
         let mut youngest = task.last_pull;
@@ -332,6 +319,27 @@ impl Run<'_> {
     }
 }
 
+impl Run<'_> {
+    /// How a task's pull imports what it receives: the task's policies,
+    /// attributed to the repository and this run.
+    pub(super) fn import_options(&self, repository: &Repository, task: &Task) -> ImportOptions {
+        ImportOptions {
+            strategy: task.strategy,
+            update_policy: task.update_policy,
+            conflict_policy: Some(task.conflict_policy),
+            review_kept_updates: task.review_kept_updates,
+            // Eden's client passes its last pull whatever the policy.
+            last_sync: task.last_pull,
+            repository_id: Some(repository.id),
+            run_id: Some(self.run_id),
+            resource: Some(task.resource_name.clone()),
+            table_scope: repository.table_scope(),
+            max_record_bytes: self.engine.max_record_bytes,
+            ..ImportOptions::default()
+        }
+    }
+}
+
 /// The peer's clock as far as windows may reach: a minute (or the clock
 /// margin) short of it, so what the peer changes during the pull lands in a
 /// window still to come.
@@ -379,7 +387,7 @@ impl Prefetch {
 }
 
 /// A page's import in the log: what changed, and what arrived as we hold it.
-fn import_message(summary: &store::ImportSummary) -> String {
+pub(super) fn import_message(summary: &store::ImportSummary) -> String {
     let m = summary.masters;
     let received = summary.records;
     if m.changed() == 0 {

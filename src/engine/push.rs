@@ -136,6 +136,11 @@ impl Run<'_> {
                 match sent {
                     Ok(reply) => break Some(reply),
                     Err(e) if self.ride_out(&e, &table, "push", &mut cuts).await? => {
+                        // The page goes again, whole (smaller, if it is
+                        // prepared again).
+                        self.progress
+                            .bytes_lost
+                            .fetch_add(length as i64, Ordering::Relaxed);
                         if peer.kind == PeerKind::Edensync
                             && pace.cut()
                             && outcome.results > pace.size()
@@ -291,7 +296,7 @@ impl PushExport {
 }
 
 /// Export to a temporary file (gzip for edensync peers): the push body.
-fn export_to_file(
+pub(super) fn export_to_file(
     conn: &mut DbConnection,
     request: &ExportRequest,
     gzip: bool,

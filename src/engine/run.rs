@@ -115,6 +115,12 @@ pub(super) struct Run<'a> {
     pub committed: Committed,
 }
 
+/// What a run's tasks exchange records with.
+enum Target {
+    Peer(Box<super::client::Peer>),
+    Folder(std::path::PathBuf),
+}
+
 /// Pages and master records one pull or push has committed.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Committed {
@@ -153,20 +159,24 @@ impl Run<'_> {
 
     async fn execute(&mut self, only_table: Option<&str>) -> Result<(), SyncError> {
         let (repository, config) = self.engine.load(self.repository_id).await?;
-        let mut peer = match self.engine.peer(&repository, &config) {
-            Ok(peer) => peer,
-            Err(e) => {
-                self.log(
-                    None,
-                    "none/none",
-                    "connect",
-                    LogResult::Fatal,
-                    false,
-                    e.full_text(),
-                )
-                .await;
-                return Err(e);
-            }
+        // A folder repository reads and writes files; others speak HTTP.
+        let mut target = match repository.folder() {
+            Some(folder) => Target::Folder(std::path::PathBuf::from(folder)),
+            None => match self.engine.peer(&repository, &config) {
+                Ok(peer) => Target::Peer(Box::new(peer)),
+                Err(e) => {
+                    self.log(
+                        None,
+                        "none/none",
+                        "connect",
+                        LogResult::Fatal,
+                        false,
+                        e.full_text(),
+                    )
+                    .await;
+                    return Err(e);
+                }
+            },
         };
         let repository_id = self.repository_id;
         let tasks = self
@@ -196,7 +206,10 @@ impl Run<'_> {
             let mut pull_failed = false;
             if pulls {
                 self.committed = Committed::default();
-                let result = self.pull(&mut peer, &repository, &task, margin).await;
+                let result = match &mut target {
+                    Target::Peer(peer) => self.pull(peer, &repository, &task, margin).await,
+                    Target::Folder(folder) => self.pull_folder(&repository, folder, &task).await,
+                };
                 report.pulled = Some(result.as_ref().map(|n| *n).map_err(|e| e.full_text()));
                 if let Err(e) = result {
                     pull_failed = true;
@@ -209,7 +222,10 @@ impl Run<'_> {
             }
             if pushes && !pull_failed {
                 self.committed = Committed::default();
-                let result = self.push(&mut peer, &repository, &task, margin).await;
+                let result = match &mut target {
+                    Target::Peer(peer) => self.push(peer, &repository, &task, margin).await,
+                    Target::Folder(folder) => self.push_folder(&repository, folder, &task).await,
+                };
                 report.pushed = Some(result.as_ref().map(|n| *n).map_err(|e| e.full_text()));
                 if let Err(e) = result {
                     let stop = self.note_failure(e, &task, "push/outgoing", "send").await;

@@ -3,6 +3,7 @@
 //! functions, so both accept and refuse the same things.
 //! Every change is written to the audit log; passwords never are.
 
+pub mod bundle;
 pub mod jobs;
 pub mod repositories;
 pub mod review;
@@ -32,8 +33,22 @@ pub enum ManageError {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     NotFound(String),
+    /// A file could not be read or written, or is not what it should be.
+    #[error("{0}")]
+    Failed(String),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+/// A file operation's error as a `ManageError` naming the file.
+pub(crate) trait ManageErrorExt<T> {
+    fn failed(self, what: &str) -> Result<T, ManageError>;
+}
+
+impl<T> ManageErrorExt<T> for std::io::Result<T> {
+    fn failed(self, what: &str) -> Result<T, ManageError> {
+        self.map_err(|e| ManageError::Failed(format!("{what}: {e}")))
+    }
 }
 
 impl From<diesel::result::Error> for ManageError {

@@ -21,6 +21,9 @@ pub struct RepositoryForm {
     pub name: String,
     /// Without a URL the repository is passive only: a peer that calls us.
     pub url: Option<String>,
+    /// A folder repository (sneakernet, Eden's `filesync`): the folder its
+    /// tasks read files from and write files into, instead of a URL.
+    pub folder: Option<String>,
     pub username: Option<String>,
     pub password: PasswordChange,
     /// The peer's site uuid; learned at registration when not given.
@@ -49,6 +52,7 @@ impl RepositoryForm {
         RepositoryForm {
             name: name.to_string(),
             url: None,
+            folder: None,
             username: None,
             password: PasswordChange::Keep,
             peer_uuid: None,
@@ -73,6 +77,7 @@ impl RepositoryForm {
         Ok(RepositoryForm {
             name: repository.name.clone(),
             url: repository.url.clone(),
+            folder: repository.folder_path.clone(),
             username: repository.username.clone(),
             password: PasswordChange::Keep,
             peer_uuid: repository.peer_uuid.clone(),
@@ -261,6 +266,18 @@ fn validate(
         }
     }
 
+    let folder_path = non_empty(form.folder.as_deref());
+    if let Some(folder) = &folder_path {
+        if url.is_some() {
+            errors.add(
+                "folder",
+                "a repository is reached by a URL or through a folder, not both: clear one",
+            );
+        } else if let Err(message) = check_folder(folder) {
+            errors.add("folder", message);
+        }
+    }
+
     let peer_uuid = non_empty(form.peer_uuid.as_deref());
     if let Some(uuid) = &peer_uuid {
         if uuid.chars().any(char::is_whitespace) || uuid.len() > 255 {
@@ -373,10 +390,27 @@ fn validate(
             allowed_tables,
             tls_ca_pem,
             tls_accept_invalid: form.tls_accept_invalid,
+            folder_path,
             updated_at: now,
         },
         account_ids,
     })
+}
+
+/// A folder for a folder repository: an absolute path to a folder that
+/// exists (a stick not plugged in is reported by the run, not here, when
+/// the folder existed once), or one that can be created.
+pub fn check_folder(folder: &str) -> Result<(), String> {
+    let path = std::path::Path::new(folder);
+    if !path.is_absolute() {
+        return Err(format!(
+            "'{folder}' is not an absolute path (like /media/usb/eden or /srv/edensync/exchange)"
+        ));
+    }
+    if path.exists() && !path.is_dir() {
+        return Err(format!("{folder} is a file, not a folder"));
+    }
+    Ok(())
 }
 
 /// The most CA certificates one repository may carry (a bundle, not a
@@ -496,6 +530,7 @@ fn changed_fields(
     };
     check("name", before.name != after.name);
     check("url", before.url != after.url);
+    check("folder", before.folder_path != after.folder_path);
     check("peer_uuid", before.peer_uuid != after.peer_uuid);
     check("username", before.username != after.username);
     check(

@@ -34,6 +34,14 @@ pub struct TaskForm {
     /// `TABLE:EXPR` or just `EXPR` (for the task's table), e.g.
     /// `~.acronym__like=RO*` or `org_office:~.name__like=A*`.
     pub filters: Vec<String>,
+    /// Folder repositories: the files a pull imports (a glob in the
+    /// folder, e.g. `org_organisation-*.xml`).
+    pub infile_pattern: Option<String>,
+    /// Folder repositories: the file a push writes (e.g.
+    /// `org_organisation-$timestamp.xml`; `.gz` compresses).
+    pub outfile_pattern: Option<String>,
+    /// Folder repositories: delete a file once it is imported.
+    pub delete_input_files: bool,
 }
 
 impl TaskForm {
@@ -49,6 +57,9 @@ impl TaskForm {
             components: false,
             review_kept_updates: false,
             filters: Vec::new(),
+            infile_pattern: None,
+            outfile_pattern: None,
+            delete_input_files: false,
         }
     }
 
@@ -66,6 +77,9 @@ impl TaskForm {
                 .iter()
                 .map(|f| format!("{}:{}", f.table_name, f.filter_string))
                 .collect(),
+            infile_pattern: task.infile_pattern.clone(),
+            outfile_pattern: task.outfile_pattern.clone(),
+            delete_input_files: task.delete_input_files,
         }
     }
 }
@@ -123,7 +137,7 @@ pub fn add(
     form: &TaskForm,
 ) -> Result<Task, ManageError> {
     conn.transaction(|conn| {
-        let valid = validate(form)?;
+        let valid = validate(form, repository)?;
         if model::tasks::find(conn, repository.id, &valid.table)?.is_some() {
             return Err(ManageError::invalid(
                 "table",
@@ -165,7 +179,7 @@ pub fn update(
     form: &TaskForm,
 ) -> Result<Task, ManageError> {
     conn.transaction(|conn| {
-        let valid = validate(form)?;
+        let valid = validate(form, repository)?;
         if valid.table != task.resource_name {
             return Err(ManageError::invalid(
                 "table",
@@ -267,7 +281,7 @@ struct Valid {
     filters: Vec<(String, String)>,
 }
 
-fn validate(form: &TaskForm) -> Result<Valid, ManageError> {
+fn validate(form: &TaskForm, repository: &Repository) -> Result<Valid, ManageError> {
     let mut errors = FieldErrors::default();
     let table = form.table.trim().to_string();
     if table.is_empty() {
@@ -312,6 +326,25 @@ fn validate(form: &TaskForm) -> Result<Valid, ManageError> {
             Err(e) => errors.add("filters", e),
         }
     }
+    let infile_pattern = form
+        .infile_pattern
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    let outfile_pattern = form
+        .outfile_pattern
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    check_file_patterns(
+        &mut errors,
+        repository,
+        mode,
+        infile_pattern.as_deref(),
+        outfile_pattern.as_deref(),
+    );
     errors.finish()?;
     Ok(Valid {
         table,
@@ -322,10 +355,57 @@ fn validate(form: &TaskForm) -> Result<Valid, ManageError> {
             conflict_policy,
             components: form.components,
             review_kept_updates: form.review_kept_updates,
+            infile_pattern,
+            outfile_pattern,
+            delete_input_files: form.delete_input_files,
             updated_at: model::now(),
         },
         filters,
     })
+}
+
+/// A folder repository's task reads files by a pattern when it pulls and
+/// writes them by one when it pushes; other repositories take none.
+fn check_file_patterns(
+    errors: &mut FieldErrors,
+    repository: &Repository,
+    mode: TaskMode,
+    infile: Option<&str>,
+    outfile: Option<&str>,
+) {
+    if repository.folder().is_none() {
+        for (field, given) in [("infile_pattern", infile), ("outfile_pattern", outfile)] {
+            if given.is_some() {
+                errors.add(field, "only for folder repositories (this one has a URL)");
+            }
+        }
+        return;
+    }
+    match infile {
+        None if mode.pulls() => errors.add(
+            "infile_pattern",
+            "is required to pull from a folder (e.g. org_organisation-*.xml)",
+        ),
+        Some(pattern) if glob::Pattern::new(pattern).is_err() || pattern.starts_with('/') => {
+            errors.add(
+                "infile_pattern",
+                format!("'{pattern}' is not a file name pattern inside the folder (e.g. org_organisation-*.xml)"),
+            )
+        }
+        _ => {}
+    }
+    match outfile {
+        None if mode.pushes() => errors.add(
+            "outfile_pattern",
+            "is required to push to a folder (e.g. org_organisation-$timestamp.xml)",
+        ),
+        Some(pattern) => {
+            if let Err(message) = crate::engine::folder::check_output_pattern(pattern) {
+                errors.add("outfile_pattern", message);
+            }
+        }
+        None => {}
+    }
 }
 
 /// `repository/table`, how the audit log names a task.
@@ -344,6 +424,15 @@ fn describe(valid: &Valid) -> String {
     }
     if s.components {
         detail.push_str("; components");
+    }
+    if let Some(pattern) = &s.infile_pattern {
+        detail.push_str(&format!("; reads {pattern}"));
+    }
+    if let Some(pattern) = &s.outfile_pattern {
+        detail.push_str(&format!("; writes {pattern}"));
+    }
+    if s.delete_input_files {
+        detail.push_str("; deletes imported files");
     }
     for (table, filter) in &valid.filters {
         detail.push_str(&format!("; filter {table}:{filter}"));

@@ -3,6 +3,7 @@
 
 pub mod audit_log;
 pub mod export_dependencies;
+pub mod folder_files;
 pub mod jobs;
 pub mod records;
 pub mod repositories;

@@ -58,6 +58,8 @@ pub struct Repository {
     pub clock_skew_secs: Option<i64>,
     /// What an edensync peer said it can do at registration (space-separated).
     pub peer_capabilities: Option<String>,
+    /// A folder repository (sneakernet): files instead of HTTP.
+    pub folder_path: Option<String>,
 }
 
 impl Repository {
@@ -87,6 +89,18 @@ impl Repository {
     pub fn may_touch(&self, table: &str) -> bool {
         self.table_scope()
             .is_none_or(|tables| tables.iter().any(|t| t == table))
+    }
+
+    /// Whether this node runs syncs for the repository: it has a URL to
+    /// call, or a folder to read and write. Otherwise the peer calls us.
+    pub fn is_active(&self) -> bool {
+        self.url.is_some() || self.folder().is_some()
+    }
+
+    /// The folder this repository reads and writes files in, when it is a
+    /// folder repository (Eden's `filesync`).
+    pub fn folder(&self) -> Option<&str> {
+        self.folder_path.as_deref().filter(|p| !p.trim().is_empty())
     }
 
     /// Whether the peer listed this capability when it registered.
@@ -227,6 +241,8 @@ pub struct RepositoryConfig {
     /// Extra CA certificates (PEM) trusted for this peer only.
     pub tls_ca_pem: Option<String>,
     pub tls_accept_invalid: bool,
+    /// A folder repository's folder (then no URL).
+    pub folder_path: Option<String>,
     pub updated_at: NaiveDateTime,
 }
 

@@ -49,6 +49,9 @@ pub struct RunCounts {
     pub pushed_rejected: i64,
     pub bytes_in: i64,
     pub bytes_out: i64,
+    /// Bytes of transfers a bad link cut short, or that were dropped as
+    /// too large for it: moved again.
+    pub bytes_lost: i64,
 }
 
 impl RunCounts {

@@ -33,6 +33,15 @@ pub struct Task {
     pub updated_at: NaiveDateTime,
     /// Incoming versions the update policy did not take wait for review.
     pub review_kept_updates: bool,
+    /// Folder repositories: the files to import (a glob in the folder).
+    pub infile_pattern: Option<String>,
+    /// Folder repositories: the name of the file a push writes
+    /// (`$year $month $day $hour $minute $second $timestamp`).
+    pub outfile_pattern: Option<String>,
+    /// Where the last bundle for this task's repository ended (our seq).
+    pub last_bundle_seq: Option<i64>,
+    /// Folder repositories: delete a file once it is imported.
+    pub delete_input_files: bool,
 }
 
 pub fn find(
@@ -57,6 +66,9 @@ pub struct TaskSettings {
     pub conflict_policy: Policy,
     pub components: bool,
     pub review_kept_updates: bool,
+    pub infile_pattern: Option<String>,
+    pub outfile_pattern: Option<String>,
+    pub delete_input_files: bool,
     pub updated_at: NaiveDateTime,
 }
 
@@ -72,6 +84,9 @@ impl TaskSettings {
         diesel::dsl::Eq<tasks::conflict_policy, &'static str>,
         diesel::dsl::Eq<tasks::components, bool>,
         diesel::dsl::Eq<tasks::review_kept_updates, bool>,
+        diesel::dsl::Eq<tasks::infile_pattern, Option<String>>,
+        diesel::dsl::Eq<tasks::outfile_pattern, Option<String>>,
+        diesel::dsl::Eq<tasks::delete_input_files, bool>,
         diesel::dsl::Eq<tasks::updated_at, NaiveDateTime>,
     ) {
         (
@@ -81,6 +96,9 @@ impl TaskSettings {
             tasks::conflict_policy.eq(self.conflict_policy.as_str()),
             tasks::components.eq(self.components),
             tasks::review_kept_updates.eq(self.review_kept_updates),
+            tasks::infile_pattern.eq(self.infile_pattern.clone()),
+            tasks::outfile_pattern.eq(self.outfile_pattern.clone()),
+            tasks::delete_input_files.eq(self.delete_input_files),
             tasks::updated_at.eq(self.updated_at),
         )
     }
@@ -201,6 +219,13 @@ pub fn set_pull_watermark(
             .execute(conn)?;
     }
     Ok(1)
+}
+
+/// A bundle carried our changes up to `seq`.
+pub fn set_bundle_watermark(conn: &mut DbConnection, id: i64, seq: i64) -> QueryResult<usize> {
+    diesel::update(tasks::table.find(id))
+        .set(tasks::last_bundle_seq.eq(Some(seq)))
+        .execute(conn)
 }
 
 /// After the peer confirmed a push: our seq it covered and when it started.

@@ -199,7 +199,7 @@ fn repository_rows(
                 .last_error
                 .clone()
                 .filter(|_| repository.status() != Some(RepositoryStatus::Ok)),
-            can_sync: repository.url.is_some(),
+            can_sync: repository.is_active(),
             name: repository.name,
         });
     }

@@ -19,6 +19,7 @@ mod repository_names;
 mod resources;
 mod review;
 mod review_versions;
+mod run_link;
 pub mod runs;
 mod schedule;
 pub mod session;

@@ -36,6 +36,8 @@ pub struct PostedRepository {
     #[serde(default)]
     url: String,
     #[serde(default)]
+    folder: String,
+    #[serde(default)]
     username: String,
     #[serde(default)]
     password: String,
@@ -89,6 +91,7 @@ impl PostedRepository {
         RepositoryForm {
             name: self.name.trim().to_string(),
             url: optional(&self.url),
+            folder: optional(&self.folder),
             username: optional(&self.username),
             password: password(&self.password, &self.clear_password),
             peer_uuid: optional(&self.peer_uuid),
@@ -109,6 +112,7 @@ impl PostedRepository {
         PostedRepository {
             name: form.name.clone(),
             url: form.url.clone().unwrap_or_default(),
+            folder: form.folder.clone().unwrap_or_default(),
             username: form.username.clone().unwrap_or_default(),
             peer_uuid: form.peer_uuid.clone().unwrap_or_default(),
             proxy_url: form.proxy_url.clone().unwrap_or_default(),
@@ -319,6 +323,15 @@ pub async fn update(
 /// went; the repository is saved either way.
 async fn after_save(state: &AppState, repository: &Repository, what: &str) -> HttpResponse {
     let page = format!("/repositories/{}", repository.id);
+    if let Some(folder) = repository.folder() {
+        return redirect_with_flash(
+            &page,
+            &format!(
+                "{} {what}: a folder repository. Its tasks read and write files in {folder}; give each task an input and an output file pattern on the Resources tab.",
+                repository.name
+            ),
+        );
+    }
     if repository.url.is_none() {
         return redirect_with_flash(
             &page,
@@ -417,6 +430,7 @@ pub fn manage_error(e: ManageError) -> WebError {
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
+        ManageError::Failed(message) => WebError::BadRequest(message),
         ManageError::Db(e) => e.into(),
     }
 }

@@ -24,7 +24,7 @@ impl Health {
         if !repository.enabled {
             return Health::Disabled;
         }
-        if repository.url.is_none() {
+        if !repository.is_active() {
             return Health::Passive;
         }
         match repository.status() {

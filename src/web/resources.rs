@@ -86,6 +86,13 @@ pub struct PostedTask {
     /// One filter per line: `~.acronym__like=RO*` or `org_office:~.name=x`.
     #[serde(default)]
     filters: String,
+    /// Folder repositories only.
+    #[serde(default)]
+    infile_pattern: String,
+    #[serde(default)]
+    outfile_pattern: String,
+    #[serde(default)]
+    delete_input_files: Option<String>,
 }
 
 impl PostedTask {
@@ -117,6 +124,9 @@ impl PostedTask {
             merge: on(Method::Merge),
             components: form.components.then(|| "on".into()),
             review_kept_updates: form.review_kept_updates.then(|| "on".into()),
+            infile_pattern: form.infile_pattern.unwrap_or_default(),
+            outfile_pattern: form.outfile_pattern.unwrap_or_default(),
+            delete_input_files: form.delete_input_files.then(|| "on".into()),
             filters: form
                 .filters
                 .iter()
@@ -154,6 +164,10 @@ impl PostedTask {
             conflict_policy: self.conflict_policy,
             components: self.components.is_some(),
             review_kept_updates: self.review_kept_updates.is_some(),
+            infile_pattern: Some(self.infile_pattern.trim().to_string()).filter(|p| !p.is_empty()),
+            outfile_pattern: Some(self.outfile_pattern.trim().to_string())
+                .filter(|p| !p.is_empty()),
+            delete_input_files: self.delete_input_files.is_some(),
             filters: self
                 .filters
                 .lines()

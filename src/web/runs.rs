@@ -18,6 +18,7 @@ use crate::model::sync_log::LogEntry;
 use crate::web::format::span;
 use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_names::{name_of, names};
+use crate::web::run_link::LinkView;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, Layout, redirect_with_error, redirect_with_flash, render};
 
@@ -139,6 +140,8 @@ pub async fn list(
 struct RunPage {
     layout: Layout,
     row: RunRow,
+    /// What the link did, when it dropped or cost bytes twice.
+    link: Option<LinkView>,
     log: Vec<LogEntry>,
     rejected: Vec<ReviewItem>,
 }
@@ -160,10 +163,12 @@ pub async fn show(
         ))
     })
     .await?;
+    let link = LinkView::of(&run, &log);
     let row = RunRow::new(run, &names);
     let page = RunPage {
         layout: Layout::new(&req, &format!("Run {id}"), "runs", &who),
         row,
+        link,
         log,
         rejected,
     };
@@ -221,7 +226,7 @@ async fn start(
             ),
         ));
     }
-    if repository.url.is_none() {
+    if !repository.is_active() {
         return Ok(redirect_with_error(
             &runs,
             &format!(

@@ -436,4 +436,22 @@ async fn a_run_rides_out_three_cuts() {
         .filter(|l| l.action == "retry")
         .count();
     assert_eq!(retries, 3, "each cut is in the log");
+    // What moved twice is counted (the pull's answers were cut inside
+    // their headers: no byte of a body moved twice), and the run page
+    // shows the link.
+    assert_eq!(pulled.counts.bytes_lost, 0, "{pulled:?}");
+    assert!(pushed.counts.bytes_lost > 0, "{pushed:?}");
+    a.add_admin();
+    let admin = a
+        .logged_in(crate::support::ADMIN_EMAIL, crate::support::ADMIN_PASSWORD)
+        .await;
+    let page = admin
+        .get(&format!("/runs/{}", pulled.run_id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<h2>Link</h2>"), "{page}");
+    assert!(page.contains("2 times, each ridden out"), "{page}");
+    assert!(page.contains("Moved again"), "{page}");
 }

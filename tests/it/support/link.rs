@@ -75,6 +75,22 @@ impl Profile {
         }
     }
 
+    /// What sending `bytes` as one document over this link needs ("185 s:
+    /// never completes" when a cut comes first).
+    pub fn one_document(&self, bytes: u64) -> String {
+        let Some(rate) = self.bytes_per_sec else {
+            return "–".into();
+        };
+        let seconds = bytes as f64 / rate as f64 + self.rtt.as_secs_f64();
+        match self.cut_every {
+            // The longest gap between two cuts is 1.5 times the average.
+            Some(every) if seconds > every.as_secs_f64() * 1.5 => {
+                format!("{seconds:.0} s: never completes")
+            }
+            _ => format!("{seconds:.0} s"),
+        }
+    }
+
     /// The same link, `factor` times faster in every respect (bandwidth,
     /// latency, time between cuts): what `cargo test` runs.
     pub fn scaled(mut self, factor: u32) -> Profile {
