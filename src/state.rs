@@ -37,6 +37,8 @@ pub struct AppState {
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub review_counts: ReviewCounts,
+    /// Pull answers kept so that a peer whose link dropped gets the rest.
+    pub answers: std::sync::Arc<crate::api::answers::Answers>,
 }
 
 /// The review queue's counts per repository, table and kind, read again at

@@ -11,6 +11,9 @@ pub struct PeerQuery {
     pub filters: Vec<(String, String)>,
     pub since_seq: Option<i64>,
     pub limit: Option<u64>,
+    /// edensync peers: the rest of a kept answer (its token and where to
+    /// go on from).
+    pub resume: Option<(String, u64)>,
 }
 
 impl PeerQuery {
@@ -19,6 +22,7 @@ impl PeerQuery {
     /// `limit` for edensync peers. Everything else is ignored, as in Eden.
     pub fn parse(query: &str) -> PeerQuery {
         let mut pull = PeerQuery::default();
+        let (mut answer, mut offset) = (None, None);
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             match key.as_ref() {
                 "resource" => pull.resource = Some(value.into_owned()),
@@ -26,10 +30,13 @@ impl PeerQuery {
                 "msince" => pull.msince = Some(value.into_owned()),
                 "since_seq" => pull.since_seq = value.parse().ok(),
                 "limit" => pull.limit = value.parse().ok().filter(|l| *l > 0),
+                "answer" => answer = Some(value.into_owned()),
+                "offset" => offset = value.parse().ok(),
                 k if k.starts_with('[') => pull.filters.push((k.to_string(), value.into_owned())),
                 _ => {}
             }
         }
+        pull.resume = answer.zip(offset);
         pull
     }
 }

@@ -39,6 +39,11 @@ pub(super) async fn serve_pull(
             .content_type("text/html; charset=utf-8")
             .body(Value::Object(answer).to_string()));
     }
+    if let Some((token, offset)) = query.resume.clone() {
+        return resume(&state, account.id, &token, offset).await;
+    }
+    let account_id = account.id;
+    let paged = query.since_seq.is_some();
     let root = root_attributes(&req, state.public_url.as_deref(), app.as_deref());
     let format = Format::accepted(header_text(&req, header::ACCEPT));
     let spool = with_conn(&state, move |conn, _| {
@@ -70,18 +75,59 @@ pub(super) async fn serve_pull(
             .metrics
             .observe_served_pull(&name, delivery.records);
     }
+    // A page for an edensync peer is kept until it is delivered whole, so
+    // a peer whose link dropped asks for the rest only.
+    let token = if paged {
+        Some(state.answers.keep(account_id, &spool, delivery.total)?)
+    } else {
+        None
+    };
     // Large chunks: each is a trip to the blocking pool and, for gzip, a
     // flushed deflate block.
     let body =
         tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(spool), 64 * 1024);
+    let mut response = HttpResponse::Ok();
+    response.content_type(format.media_type());
+    if let Some(token) = &token {
+        response.insert_header((ANSWER_HEADER, token.as_str()));
+    }
+    Ok(response.streaming(Tracked {
+        body,
+        sent: 0,
+        delivery: Some(delivery),
+        pool: state.pool.clone(),
+        kept: token.map(|t| (t, state.answers.clone())),
+    }))
+}
+
+/// The token of a kept answer, on the answer.
+const ANSWER_HEADER: &str = "X-Edensync-Answer";
+/// Where the rest of a kept answer starts, on the rest.
+const OFFSET_HEADER: &str = "X-Edensync-Offset";
+
+/// The rest of a kept answer, from `offset`.
+async fn resume(
+    state: &web::Data<AppState>,
+    account_id: i64,
+    token: &str,
+    offset: u64,
+) -> Result<HttpResponse, ProtocolError> {
+    let answers = state.answers.clone();
+    let token_owned = token.to_string();
+    let rest = web::block(move || answers.rest(account_id, &token_owned, offset))
+        .await
+        .map_err(|e| ProtocolError::Internal(e.to_string()))??;
+    let Some((file, length)) = rest else {
+        return Err(ProtocolError::NotFound(
+            "that answer is no longer kept: ask for the page again".into(),
+        ));
+    };
+    let body =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 64 * 1024);
     Ok(HttpResponse::Ok()
-        .content_type(format.media_type())
-        .streaming(Tracked {
-            body,
-            sent: 0,
-            delivery: Some(delivery),
-            pool: state.pool.clone(),
-        }))
+        .insert_header((OFFSET_HEADER, offset.to_string()))
+        .insert_header((header::CONTENT_LENGTH, length.to_string()))
+        .streaming(body))
 }
 
 /// What a pull's log row says was sent, to correct it if the answer is cut.
@@ -101,6 +147,8 @@ struct Tracked<S> {
     sent: u64,
     delivery: Option<Delivery>,
     pool: crate::db::Pool,
+    /// The answer is kept for resuming until it is delivered whole.
+    kept: Option<(String, std::sync::Arc<crate::api::answers::Answers>)>,
 }
 
 impl<S> futures_util::Stream for Tracked<S>
@@ -119,6 +167,9 @@ where
             std::task::Poll::Ready(None) => {
                 // Delivered whole: the log row stands.
                 self.delivery = None;
+                if let Some((token, answers)) = self.kept.take() {
+                    answers.forget(&token);
+                }
             }
             _ => {}
         }

@@ -136,6 +136,7 @@ pub fn start(node: Node) -> Result<Running, StartError> {
 /// The state request handlers share.
 fn app_state(node: Node, engine: Engine) -> AppState {
     AppState {
+        answers: Default::default(),
         engine,
         secure_cookies: node.settings.secure_cookies(),
         public_url: node.settings.public_url.as_ref().map(|u| u.to_string()),

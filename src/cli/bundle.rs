@@ -73,6 +73,7 @@ pub(super) fn run(command: BundleCommand, settings: Settings) -> Result<(), CliE
             let node = app::open(settings)?;
             let mut conn = node.pool.get().map_err(DbError::from)?;
             let manifest = bundle::show(&file)?;
+            bundle::check_addressed(&manifest, &node.site_uuid, &file)?;
             if !json {
                 println!("{}", manifest.summary());
             }
@@ -84,6 +85,7 @@ pub(super) fn run(command: BundleCommand, settings: Settings) -> Result<(), CliE
             let read = bundle::read(
                 &mut conn,
                 &Actor::cli(),
+                &node.site_uuid,
                 &file,
                 from.as_ref(),
                 max_record_bytes,
@@ -123,7 +125,9 @@ fn report(read: bundle::Outcome, json: bool) -> Result<(), CliError> {
             }
             Ok(())
         }
-        bundle::Outcome::Imported(_, tables) => {
+        bundle::Outcome::Imported {
+            tables, skipped, ..
+        } => {
             let refused: usize = tables.iter().map(|(_, s)| s.rejected.len()).sum();
             if json {
                 let tables: serde_json::Map<String, serde_json::Value> = tables
@@ -143,6 +147,11 @@ fn report(read: bundle::Outcome, json: bool) -> Result<(), CliError> {
                         s.rejected.len()
                     );
                 }
+            }
+            for table in &skipped {
+                eprintln!(
+                    "edensync: {table} left out: no task of this repository pulls it (add one with `edensync task add`)"
+                );
             }
             if refused > 0 {
                 return Err(CliError::Partial(format!(

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use super::client::{self, Answer, Peer, PeerKind, SyncQuery};
 use super::cuts::Cuts;
-use super::error::SyncError;
+use super::error::{FailureKind, SyncError};
 use super::pace::Pace;
 use super::progress::Progress;
 use super::run::Run;
@@ -56,7 +56,9 @@ impl Run<'_> {
             .filter(|_| with_msince)
             .map(|t| t.min(model::now() + chrono::Duration::seconds(margin)));
         let mut windows = Windows::new(eden_from, self.engine.page_time);
-        let mut skew = 0;
+        // Windows end before the peer's clock: what we knew of it, until
+        // its answers say.
+        let mut skew = repository.clock_skew_secs.unwrap_or(0);
         loop {
             // Eden: the next time window; edensync: the next page by seq.
             let mut window = None;
@@ -74,15 +76,22 @@ impl Run<'_> {
             }
             self.say(&format!("{table}: pulling from {}", repository.name));
             // The page from where the last committed one ended; a dropped
-            // link is ridden out (cuts.rs), an Eden window too large for the
-            // link is asked again smaller.
+            // link is ridden out (cuts.rs), going on from where the answer
+            // stopped when the peer keeps it; an Eden window too large for
+            // the link is asked again smaller.
             let mut cuts = Cuts::new();
+            let mut partial: Option<client::Partial> = None;
             let spooled = loop {
                 let moved_before = self.progress.bytes_in.load(Ordering::Relaxed);
-                let started = std::time::Instant::now();
-                let fetched = match prefetched.take() {
-                    Some(page) => self.stop.guard(page.wait()).await.map(Answer::Spooled),
-                    None => {
+                let resuming = partial.is_some();
+                let fetched = match (prefetched.take(), partial.take()) {
+                    (Some(page), _) => self.stop.guard(page.wait()).await.map(Answer::Spooled),
+                    (None, Some(cut)) => {
+                        self.stop
+                            .guard(peer.pull_rest(&query, &self.progress.bytes_in, cut))
+                            .await
+                    }
+                    (None, None) => {
                         let budget = window.as_ref().and_then(|w| windows.budget(w));
                         self.stop
                             .guard(peer.pull_within(&query, &self.progress.bytes_in, budget))
@@ -92,14 +101,36 @@ impl Run<'_> {
                 let moved = self.progress.bytes_in.load(Ordering::Relaxed) - moved_before;
                 match fetched {
                     Ok(Answer::Spooled(spooled)) => break spooled,
-                    Ok(Answer::TooLarge { length, received }) => {
+                    // What came is kept: the rest is asked for next.
+                    Ok(Answer::Cut {
+                        partial: cut,
+                        error,
+                    }) => {
+                        if !self.ride_out(&error, &table, "pull", &mut cuts).await? {
+                            return Err(error);
+                        }
+                        partial = Some(cut);
+                    }
+                    // The peer no longer keeps the answer: the page again.
+                    Err(e) if resuming && !e.link_dropped && e.kind != FailureKind::Cancelled => {
+                        tracing::info!(peer = %repository.name, error = %e.full_text(), "asking for the page again");
+                    }
+                    Ok(Answer::TooLarge {
+                        length,
+                        received,
+                        body_took,
+                        clock_skew,
+                    }) => {
                         let Some(w) = window else {
                             return Err(SyncError::transient(
                                 "internal error: a page without a budget was too large",
                             ));
                         };
+                        if let Some(s) = clock_skew {
+                            skew = s;
+                        }
                         self.progress.bytes_lost.fetch_add(moved, Ordering::Relaxed);
-                        windows.paced(received, started.elapsed());
+                        windows.paced(received, body_took);
                         windows.halve(&w, peer_now(skew, margin));
                         let next = windows.next(peer_now(skew, margin));
                         self.say(&format!(
@@ -115,7 +146,6 @@ impl Run<'_> {
                         self.progress.bytes_lost.fetch_add(moved, Ordering::Relaxed);
                         match window {
                             Some(w) => {
-                                windows.paced(moved as u64, started.elapsed());
                                 windows.halve(&w, peer_now(skew, margin));
                                 let next = windows.next(peer_now(skew, margin));
                                 query.before = next.before;
@@ -256,9 +286,10 @@ impl Run<'_> {
             // (The peer's time when it answered, from its Date header: a
             // margin on top would skip what it changes meanwhile.)
             let peer_clock = model::now() + chrono::Duration::seconds(spooled_skew.unwrap_or(0));
-            // A window read whole: the next asks from where it ended.
+            // A window read whole: the next asks from where it ended (never
+            // past the peer's clock, or what it stamps next is skipped).
             let watermark_time = match window.and_then(|w| w.before) {
-                Some(before) if honoured => Some(before),
+                Some(before) if honoured => Some(before.min(peer_clock)),
                 _ => summary
                     .youngest_master_mtime
                     .and(youngest)

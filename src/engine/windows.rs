@@ -78,6 +78,9 @@ pub(super) struct Windows {
     rate: Option<f64>,
     /// How long one window should take on the wire.
     target: Duration,
+    /// The rest of the table is too recent to be split (it starts less
+    /// than a second before the peer's clock): it comes whole.
+    unsplittable: bool,
 }
 
 impl Windows {
@@ -87,6 +90,7 @@ impl Windows {
             width: None,
             rate: None,
             target,
+            unsplittable: false,
         }
     }
 
@@ -105,16 +109,21 @@ impl Windows {
         }
     }
 
-    /// How long the window's answer may take: twice the target, so a window
-    /// sized at the link's pace is not dropped for a slower moment. A window
-    /// of one second cannot be split: it comes whatever it takes.
+    /// How long the window's answer may take: four times the target, so a
+    /// window sized at the link's pace is not dropped for a slower moment,
+    /// and a table a good link moves in a minute still comes as one
+    /// document. A window of one second cannot be split: it comes whatever
+    /// it takes.
     pub fn budget(&self, window: &Window) -> Option<Budget> {
+        if self.unsplittable && window.before.is_none() {
+            return None;
+        }
         let start = window.from.unwrap_or_else(earliest);
         let one_second = window
             .before
             .is_some_and(|before| before - start <= TimeDelta::seconds(1));
         (!one_second).then_some(Budget {
-            time: self.target * 2,
+            time: self.target * 4,
             bytes_per_sec: self.rate,
         })
     }
@@ -126,6 +135,9 @@ impl Windows {
         let end = window.before.unwrap_or(peer_now);
         let width = (end - start).num_seconds();
         self.width = Some((width / 2).max(1));
+        // Half of it would still reach the peer's clock: asking again
+        // would only bring the same answer.
+        self.unsplittable = window.before.is_none() && self.next(peer_now).before.is_none();
     }
 
     /// What a transfer (whole or not) showed of the link's pace.
@@ -143,6 +155,7 @@ impl Windows {
             return false;
         };
         self.from = Some(before);
+        self.unsplittable = false;
         if let Some(width) = self.width {
             let factor =
                 (self.target.as_secs_f64() / took.as_secs_f64().max(0.001)).clamp(0.5, 2.0);
@@ -219,6 +232,18 @@ mod tests {
         let window = w.next(now);
         assert_eq!(window.from, None);
         assert!(window.before.is_some());
+    }
+
+    #[test]
+    fn the_most_recent_rest_comes_whole_instead_of_being_asked_for_again() {
+        let now = at("2026-12-03 00:00:00");
+        let mut w = Windows::new(Some(at("2026-12-02 23:59:59")), Duration::from_secs(15));
+        let open = w.next(now);
+        assert!(w.budget(&open).is_some());
+        w.halve(&open, now);
+        let again = w.next(now);
+        assert_eq!(again.before, None);
+        assert!(w.budget(&again).is_none(), "no budget: it cannot be split");
     }
 
     #[test]

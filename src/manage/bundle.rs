@@ -216,8 +216,13 @@ pub fn show(path: &Path) -> Result<Manifest, ManageError> {
 
 /// What reading a bundle did.
 pub enum Outcome {
-    /// Imported now: the summary per table.
-    Imported(Manifest, Vec<(String, ImportSummary)>),
+    /// Imported now: the summary per table, and the tables left out
+    /// because no task of the repository pulls them.
+    Imported {
+        manifest: Manifest,
+        tables: Vec<(String, ImportSummary)>,
+        skipped: Vec<String>,
+    },
     /// The same bytes were read before, at that time: nothing changed.
     ReadBefore(Manifest, chrono::NaiveDateTime),
 }
@@ -227,6 +232,7 @@ pub enum Outcome {
 pub fn read(
     conn: &mut DbConnection,
     actor: &Actor,
+    site_uuid: &str,
     path: &Path,
     repository: Option<&Repository>,
     max_record_bytes: u64,
@@ -243,6 +249,7 @@ pub fn read(
             },
         )?,
     };
+    check_addressed(&manifest, site_uuid, path)?;
     if repository
         .peer_uuid
         .as_deref()
@@ -260,26 +267,21 @@ pub fn read(
         return Ok(Outcome::ReadBefore(manifest, earlier.handled_at));
     }
     let mut results = Vec::new();
+    let mut skipped = Vec::new();
     for (table, file) in documents {
-        let task = model::tasks::find(conn, repository.id, &table)?;
-        let defaults = crate::manage::tasks::TaskForm::new(&table);
+        // Only what this repository's tasks pull from it comes in.
+        let Some(task) =
+            model::tasks::find(conn, repository.id, &table)?.filter(|t| t.mode.pulls())
+        else {
+            skipped.push(table);
+            continue;
+        };
         let options = ImportOptions {
-            strategy: task.as_ref().map_or_else(
-                || {
-                    store::policy::Strategy::parse(&defaults.strategy)
-                        .unwrap_or(store::policy::Strategy::ALL)
-                },
-                |t| t.strategy,
-            ),
-            update_policy: task
-                .as_ref()
-                .map_or(store::policy::Policy::Newer, |t| t.update_policy),
-            conflict_policy: Some(
-                task.as_ref()
-                    .map_or(store::policy::Policy::Newer, |t| t.conflict_policy),
-            ),
-            review_kept_updates: task.as_ref().is_some_and(|t| t.review_kept_updates),
-            last_sync: task.as_ref().and_then(|t| t.last_pull),
+            strategy: task.strategy,
+            update_policy: task.update_policy,
+            conflict_policy: Some(task.conflict_policy),
+            review_kept_updates: task.review_kept_updates,
+            last_sync: task.last_pull,
             repository_id: Some(repository.id),
             resource: Some(table.clone()),
             table_scope: repository.table_scope(),
@@ -331,7 +333,38 @@ pub fn read(
         Some(&repository.name),
         Some(&detail),
     )?;
-    Ok(Outcome::Imported(manifest, results))
+    Ok(Outcome::Imported {
+        manifest,
+        tables: results,
+        skipped,
+    })
+}
+
+/// A bundle is read at the other end: not by the node that wrote it, and
+/// not by another node than the one it was written for.
+pub fn check_addressed(
+    manifest: &Manifest,
+    site_uuid: &str,
+    path: &Path,
+) -> Result<(), ManageError> {
+    if manifest.site_uuid == site_uuid {
+        return Err(ManageError::Failed(format!(
+            "{} was written by this node: it is for {}, not to be read here",
+            path.display(),
+            manifest.for_repository
+        )));
+    }
+    if manifest
+        .for_site_uuid
+        .as_deref()
+        .is_some_and(|for_site| for_site != site_uuid)
+    {
+        return Err(ManageError::Failed(format!(
+            "the bundle was written for the site {}, not for this node ({site_uuid}): it is not imported",
+            manifest.for_site_uuid.as_deref().unwrap_or_default()
+        )));
+    }
+    Ok(())
 }
 
 /// The manifest, and (when `documents`) each table's document extracted

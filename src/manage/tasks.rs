@@ -386,13 +386,12 @@ fn check_file_patterns(
             "infile_pattern",
             "is required to pull from a folder (e.g. org_organisation-*.xml)",
         ),
-        Some(pattern) if glob::Pattern::new(pattern).is_err() || pattern.starts_with('/') => {
-            errors.add(
-                "infile_pattern",
-                format!("'{pattern}' is not a file name pattern inside the folder (e.g. org_organisation-*.xml)"),
-            )
+        Some(pattern) => {
+            if let Err(message) = crate::engine::folder::check_input_pattern(pattern) {
+                errors.add("infile_pattern", message);
+            }
         }
-        _ => {}
+        None => {}
     }
     match outfile {
         None if mode.pushes() => errors.add(

@@ -75,15 +75,6 @@ impl Body {
         }
     }
 
-    /// Add the incoming fields this body does not hold; keep the others.
-    pub fn add_missing_fields(&mut self, incoming: &[Field]) {
-        for field in incoming {
-            if !self.fields.iter().any(|f| f.name() == field.name()) {
-                self.fields.push(field.clone());
-            }
-        }
-    }
-
     /// The reference index entries: (field, table, uuid) per referenced uuid.
     pub fn references(&self) -> Vec<(String, String, String)> {
         let mut refs = Vec::new();

@@ -589,17 +589,10 @@ fn same_version(
         && record.attributes == body.attributes
         && record.mci.is_none() == body.without_mci;
     let authoritative = record.mci == Some(1) || local.from_this_peer;
-    if exact {
+    // A fuller copy of the version (`Added`: a reference Eden's windowed
+    // answer left out) completes it, from the same sources.
+    if exact || !authoritative {
         return Decision::Unchanged;
-    }
-    if !authoritative {
-        if difference != Difference::Added {
-            return Decision::Unchanged;
-        }
-        // A fuller copy completes the version we hold, whoever sends it;
-        // what we hold stays as it is shown.
-        body.add_missing_fields(&change.fields);
-        return Decision::Refresh(body);
     }
     body.merge_fields(&change.fields);
     body.attributes = record.attributes.clone();

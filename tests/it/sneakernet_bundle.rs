@@ -26,6 +26,18 @@ async fn a_bundle_carries_a_nodes_changes_to_its_peer_once() {
             ..TaskSpec::default()
         },
     );
+    // B takes organisations from A.
+    let from_a = model::repositories::find_by_peer_uuid(&mut b.conn(), &a.node.site_uuid)
+        .unwrap()
+        .unwrap();
+    add_task(
+        &b,
+        from_a.id,
+        TaskSpec {
+            mode: "pull",
+            ..TaskSpec::default()
+        },
+    );
     write_local(&a, &many_orgs("A", 50));
     let stick = tempfile::tempdir().unwrap();
     let path = stick.path().join("to-b.bundle");
@@ -67,16 +79,28 @@ async fn a_bundle_carries_a_nodes_changes_to_its_peer_once() {
 
     // At the other end: what it holds, then the import, once.
     assert_eq!(bundle::show(&path).unwrap().site_uuid, a.node.site_uuid);
-    let Outcome::Imported(_, tables) =
-        bundle::read(&mut b.conn(), &Actor::cli(), &path, None, 1 << 20).unwrap()
-    else {
+    let Outcome::Imported { tables, .. } = bundle::read(
+        &mut b.conn(),
+        &Actor::cli(),
+        &b.node.site_uuid,
+        &path,
+        None,
+        1 << 20,
+    )
+    .unwrap() else {
         panic!("a new bundle is imported");
     };
     assert_eq!(tables[0].1.masters.created, 50);
     assert_eq!(stored_uuids(&a), stored_uuids(&b));
-    let Outcome::ReadBefore(_, _) =
-        bundle::read(&mut b.conn(), &Actor::cli(), &path, None, 1 << 20).unwrap()
-    else {
+    let Outcome::ReadBefore(_, _) = bundle::read(
+        &mut b.conn(),
+        &Actor::cli(),
+        &b.node.site_uuid,
+        &path,
+        None,
+        1 << 20,
+    )
+    .unwrap() else {
         panic!("the same bundle is not imported twice");
     };
 
@@ -96,8 +120,16 @@ async fn a_bundle_carries_a_nodes_changes_to_its_peer_once() {
     .unwrap();
     assert_eq!(manifest.tables[0].records, 1, "{manifest:?}");
     assert!(matches!(
-        bundle::read(&mut b.conn(), &Actor::cli(), &next, None, 1 << 20).unwrap(),
-        Outcome::Imported(..)
+        bundle::read(
+            &mut b.conn(),
+            &Actor::cli(),
+            &b.node.site_uuid,
+            &next,
+            None,
+            1 << 20
+        )
+        .unwrap(),
+        Outcome::Imported { .. }
     ));
     assert_eq!(count(&b, "org_organisation"), 51);
 
@@ -105,15 +137,22 @@ async fn a_bundle_carries_a_nodes_changes_to_its_peer_once() {
     let Some(c) = crate::support::TestApp::spawn(Backend::Sqlite).await else {
         return;
     };
-    let refused = bundle::read(&mut c.conn(), &Actor::cli(), &next, None, 1 << 20)
-        .err()
-        .unwrap()
-        .to_string();
+    let refused = bundle::read(
+        &mut c.conn(),
+        &Actor::cli(),
+        &c.node.site_uuid,
+        &next,
+        None,
+        1 << 20,
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(refused.contains("--repository"), "{refused}");
 }
 
 #[test]
-fn the_bundle_commands_show_what_a_bundle_holds_before_importing_it() {
+fn the_bundle_commands_write_and_show_a_bundle_and_refuse_to_read_ones_own() {
     let cli = Cli::with_hub();
     cli.ok(&["task", "add", "hub", "org_organisation"]);
     let documents = tempfile::tempdir().unwrap();
@@ -130,26 +169,21 @@ fn the_bundle_commands_show_what_a_bundle_holds_before_importing_it() {
     let manifest: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(manifest["tables"][0]["records"], 7);
 
+    // Copies of one node share its site: this one reads its own bundle,
+    // which is refused (a bundle is for the other end).
     let other = Cli::with_hub();
-    let read = other.ok(&[
-        "bundle",
-        "read",
-        path.to_str().unwrap(),
-        "--repository",
-        "hub",
-    ]);
-    let summary = read.find("bundle from site").expect("the summary first");
-    let imported = read.find("7 created").expect("then the import");
-    assert!(summary < imported, "{read}");
-    let again = other.ok(&[
-        "bundle",
-        "read",
-        path.to_str().unwrap(),
-        "--repository",
-        "hub",
-    ]);
-    assert!(again.contains("read before"), "{again}");
-    let not_a_bundle = other.fails(&["bundle", "show", orgs.to_str().unwrap()], 1);
+    let own = other.fails(
+        &[
+            "bundle",
+            "read",
+            path.to_str().unwrap(),
+            "--repository",
+            "hub",
+        ],
+        1,
+    );
+    assert!(own.contains("was written by this node"), "{own}");
+    let not_a_bundle = cli.fails(&["bundle", "show", orgs.to_str().unwrap()], 1);
     assert!(
         not_a_bundle.contains("is not an edensync bundle"),
         "{not_a_bundle}"

@@ -140,6 +140,10 @@ async fn two_nodes_exchange_records_through_a_folder_both_ways() {
     let again = run(&b, b_repo).await;
     assert_eq!(again.status, RunStatus::Succeeded, "{again:?}");
     assert_eq!(again.counts.pulled_created + again.counts.pulled_updated, 0);
+    assert_eq!(
+        again.counts.pulled_unchanged, 0,
+        "not read again: {again:?}"
+    );
     assert!(
         log_messages(&b)
             .iter()
@@ -290,11 +294,18 @@ async fn a_half_written_file_imports_nothing_and_is_imported_once_whole() {
     );
     let whole = eden_file(EDEN_FILES[0]);
     let path = folder.path().join(EDEN_FILES[0]);
-    // Being written right now: left for the next run.
+    // Being written right now: left for the next run, not even read.
     std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
     let report = run(&a, repository).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(count(&a, "org_organisation"), 0);
+    assert!(
+        !log_messages(&a)
+            .iter()
+            .any(|m| m.contains("cannot be read whole")),
+        "{:?}",
+        log_messages(&a)
+    );
     // Cut short by a writer that stopped (an old half file): reported,
     // nothing of it imported, the run goes on.
     settle(folder.path());
@@ -315,6 +326,7 @@ async fn a_half_written_file_imports_nothing_and_is_imported_once_whole() {
     assert_eq!(count(&a, "org_organisation"), 4);
     let once = run(&a, repository).await;
     assert_eq!(once.counts.pulled_created + once.counts.pulled_updated, 0);
+    assert_eq!(once.counts.pulled_unchanged, 0, "not read again: {once:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -491,4 +503,32 @@ async fn a_folder_repository_is_set_up_and_synced_in_the_console() {
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].starts_with("site-"), "{names:?}");
     browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stick_that_is_not_plugged_in_is_reported_and_nothing_is_written_past_it() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let repository = folder_repository(&a, folder.path(), "in-*.xml", "out-$timestamp.xml");
+    write_local(&a, &many_orgs("A", 3));
+    let gone = folder.path().to_path_buf();
+    drop(folder);
+    let report = run(&a, repository).await;
+    assert_ne!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert!(
+        report
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("is not there")),
+        "{report:?}"
+    );
+    assert!(!gone.exists(), "the folder was not made up");
+    // Plugged in again: the changes are all written.
+    std::fs::create_dir(&gone).unwrap();
+    let report = run(&a, repository).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert_eq!(report.counts.pushed_created, 3, "{report:?}");
+    std::fs::remove_dir_all(&gone).unwrap();
 }

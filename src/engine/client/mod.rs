@@ -16,10 +16,12 @@ use serde_json::Value;
 
 mod messages;
 mod pull;
+mod resume;
 mod transport;
 
 use messages::transport_error;
 pub use pull::{Answer, Budget, Spooled};
+pub use resume::Partial;
 pub use transport::{Clients, ProxyConfig, Transport, base_url};
 
 /// The slowest rate at which Eden imports a pushed document, in bytes per

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use reqwest::header;
 use tokio::io::AsyncWriteExt;
 
+use super::resume::{ANSWER_HEADER, Partial};
 use super::{Peer, PeerKind, SyncQuery, clock_skew};
 use crate::engine::error::SyncError;
 use crate::s3xml::{Format, lines};
@@ -51,6 +52,15 @@ pub enum Answer {
     TooLarge {
         length: Option<u64>,
         received: u64,
+        /// How long what was received took, from the body's first byte.
+        body_took: Duration,
+        clock_skew: Option<i64>,
+    },
+    /// The link dropped in the middle of an answer the peer keeps: what
+    /// came is kept, the rest can be asked for (`Peer::pull_rest`).
+    Cut {
+        partial: Partial,
+        error: SyncError,
     },
 }
 
@@ -67,6 +77,7 @@ impl Peer {
     ) -> Result<Spooled, SyncError> {
         match self.pull_within(query, bytes_in, None).await? {
             Answer::Spooled(spooled) => Ok(spooled),
+            Answer::Cut { error, .. } => Err(error),
             // Without a budget nothing is too large.
             Answer::TooLarge { .. } => {
                 unreachable!("an answer without a budget is never too large")
@@ -110,12 +121,22 @@ impl Peer {
                 .and_then(|v| v.to_str().ok()),
         );
         let length = response.content_length();
+        let token = response
+            .headers()
+            .get(ANSWER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| {
+                !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+            .map(str::to_string);
         if let Some(budget) = budget
             && budget.announced_too_large(length)
         {
             return Ok(Answer::TooLarge {
                 length,
                 received: 0,
+                body_took: Duration::ZERO,
+                clock_skew,
             });
         }
         let mut spool = tokio::fs::File::from_std(tempfile::tempfile()?);
@@ -123,7 +144,25 @@ impl Peer {
         let body_started = Instant::now();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.transport_error(&e))?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    let error = self.transport_error(&e);
+                    let Some(token) = token.filter(|_| error.link_dropped && bytes > 0) else {
+                        return Err(error);
+                    };
+                    spool.flush().await?;
+                    let partial = Partial {
+                        token,
+                        spool: spool.into_std().await,
+                        gzip,
+                        format,
+                        asked: query.limit,
+                        clock_skew,
+                    };
+                    return Ok(Answer::Cut { partial, error });
+                }
+            };
             bytes += chunk.len() as u64;
             bytes_in.fetch_add(chunk.len() as i64, Ordering::Relaxed);
             spool.write_all(&chunk).await?;
@@ -133,6 +172,8 @@ impl Peer {
                 return Ok(Answer::TooLarge {
                     length,
                     received: bytes,
+                    body_took: body_started.elapsed(),
+                    clock_skew,
                 });
             }
         }

@@ -27,7 +27,9 @@ pub struct InputFile {
 /// The regular files in `folder` matching `pattern`, oldest first (ties by
 /// name, so the order is the same on every run).
 pub fn matching(folder: &Path, pattern: &str) -> Result<Vec<InputFile>, String> {
-    let full = folder.join(pattern);
+    // The folder's own name is not a pattern (`/media/usb [1]`).
+    let escaped = glob::Pattern::escape(&folder.to_string_lossy());
+    let full = Path::new(&escaped).join(pattern);
     let full = full.to_string_lossy();
     let options = glob::MatchOptions {
         case_sensitive: true,
@@ -143,28 +145,56 @@ pub fn check_output_pattern(pattern: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether an input pattern is usable: a valid pattern for files inside
+/// the folder.
+pub fn check_input_pattern(pattern: &str) -> Result<(), String> {
+    let inside = !pattern.starts_with('/') && !pattern.split('/').any(|part| part == "..");
+    if !inside || glob::Pattern::new(pattern).is_err() {
+        return Err(format!(
+            "'{pattern}' is not a file name pattern inside the folder (e.g. org_organisation-*.xml)"
+        ));
+    }
+    Ok(())
+}
+
+/// The folder of a folder repository, as a run finds it: there, and a
+/// folder (a stick that is not plugged in is reported, not written past).
+pub fn check_present(folder: &Path) -> Result<(), String> {
+    if folder.is_dir() {
+        return Ok(());
+    }
+    Err(format!(
+        "the folder {} is not there: is the stick or share plugged in and mounted?",
+        folder.display()
+    ))
+}
+
 /// Write `source` (read from its start) into `folder` as `name`, whole or
-/// not at all: under a hidden temporary name, synced, then renamed. A file
-/// of that name already there (not read yet, perhaps) is kept: the new one
+/// not at all: under a new hidden temporary name (created, never opened
+/// through a link someone left there), synced, then renamed. A file of
+/// that name already there (not read yet, perhaps) is kept: the new one
 /// gets `-2`, `-3`, … before its extension. Returns the name written.
 pub fn write_whole(folder: &Path, name: &str, source: &mut File) -> std::io::Result<String> {
-    std::fs::create_dir_all(folder)?;
-    let final_name = free_name(folder, name);
-    let target = folder.join(&final_name);
-    let hidden = target.with_file_name(format!(
-        ".{}.part",
-        target.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    {
-        let mut out = File::create(&hidden)?;
-        std::io::copy(source, &mut out)?;
-        out.flush()?;
-        out.sync_all()?;
+    let mut hidden = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.replace('/', "_")))
+        .suffix(".part")
+        .tempfile_in(folder)?;
+    std::io::copy(source, hidden.as_file_mut())?;
+    hidden.as_file_mut().flush()?;
+    hidden.as_file().sync_all()?;
+    let mut final_name = free_name(folder, name);
+    loop {
+        match hidden.persist_noclobber(folder.join(&final_name)) {
+            Ok(_) => break,
+            // Taken meanwhile: the next free name.
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                hidden = e.file;
+                final_name = free_name(folder, name);
+            }
+            Err(e) => return Err(e.error),
+        }
     }
-    std::fs::rename(&hidden, &target)?;
-    if let Some(parent) = target.parent()
-        && let Ok(dir) = File::open(parent)
-    {
+    if let Ok(dir) = File::open(folder) {
         let _ = dir.sync_all();
     }
     Ok(final_name)
@@ -188,6 +218,27 @@ fn split_extension(name: &str) -> (&str, &str) {
         Some(0) | None => (name, ""),
         Some(dot) => name.split_at(base_start + dot),
     }
+}
+
+/// Give the file a time after `youngest` (a record's time in it) when it
+/// would otherwise look older; returns its time.
+pub fn not_older_than(
+    path: &Path,
+    youngest: Option<NaiveDateTime>,
+) -> std::io::Result<NaiveDateTime> {
+    let file = File::options().write(true).open(path)?;
+    let mut modified = file.metadata()?.modified()?;
+    if let Some(young) = youngest {
+        let after = std::time::SystemTime::from((young + chrono::TimeDelta::seconds(2)).and_utc());
+        if after > modified {
+            file.set_modified(after)?;
+            modified = after;
+        }
+    }
+    Ok(chrono::SubsecRound::trunc_subsecs(
+        DateTime::<Utc>::from(modified).naive_utc(),
+        6,
+    ))
 }
 
 /// The file's SHA-256, hex: the same bytes under any name are one file.
@@ -251,6 +302,33 @@ mod tests {
         assert!(check_output_pattern("../up.xml").is_err());
         assert!(check_output_pattern(".hidden.xml").is_err());
         assert!(check_output_pattern(" ").is_err());
+        assert!(check_input_pattern("org-*.xml").is_ok());
+        assert!(check_input_pattern("../*.xml").is_err());
+        assert!(check_input_pattern("/etc/*").is_err());
+    }
+
+    #[test]
+    fn a_temporary_file_left_as_a_link_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(outside.path(), "keep me").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join(".a.xml.part")).unwrap();
+        let mut source = tempfile::tempfile().unwrap();
+        source.write_all(b"<s3xml/>").unwrap();
+        use std::io::Seek;
+        source.rewind().unwrap();
+        write_whole(dir.path(), "a.xml", &mut source).unwrap();
+        assert_eq!(std::fs::read_to_string(outside.path()).unwrap(), "keep me");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.xml")).unwrap(),
+            "<s3xml/>"
+        );
+    }
+
+    #[test]
+    fn a_missing_folder_is_reported() {
+        assert!(check_present(Path::new("/nonexistent/stick")).is_err());
+        assert!(check_present(Path::new("/tmp")).is_ok());
     }
 
     #[test]

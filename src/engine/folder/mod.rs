@@ -24,7 +24,7 @@ use crate::s3xml::{Format, Limits, Reader};
 use crate::store::{self, ExportRequest, SpooledDocument};
 use crate::vocabulary::LogResult;
 
-pub use files::{check_output_pattern, digest, output_name, write_whole};
+pub use files::{check_input_pattern, check_output_pattern, digest, output_name, write_whole};
 
 /// Root attributes of the files edensync writes (Eden ignores them).
 const SITE: &str = "edensync_site";
@@ -35,6 +35,13 @@ const SEQ_TO: &str = "edensync_seq_to";
 /// A file younger than this may still be being written by a program that
 /// does not write whole files (Eden): it waits for the next run.
 const SETTLE: Duration = Duration::from_secs(2);
+
+/// An input file, opened.
+struct Source<'a> {
+    handle: std::fs::File,
+    gzip: bool,
+    digest: &'a str,
+}
 
 /// What became of one input file.
 enum Handled {
@@ -59,7 +66,10 @@ impl Run<'_> {
                 repository.name
             )));
         };
+        files::check_present(folder).map_err(SyncError::transient)?;
         let found = files::matching(folder, &pattern).map_err(SyncError::permanent)?;
+        // The site behind the folder, once a file of edensync's names it.
+        let mut known_site = repository.peer_uuid.clone();
         let mut total = 0;
         let mut imported_files = 0;
         for file in found {
@@ -92,8 +102,39 @@ impl Run<'_> {
             self.progress
                 .bytes_in
                 .fetch_add(file.bytes as i64, std::sync::atomic::Ordering::Relaxed);
-            let digest = files::digest(&file.path)?;
-            let (handled, site) = self.import_file(repository, task, &file, &digest).await?;
+            // A file gone or unreadable since it was listed (a stick pulled
+            // out): tried again at the next run, the other files go on.
+            let opened = files::digest(&file.path).and_then(|digest| {
+                let mut handle = std::fs::File::open(&file.path)?;
+                let gzip = files::is_gzip(&mut handle)?;
+                Ok((digest, handle, gzip))
+            });
+            let (digest, handle, gzip) = match opened {
+                Ok(opened) => opened,
+                Err(e) => {
+                    self.log(
+                        Some(&table),
+                        "pull/outgoing",
+                        "import",
+                        LogResult::Warning,
+                        false,
+                        format!(
+                            "{} could not be read ({e}); it is tried again at the next run",
+                            file.name
+                        ),
+                    )
+                    .await;
+                    continue;
+                }
+            };
+            let source = Source {
+                handle,
+                gzip,
+                digest: &digest,
+            };
+            let (handled, site) = self
+                .import_file(repository, task, source, &mut known_site)
+                .await?;
             let (outcome, records, message) = match &handled {
                 Handled::Imported(summary) => {
                     total += summary.records;
@@ -195,9 +236,14 @@ impl Run<'_> {
         &mut self,
         repository: &Repository,
         task: &Task,
-        file: &files::InputFile,
-        digest: &str,
+        source: Source<'_>,
+        known_site: &mut Option<String>,
     ) -> Result<(Handled, Option<String>), SyncError> {
+        let Source {
+            handle,
+            gzip,
+            digest,
+        } = source;
         let (repository_id, digest_owned) = (repository.id, digest.to_string());
         let copy = self
             .engine
@@ -223,8 +269,6 @@ impl Run<'_> {
                 earlier.site_uuid,
             ));
         }
-        let mut handle = std::fs::File::open(&file.path)?;
-        let gzip = files::is_gzip(&mut handle)?;
         let root = match read_root(&handle, gzip) {
             Ok(root) => root,
             Err(e) => return Ok((unreadable(&e), None)),
@@ -241,14 +285,14 @@ impl Run<'_> {
                     Some(site.clone()),
                 ));
             }
-            match &repository.peer_uuid {
+            match known_site {
                 Some(peer) if peer != site => {
                     return Ok((
                         Handled::Left(
                             "foreign",
                             LogResult::Warning,
                             format!(
-                                "written by the site {site}, not by {} ({peer}): kept in the folder, not imported. Move it to the folder of that site's repository, or import it with `edensync bundle read`",
+                                "written by the site {site}, not by {} ({peer}): kept in the folder, not imported. Move it to the folder of that site's repository",
                                 repository.name
                             ),
                         ),
@@ -258,6 +302,7 @@ impl Run<'_> {
                 Some(_) => {}
                 None => {
                     // The first file names the site behind this folder.
+                    *known_site = Some(site.clone());
                     let (id, site) = (repository.id, site.clone());
                     self.engine
                         .db(move |conn| Ok(model::repositories::set_peer_uuid(conn, id, &site)?))
@@ -321,6 +366,7 @@ impl Run<'_> {
             )));
         };
         check_output_pattern(&pattern).map_err(SyncError::permanent)?;
+        files::check_present(folder).map_err(SyncError::transient)?;
         let started = model::now();
         let name = output_name(&pattern, started);
         let since_seq = task.last_push_seq.unwrap_or(0);
@@ -396,10 +442,10 @@ impl Run<'_> {
         })?;
         let path = folder.join(&written_name);
         let digest = files::digest(&path)?;
-        let mtime = files::matching(folder, &written_name)
-            .ok()
-            .and_then(|found| found.into_iter().next())
-            .map_or(started, |f| f.mtime);
+        // Eden reads only files younger than its last pull, which is the
+        // youngest record it imported plus a second: a file must not look
+        // older than the records in it.
+        let mtime = files::not_older_than(&path, outcome.youngest_modified_on)?;
         let (repository_id, run_id, covered) = (repository.id, self.run_id, outcome.snapshot_seq);
         let records = outcome.results as i64;
         let message = format!(

@@ -2,6 +2,8 @@
 //! B (passive), registered through the real endpoint; records are written
 //! on either side as local S3XML imports.
 
+use std::collections::BTreeMap;
+
 use diesel::prelude::*;
 use edensync::db::schema::{repositories, task_filters, tasks};
 use edensync::engine::{Engine, RunReport, RunRequest, Stop, Trigger};
@@ -160,6 +162,18 @@ pub fn doc(resources: &[String]) -> String {
     )
 }
 
+/// `n` organisations created here, each with a nested office.
+pub fn orgs_with_offices(prefix: &str, n: usize) -> String {
+    let orgs: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "<resource name=\"org_organisation\" uuid=\"urn:uuid:{prefix}-{i:05}\" mci=\"0\" created_on=\"2026-11-01T00:00:00\" modified_on=\"2026-11-20T10:00:00\"><data field=\"name\">Organisation {prefix} {i}</data><resource name=\"org_office\" uuid=\"urn:uuid:{prefix}-office-{i:05}\" mci=\"0\" modified_on=\"2026-11-20T10:00:00\"><data field=\"name\">Office of {prefix} {i}</data></resource></resource>"
+            )
+        })
+        .collect();
+    doc(&orgs)
+}
+
 /// An organisation created here (mci 0) with a name, acronym and time.
 pub fn org(uuid: &str, name: &str, acronym: &str, modified: &str) -> String {
     format!(
@@ -188,6 +202,37 @@ pub fn field(app: &TestApp, table: &str, uuid: &str, name: &str) -> Option<Strin
         edensync::s3xml::Field::Data(d) if d.field == name => Some(d.text.clone()),
         _ => None,
     })
+}
+
+/// Every record of `table` as stored: uuid → (modified_on, deleted, the
+/// fields in name order).
+pub fn snapshot(app: &TestApp, table: &str) -> BTreeMap<String, String> {
+    use edensync::db::schema::records;
+    let rows: Vec<(String, Option<chrono::NaiveDateTime>, bool, String)> = records::table
+        .filter(records::table_name.eq(table))
+        .select((
+            records::uuid,
+            records::modified_on,
+            records::deleted,
+            records::body,
+        ))
+        .load(&mut *app.conn())
+        .unwrap();
+    rows.into_iter()
+        .map(|(uuid, modified_on, deleted, body)| {
+            let mut fields: Vec<String> = edensync::store::body::Body::from_json(&body)
+                .unwrap()
+                .fields
+                .iter()
+                .map(|f| format!("{f:?}"))
+                .collect();
+            fields.sort();
+            (
+                uuid,
+                format!("{modified_on:?} deleted={deleted} {fields:?}"),
+            )
+        })
+        .collect()
 }
 
 pub fn count(app: &TestApp, table: &str) -> i64 {
