@@ -55,9 +55,10 @@ impl Run<'_> {
             format,
         };
         // Eden commits each document on its own: fixed documents. Pages
-        // to edensync peers follow the link (pace.rs).
+        // to edensync peers follow the link (pace.rs), at half a pull
+        // page's time: a cut upload cannot go on, it goes again whole.
         let mut pace = match peer.kind {
-            PeerKind::Edensync => Pace::new(self.engine.page_size, self.engine.page_time),
+            PeerKind::Edensync => Pace::new(self.engine.page_size, self.engine.page_time / 2),
             PeerKind::Eden => Pace::new(self.engine.eden_push_size, Duration::MAX),
         };
         self.say(&format!(

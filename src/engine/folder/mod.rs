@@ -90,8 +90,13 @@ impl Run<'_> {
             if seen.is_some() {
                 continue;
             }
-            let age = (model::now() - file.mtime).to_std().unwrap_or_default();
-            if age < SETTLE {
+            // Changed in the last seconds: perhaps still being written. (A
+            // time further ahead is a stick's or a writer's clock, not a
+            // write in progress.)
+            let age = (model::now() - file.mtime)
+                .num_milliseconds()
+                .unsigned_abs();
+            if age < SETTLE.as_millis() as u64 {
                 self.say(&format!(
                     "{table}: {} is still being written; next run",
                     file.name
