@@ -26,6 +26,9 @@ pub(super) struct Cuts {
     idle_tries: u32,
     bytes: i64,
     last_moved: Instant,
+    /// The answer cut this time goes on from where it stopped (the peer
+    /// keeps it), rather than coming again.
+    pub(super) goes_on: bool,
 }
 
 impl Cuts {
@@ -35,6 +38,7 @@ impl Cuts {
             idle_tries: 0,
             bytes: 0,
             last_moved: Instant::now(),
+            goes_on: false,
         }
     }
 }
@@ -79,9 +83,14 @@ impl Run<'_> {
             LogResult::Warning,
             false,
             format!(
-                "the link dropped during the {direction} of {table}; {}; trying again in {} s from there (try {})",
+                "the link dropped during the {direction} of {table}; {}; trying again in {} s, {} (try {})",
                 self.committed.kept(direction),
                 wait.as_secs().max(1),
+                if cuts.goes_on {
+                    "going on from where the answer stopped"
+                } else {
+                    "from there"
+                },
                 cuts.tries
             ),
         )

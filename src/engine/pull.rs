@@ -99,6 +99,7 @@ impl Run<'_> {
                     }
                 };
                 let moved = self.progress.bytes_in.load(Ordering::Relaxed) - moved_before;
+                cuts.goes_on = matches!(fetched, Ok(Answer::Cut { .. }));
                 match fetched {
                     Ok(Answer::Spooled(spooled)) => break spooled,
                     // What came is kept: the rest is asked for next.

@@ -171,4 +171,26 @@ async fn a_cut_page_goes_on_from_where_it_stopped() {
         "the link dropped once: {log:?}"
     );
     assert_eq!(run.counts.bytes_lost, 0, "what came was kept: {run:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.message.contains("going on from where the answer stopped")),
+        "{log:?}"
+    );
+
+    // The run page shows the link: its pace, the drop, nothing moved twice.
+    use crate::support::browser::{Browser, log_in, open, set_width, shot, wait_for_text};
+    a.add_admin();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let driver = &browser.driver;
+    log_in(driver, &a).await;
+    for width in [1400, 400] {
+        set_width(driver, width).await;
+        open(driver, a.url(&format!("/runs/{}", run.run_id))).await;
+        wait_for_text(driver, "1 time, each ridden out").await;
+        wait_for_text(driver, "0 B (0 % of what moved)").await;
+        shot(driver, &format!("run-link-{width}")).await;
+    }
+    browser.quit().await;
 }
