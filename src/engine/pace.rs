@@ -15,6 +15,8 @@ const SMALLEST: u64 = 50;
 pub(super) struct Pace {
     size: u64,
     largest: u64,
+    /// What the last page showed of the link.
+    per_second: Option<f64>,
     /// How long a page should take.
     target: Duration,
 }
@@ -25,6 +27,7 @@ impl Pace {
         Pace {
             size: largest,
             largest,
+            per_second: None,
             target,
         }
     }
@@ -41,10 +44,28 @@ impl Pace {
             return;
         }
         let per_second = records as f64 / took.as_secs_f64().max(0.001);
+        self.per_second = Some(per_second);
         let fits = (per_second * self.target.as_secs_f64()) as u64;
         self.size = fits
             .min(self.size.saturating_mul(2))
             .clamp(SMALLEST.min(self.largest), self.largest);
+    }
+
+    /// Records per second this link moved lately (none before a page).
+    pub(super) fn records_per_sec(&self) -> Option<f64> {
+        self.per_second
+    }
+
+    /// Start from what the link was seen to move (another transfer of the
+    /// same run), not from the largest page.
+    pub(super) fn fit(&mut self, per_second: f64) {
+        let fits = (per_second * self.target.as_secs_f64()) as u64;
+        self.size = fits.clamp(SMALLEST.min(self.largest), self.largest);
+    }
+
+    /// Start at `size` (at most the largest page) and grow from there.
+    pub(super) fn begin_with(&mut self, size: u64) {
+        self.size = size.clamp(SMALLEST.min(self.largest), self.largest);
     }
 
     /// The link dropped during a page: try again with a quarter of it.
@@ -62,6 +83,17 @@ mod tests {
     use super::*;
 
     const T: Duration = Duration::from_secs(15);
+
+    #[test]
+    fn a_page_can_start_from_what_another_transfer_saw() {
+        let mut pace = Pace::new(5_000, Duration::from_secs(10));
+        pace.fit(12.0);
+        assert_eq!(pace.size(), 120);
+        pace.fit(1_000_000.0);
+        assert_eq!(pace.size(), 5_000, "never above the largest page");
+        pace.fit(0.1);
+        assert_eq!(pace.size(), SMALLEST, "never below the smallest");
+    }
 
     #[test]
     fn a_good_link_keeps_the_largest_page() {

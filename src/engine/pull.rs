@@ -221,6 +221,9 @@ impl Run<'_> {
             let received = summary.records;
             total += received;
             pace.transferred(summary.masters_read, took);
+            if peer.kind == PeerKind::Edensync {
+                self.records_per_sec = pace.records_per_sec().or(self.records_per_sec);
+            }
             self.progress.count(|c| {
                 let masters = summary.masters;
                 c.pulled_created += masters.created as i64;

@@ -19,6 +19,10 @@ use crate::s3xml::Format;
 use crate::store::{self, ExportRequest, Filter, policy};
 use crate::vocabulary::{LogResult, ReviewKind};
 
+/// Masters in a push's first page to an edensync peer when nothing is
+/// known of the link yet (about 40 KB: seconds on a 2G link).
+const FIRST_PUSH_PAGE: u64 = 500;
+
 impl Run<'_> {
     /// Push a task's table: what changed here since the last confirmed push
     /// (by our seq), leaving out what came from this same peer.
@@ -61,6 +65,16 @@ impl Run<'_> {
             PeerKind::Edensync => Pace::new(self.engine.page_size, self.engine.page_time / 2),
             PeerKind::Eden => Pace::new(self.engine.eden_push_size, Duration::MAX),
         };
+        // The first page fits what the pull before it showed of the link;
+        // with nothing known it starts small and grows twofold per page: a
+        // cut upload goes again whole, and the largest page is minutes on
+        // a 2G link.
+        if peer.kind == PeerKind::Edensync {
+            match self.records_per_sec {
+                Some(per_second) => pace.fit(per_second),
+                None => pace.begin_with(FIRST_PUSH_PAGE),
+            }
+        }
         self.say(&format!(
             "{table}: preparing the push to {}",
             repository.name

@@ -89,6 +89,7 @@ impl Engine {
             contacted: false,
             skew_warned: false,
             committed: Committed::default(),
+            records_per_sec: None,
         };
         let outcome = run.execute(request.only_table.as_deref()).await;
         heartbeat.abort();
@@ -113,6 +114,9 @@ pub(super) struct Run<'a> {
     /// What the current pull or push has committed so far: what a failure
     /// keeps.
     pub committed: Committed,
+    /// Records per second the link moved in this run's last pull between
+    /// edensync nodes: the push that follows starts its pages there.
+    pub records_per_sec: Option<f64>,
 }
 
 /// What a run's tasks exchange records with.
