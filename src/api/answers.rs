@@ -1,7 +1,9 @@
 //! Pull answers kept for resuming. A page for an edensync peer is spooled
 //! before it is sent; it stays here, under a random token the answer's
-//! `X-Edensync-Answer` header names, until it is delivered whole or a few
-//! minutes pass. A peer whose link dropped in the middle asks for the rest
+//! `X-Edensync-Answer` header names, until the peer asks for a new page
+//! (it does so only once it has the last one whole: the end of sending
+//! says nothing, the bytes may still sit in buffers along a slow link) or
+//! a few minutes pass. A peer whose link dropped in the middle asks for the rest
 //! (`answer=TOKEN&offset=BYTES`) instead of the whole page again: on a 2G
 //! link that drops every minute, a cut then costs the bytes in flight, not
 //! the page.
@@ -31,7 +33,8 @@ pub struct Answers(Mutex<VecDeque<Kept>>);
 
 impl Answers {
     /// Keep `file` (an answer of `length` bytes for `account_id`); its
-    /// token.
+    /// token. The account's earlier answers are done with: it asks for a
+    /// new page only once it holds the last one.
     pub fn keep(&self, account_id: i64, file: &File, length: u64) -> std::io::Result<String> {
         let token = uuid::Uuid::new_v4().simple().to_string();
         let kept = Kept {
@@ -43,18 +46,12 @@ impl Answers {
         };
         let mut answers = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        answers.retain(|k| k.until > now);
+        answers.retain(|k| k.until > now && k.account_id != account_id);
         while answers.len() >= MOST_KEPT {
             answers.pop_front();
         }
         answers.push_back(kept);
         Ok(token)
-    }
-
-    /// The answer was delivered whole.
-    pub fn forget(&self, token: &str) {
-        let mut answers = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        answers.retain(|k| k.token != token);
     }
 
     /// The rest of a kept answer from `offset`, copied into a file of its
@@ -119,7 +116,11 @@ mod tests {
             answers.rest(7, &token, 11).unwrap().is_none(),
             "past its end"
         );
-        answers.forget(&token);
-        assert!(answers.rest(7, &token, 4).unwrap().is_none(), "delivered");
+        let next = answers.keep(7, &file, 10).unwrap();
+        assert!(
+            answers.rest(7, &token, 4).unwrap().is_none(),
+            "a new page: done with the last"
+        );
+        assert!(answers.rest(7, &next, 4).unwrap().is_some());
     }
 }

@@ -75,8 +75,8 @@ pub(super) async fn serve_pull(
             .metrics
             .observe_served_pull(&name, delivery.records);
     }
-    // A page for an edensync peer is kept until it is delivered whole, so
-    // a peer whose link dropped asks for the rest only.
+    // A page for an edensync peer is kept until it asks for the next, so a
+    // peer whose link dropped asks for the rest only.
     let token = if paged {
         Some(state.answers.keep(account_id, &spool, delivery.total)?)
     } else {
@@ -96,7 +96,6 @@ pub(super) async fn serve_pull(
         sent: 0,
         delivery: Some(delivery),
         pool: state.pool.clone(),
-        kept: token.map(|t| (t, state.answers.clone())),
     }))
 }
 
@@ -147,8 +146,6 @@ struct Tracked<S> {
     sent: u64,
     delivery: Option<Delivery>,
     pool: crate::db::Pool,
-    /// The answer is kept for resuming until it is delivered whole.
-    kept: Option<(String, std::sync::Arc<crate::api::answers::Answers>)>,
 }
 
 impl<S> futures_util::Stream for Tracked<S>
@@ -167,9 +164,6 @@ where
             std::task::Poll::Ready(None) => {
                 // Delivered whole: the log row stands.
                 self.delivery = None;
-                if let Some((token, answers)) = self.kept.take() {
-                    answers.forget(&token);
-                }
             }
             _ => {}
         }

@@ -81,6 +81,8 @@ impl Run<'_> {
             // the link is asked again smaller.
             let mut cuts = Cuts::new();
             let mut partial: Option<client::Partial> = None;
+            // Bytes of the cut answer kept so far: lost if it cannot go on.
+            let mut kept_bytes = 0;
             let spooled = loop {
                 let moved_before = self.progress.bytes_in.load(Ordering::Relaxed);
                 let resuming = partial.is_some();
@@ -111,10 +113,15 @@ impl Run<'_> {
                             return Err(error);
                         }
                         partial = Some(cut);
+                        kept_bytes += moved;
                     }
                     // The peer no longer keeps the answer: the page again.
                     Err(e) if resuming && !e.link_dropped && e.kind != FailureKind::Cancelled => {
                         tracing::info!(peer = %repository.name, error = %e.full_text(), "asking for the page again");
+                        self.progress
+                            .bytes_lost
+                            .fetch_add(kept_bytes + moved, Ordering::Relaxed);
+                        kept_bytes = 0;
                     }
                     Ok(Answer::TooLarge {
                         length,

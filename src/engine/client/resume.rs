@@ -1,5 +1,5 @@
-//! Going on with a pull answer the link cut. An edensync peer keeps each
-//! page it sends until it is delivered whole and names it in
+//! Going on with a pull answer the link cut. An edensync peer keeps the
+//! last page it sent us until we ask for the next, and names it in
 //! `X-Edensync-Answer`; after a cut the rest is asked for from the byte
 //! where the answer stopped (`answer=TOKEN&offset=N`, N counted in the
 //! answer as the peer wrote it, before its compression on the wire). What
