@@ -8,7 +8,6 @@
 //! stay thin: authenticate, parse, call the store, answer as Eden does.
 
 mod access;
-pub mod answers;
 pub mod body;
 pub mod error;
 mod query;

@@ -78,8 +78,9 @@ pub(super) struct Windows {
     rate: Option<f64>,
     /// How long one window should take on the wire.
     target: Duration,
-    /// The rest of the table is too recent to be split (it starts less
-    /// than a second before the peer's clock): it comes whole.
+    /// The rest of the table is too recent to be split (half of it would
+    /// still reach where windows stop, short of the peer's clock): it
+    /// comes whole.
     unsplittable: bool,
 }
 

@@ -1,6 +1,8 @@
 //! What every request handler, console and sync API alike, may use: the
 //! shared state, and who the client is.
 
+pub mod answers;
+
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,7 +40,7 @@ pub struct AppState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub review_counts: ReviewCounts,
     /// Pull answers kept so that a peer whose link dropped gets the rest.
-    pub answers: std::sync::Arc<crate::api::answers::Answers>,
+    pub answers: std::sync::Arc<answers::Answers>,
 }
 
 /// The review queue's counts per repository, table and kind, read again at
