@@ -231,16 +231,7 @@ impl Run<'_> {
             if peer.kind == PeerKind::Edensync {
                 self.records_per_sec = pace.records_per_sec().or(self.records_per_sec);
             }
-            self.progress.count(|c| {
-                let masters = summary.masters;
-                c.pulled_created += masters.created as i64;
-                c.pulled_updated += masters.updated as i64;
-                c.pulled_deleted += masters.deleted as i64;
-                c.pulled_unchanged += masters.unchanged as i64;
-                c.pulled_skipped += summary.skipped as i64;
-                c.pulled_rejected += summary.rejected.len() as i64;
-            });
-            self.rejected += summary.rejected.len() as u64;
+            self.count_pulled(&summary);
             if let Some(mtime) = summary.youngest_master_mtime {
                 youngest = Some(youngest.map_or(mtime, |y| y.max(mtime)));
                 let ahead = (mtime - model::now()).num_seconds();
@@ -362,6 +353,20 @@ impl Run<'_> {
 }
 
 impl Run<'_> {
+    /// Count what an imported page or file did, in the run's counters.
+    pub(super) fn count_pulled(&mut self, summary: &store::ImportSummary) {
+        self.progress.count(|c| {
+            let m = summary.masters;
+            c.pulled_created += m.created as i64;
+            c.pulled_updated += m.updated as i64;
+            c.pulled_deleted += m.deleted as i64;
+            c.pulled_unchanged += m.unchanged as i64;
+            c.pulled_skipped += summary.skipped as i64;
+            c.pulled_rejected += summary.rejected.len() as i64;
+        });
+        self.rejected += summary.rejected.len() as u64;
+    }
+
     /// How a task's pull imports what it receives: the task's policies,
     /// attributed to the repository and this run.
     pub(super) fn import_options(&self, repository: &Repository, task: &Task) -> ImportOptions {

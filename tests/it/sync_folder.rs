@@ -73,6 +73,15 @@ fn log_messages(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
+/// The log holds a row with `text`.
+fn assert_logged(app: &TestApp, text: &str) {
+    let messages = log_messages(app);
+    assert!(
+        messages.iter().any(|m| m.contains(text)),
+        "{text}: {messages:?}"
+    );
+}
+
 fn eden_file(name: &str) -> Vec<u8> {
     std::fs::read(format!(
         "{}/tests/fixtures/eden-vectors/filesync/{name}",
@@ -118,13 +127,7 @@ async fn two_nodes_exchange_records_through_a_folder_both_ways() {
     assert_eq!(stored_uuids(&a), stored_uuids(&b));
     // What came from the folder does not go back into it: A's second run
     // has nothing of its own to write.
-    assert!(
-        log_messages(&a)
-            .iter()
-            .any(|m| m.contains("No changes to write")),
-        "{:?}",
-        log_messages(&a)
-    );
+    assert_logged(&a, "No changes to write");
 
     // The same bytes under another name change nothing and say so.
     let a_file = files_in(folder.path())
@@ -144,13 +147,7 @@ async fn two_nodes_exchange_records_through_a_folder_both_ways() {
         again.counts.pulled_unchanged, 0,
         "not read again: {again:?}"
     );
-    assert!(
-        log_messages(&b)
-            .iter()
-            .any(|m| m.contains("the same bytes as")),
-        "{:?}",
-        log_messages(&b)
-    );
+    assert_logged(&b, "the same bytes as");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,13 +308,7 @@ async fn a_half_written_file_imports_nothing_and_is_imported_once_whole() {
     settle(folder.path());
     let report = run(&a, repository).await;
     assert_eq!(count(&a, "org_organisation"), 0, "{report:?}");
-    assert!(
-        log_messages(&a)
-            .iter()
-            .any(|m| m.contains("cannot be read whole")),
-        "{:?}",
-        log_messages(&a)
-    );
+    assert_logged(&a, "cannot be read whole");
     // Written whole: imported once.
     std::fs::write(&path, &whole).unwrap();
     settle(folder.path());
@@ -348,13 +339,7 @@ async fn a_file_from_another_site_is_kept_out() {
     let report = run(&a, a_repo).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(count(&a, "org_organisation"), 0);
-    assert!(
-        log_messages(&a)
-            .iter()
-            .any(|m| m.contains(&format!("written by the site {}", b.node.site_uuid))),
-        "{:?}",
-        log_messages(&a)
-    );
+    assert_logged(&a, &format!("written by the site {}", b.node.site_uuid));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -338,16 +338,7 @@ impl Run<'_> {
             Err(store::StoreError::Read(e)) => return Ok((unreadable(&e.to_string()), site)),
             Err(e) => return Err(e.into()),
         };
-        self.rejected += summary.rejected.len() as u64;
-        self.progress.count(|c| {
-            let m = summary.masters;
-            c.pulled_created += m.created as i64;
-            c.pulled_updated += m.updated as i64;
-            c.pulled_deleted += m.deleted as i64;
-            c.pulled_unchanged += m.unchanged as i64;
-            c.pulled_skipped += summary.skipped as i64;
-            c.pulled_rejected += summary.rejected.len() as i64;
-        });
+        self.count_pulled(&summary);
         Ok((Handled::Imported(summary), site))
     }
 
