@@ -289,26 +289,8 @@ impl Run<'_> {
             .await?;
         rows.into_iter()
             .map(|row| {
-                let (table, text) = (row.table_name, row.filter_string);
-                let (var, value) = text.split_once('=').ok_or_else(|| {
-                    SyncError::permanent(format!(
-                        "the filter '{text}' of the task {} is not FIELD=VALUE",
-                        task.resource_name
-                    ))
-                })?;
-                let prefix = if table == task.resource_name || table.is_empty() || table == "~" {
-                    "~".to_string()
-                } else {
-                    table.clone()
-                };
-                let filter =
-                    Filter::from_query(&format!("[{prefix}]{var}"), value).map_err(|e| {
-                        SyncError::permanent(format!(
-                            "the filter '{text}' of the task {} is invalid: {e}",
-                            task.resource_name
-                        ))
-                    })?;
-                Ok((prefix, var.to_string(), value.to_string(), filter))
+                Filter::of_task(&task.resource_name, &row.table_name, &row.filter_string)
+                    .map_err(SyncError::permanent)
             })
             .collect()
     }

@@ -108,18 +108,15 @@ pub fn write(
             .last_push_seq
             .unwrap_or(0)
             .max(task.last_bundle_seq.unwrap_or(0));
-        let filters = model::task_filters::list_for_task(conn, task.id)?
-            .into_iter()
-            .filter_map(|f| {
-                let (var, value) = f.filter_string.split_once('=')?;
-                let prefix = if f.table_name == task.resource_name {
-                    "~"
-                } else {
-                    &f.table_name
-                };
-                store::Filter::from_query(&format!("[{prefix}]{var}"), value).ok()
-            })
-            .collect();
+        // A filter that cannot be read stops the bundle: without it the
+        // bundle would carry more than the task selects.
+        let mut filters = Vec::new();
+        for row in model::task_filters::list_for_task(conn, task.id)? {
+            let (_, _, _, filter) =
+                store::Filter::of_task(&task.resource_name, &row.table_name, &row.filter_string)
+                    .map_err(ManageError::Failed)?;
+            filters.push(filter);
+        }
         let request = ExportRequest {
             table: task.resource_name.clone(),
             since_seq: Some(since),

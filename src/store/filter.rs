@@ -41,6 +41,27 @@ impl Filter {
             .map_err(|e| StoreError::Filter(format!("filter '{text}': {e}")))
     }
 
+    /// A task's filter as stored (`table`, `FIELD=VALUE`), for the task's
+    /// table `task_table`: the URL prefix (`~` for the task's own table),
+    /// the variable, the value, and the filter.
+    pub fn of_task(
+        task_table: &str,
+        table: &str,
+        text: &str,
+    ) -> Result<(String, String, String, Filter), String> {
+        let (var, value) = text.split_once('=').ok_or_else(|| {
+            format!("the filter '{text}' of the task {task_table} is not FIELD=VALUE")
+        })?;
+        let prefix = if table == task_table || table.is_empty() || table == "~" {
+            "~".to_string()
+        } else {
+            table.to_string()
+        };
+        let filter = Filter::from_query(&format!("[{prefix}]{var}"), value)
+            .map_err(|e| format!("the filter '{text}' of the task {task_table} is invalid: {e}"))?;
+        Ok((prefix, var.to_string(), value.to_string(), filter))
+    }
+
     /// A filter from one URL query pair, as Eden sends them:
     /// `[~]~.acronym__like` = `RO*` (key and value already decoded).
     pub fn from_query(key: &str, value: &str) -> Result<Filter, String> {
