@@ -241,6 +241,7 @@ fn plan(
             since_seq: query.since_seq,
             limit: query.limit,
             paged_reader: query.limit.is_some(),
+            count_remaining: query.limit.is_some() && query.count_remaining,
             filters,
             // An edensync peer (paging by seq) never gets its own changes
             // back; Eden peers get what Eden would send them.

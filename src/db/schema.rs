@@ -214,6 +214,7 @@ diesel::table! {
         current_step -> Nullable<Text>,
         holder -> Nullable<Text>,
         pulled_unchanged -> BigInt,
+        table_progress -> Nullable<Text>,
     }
 }
 

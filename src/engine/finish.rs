@@ -50,6 +50,8 @@ impl Engine {
         let holder = holder.to_string();
         let contacted = run.contacted;
         let unrecorded = error.clone();
+        run.progress.end_table();
+        let tables = run.progress.tables();
         let finished = self
             .db(move |conn| {
                 let now = model::now();
@@ -88,7 +90,15 @@ impl Engine {
                     ),
                     (false, None) => e,
                 });
-                model::runs::finish(conn, run_id, status, &counts, error.as_deref(), now)?;
+                model::runs::finish(
+                    conn,
+                    run_id,
+                    status,
+                    &counts,
+                    error.as_deref(),
+                    &tables,
+                    now,
+                )?;
                 model::repositories::record_outcome(
                     conn,
                     repository_id,
@@ -125,7 +135,7 @@ impl Engine {
             status,
             counts,
             error,
-            tasks: run.progress.tasks(),
+            tasks: run.progress.task_reports(),
         }
     }
 }

@@ -153,6 +153,7 @@ impl Engine {
                             run_id,
                             &progress.counts(),
                             step.as_deref(),
+                            &progress.tables(),
                             now,
                         )?;
                         Ok(ours)

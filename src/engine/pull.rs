@@ -72,6 +72,8 @@ impl Run<'_> {
                 PeerKind::Edensync => {
                     query.since_seq = Some(since_seq);
                     query.limit = Some(pace.size());
+                    // The first page says how many follow it.
+                    query.count_remaining = self.committed.pages == 0;
                 }
             }
             self.say(&format!("{table}: pulling from {}", repository.name));
@@ -138,6 +140,11 @@ impl Run<'_> {
                             skew = s;
                         }
                         self.progress.bytes_lost.fetch_add(moved, Ordering::Relaxed);
+                        if w.before.is_none() {
+                            // The whole rest of the table: its size is what
+                            // the windows will bring, for the time left.
+                            self.progress.table_total(None, length);
+                        }
                         windows.paced(received, body_took);
                         windows.halve(&w, peer_now(skew, margin));
                         let next = windows.next(peer_now(skew, margin));
@@ -216,6 +223,7 @@ impl Run<'_> {
             {
                 let mut next_query = query.clone();
                 next_query.since_seq = Some(next);
+                next_query.count_remaining = false;
                 prefetched = Some(Prefetch::start(
                     peer.clone(),
                     next_query,
@@ -310,7 +318,20 @@ impl Run<'_> {
             if let Some(next) = next_seq {
                 since_seq = next;
             }
-            self.committed.page(summary.masters_read);
+            self.page_committed(summary.masters_read);
+            // What the pull holds in all: an edensync peer counts what
+            // follows its first page; an Eden answer for the whole rest of
+            // the table is all of it.
+            let announced = match peer.kind {
+                PeerKind::Edensync => root
+                    .attribute("remaining")
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .map(|rest| self.committed.records + rest),
+                PeerKind::Eden => window
+                    .filter(|w| w.before.is_none() || !honoured)
+                    .map(|_| self.committed.records),
+            };
+            self.progress.table_total(announced, None);
             let (result, message) = if !summary.rejected.is_empty() {
                 (
                     LogResult::Warning,

@@ -80,11 +80,16 @@ impl Run<'_> {
             repository.name
         ));
         let mut page_since = since_seq;
-        let mut page = Some(export.start(self.engine, page_since, pace.size()));
+        let mut page = Some(export.start(self.engine, page_since, pace.size(), true));
         while let Some(current) = page.take() {
             let (outcome, file, length) = current
                 .await
                 .map_err(|e| SyncError::transient(format!("internal error: {e}")))??;
+            if let Some(rest) = outcome.remaining {
+                // What this push holds in all, for the run's progress.
+                let total = self.committed.records + outcome.results + rest;
+                self.progress.table_total(Some(total), None);
+            }
             let covered = if outcome.more {
                 outcome.max_seq.unwrap_or(outcome.snapshot_seq)
             } else {
@@ -92,7 +97,7 @@ impl Run<'_> {
             };
             if outcome.more {
                 // The next page is exported while the peer imports this one.
-                page = Some(export.start(self.engine, covered, pace.size()));
+                page = Some(export.start(self.engine, covered, pace.size(), false));
             }
             if outcome.results == 0 {
                 let task_id = task.id;
@@ -170,7 +175,7 @@ impl Run<'_> {
                 if let Some(next) = page.take() {
                     next.abort();
                 }
-                page = Some(export.start(self.engine, page_since, pace.size()));
+                page = Some(export.start(self.engine, page_since, pace.size(), false));
                 continue;
             };
             if peer.kind == PeerKind::Edensync {
@@ -217,7 +222,7 @@ impl Run<'_> {
                 })
                 .await?;
             total += outcome.results;
-            self.committed.page(outcome.results);
+            self.page_committed(outcome.results);
             self.progress.count(|c| {
                 c.pushed_created += reply.created as i64;
                 c.pushed_updated += reply.updated as i64;
@@ -277,18 +282,20 @@ type ExportedPage = Result<(store::ExportOutcome, std::fs::File, u64), SyncError
 
 impl PushExport {
     /// Export the page of at most `limit` masters after `since_seq` to a
-    /// file on the blocking pool.
+    /// file on the blocking pool; `count`: also count the masters after it.
     fn start(
         &self,
         engine: &Engine,
         since_seq: i64,
         limit: u64,
+        count: bool,
     ) -> tokio::task::JoinHandle<ExportedPage> {
         let request = ExportRequest {
             table: self.table.clone(),
             since_seq: Some(since_seq),
             limit: Some(limit),
             paged_reader: !self.eden,
+            count_remaining: count,
             filters: self.filters.clone(),
             exclude_changed_by: Some(self.peer),
             components: self.components,

@@ -11,7 +11,7 @@ use crate::model;
 use crate::model::runs::RunCounts;
 use crate::model::tasks::Task;
 use crate::store::Filter;
-use crate::vocabulary::{LogResult, RunStatus, Trigger};
+use crate::vocabulary::{Direction, LogResult, RunStatus, Trigger};
 
 /// What to run.
 pub struct RunRequest {
@@ -154,6 +154,13 @@ impl Committed {
 }
 
 impl Run<'_> {
+    /// A page (or file) of the current pull or push is committed: what a
+    /// failure keeps, and the table's progress.
+    pub(super) fn page_committed(&mut self, records: u64) {
+        self.committed.page(records);
+        self.progress.table_done(records);
+    }
+
     pub(super) fn say(&self, line: &str) {
         self.progress.set_step(Some(line.to_string()));
         if let Some(say) = &self.say {
@@ -210,10 +217,13 @@ impl Run<'_> {
             let mut pull_failed = false;
             if pulls {
                 self.committed = Committed::default();
+                self.progress
+                    .begin_table(&task.resource_name, Direction::Pull);
                 let result = match &mut target {
                     Target::Peer(peer) => self.pull(peer, &repository, &task, margin).await,
                     Target::Folder(folder) => self.pull_folder(&repository, folder, &task).await,
                 };
+                self.progress.end_table();
                 report.pulled = Some(result.as_ref().map(|n| *n).map_err(|e| e.full_text()));
                 if let Err(e) = result {
                     pull_failed = true;
@@ -226,10 +236,13 @@ impl Run<'_> {
             }
             if pushes && !pull_failed {
                 self.committed = Committed::default();
+                self.progress
+                    .begin_table(&task.resource_name, Direction::Push);
                 let result = match &mut target {
                     Target::Peer(peer) => self.push(peer, &repository, &task, margin).await,
                     Target::Folder(folder) => self.push_folder(&repository, folder, &task).await,
                 };
+                self.progress.end_table();
                 report.pushed = Some(result.as_ref().map(|n| *n).map_err(|e| e.full_text()));
                 if let Err(e) = result {
                     let stop = self.note_failure(e, &task, "push/outgoing", "send").await;

@@ -2,11 +2,11 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::DbConnection;
 use crate::db::schema::runs;
-use crate::vocabulary::{RunStatus, Trigger};
+use crate::vocabulary::{Direction, RunStatus, Trigger};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = runs)]
@@ -26,6 +26,73 @@ pub struct Run {
     pub error: Option<String>,
     pub current_step: Option<String>,
     pub holder: Option<String>,
+    /// JSON of a list of [`TableProgress`]: read with [`Run::tables`].
+    table_progress: Option<String>,
+}
+
+impl Run {
+    /// How far the run got with each table, in the order it took them.
+    /// A row written by an older version (or unreadable) has none.
+    pub fn tables(&self) -> Vec<TableProgress> {
+        self.table_progress
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// How far a run got with one table in one direction: records done, of the
+/// total when the peer (or our own store, for a push) announced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableProgress {
+    pub table: String,
+    pub direction: Direction,
+    /// Master records committed so far.
+    pub done: u64,
+    /// Master records this pull or push holds in all, when known.
+    pub total: Option<u64>,
+    /// Bytes the whole transfer takes, when known but not its records (an
+    /// Eden table pulled in time windows: the size of the whole answer).
+    pub total_bytes: Option<u64>,
+    /// Bytes moved so far (compressed, as on the wire).
+    pub bytes: u64,
+    pub started_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+impl TableProgress {
+    /// Seconds from start to end, or to `now` while it goes on.
+    pub fn elapsed_secs(&self, now: NaiveDateTime) -> f64 {
+        let end = self.finished_at.unwrap_or(now);
+        ((end - self.started_at).num_milliseconds().max(0) as f64) / 1000.0
+    }
+
+    /// Master records per second so far.
+    pub fn records_per_sec(&self, now: NaiveDateTime) -> Option<f64> {
+        let secs = self.elapsed_secs(now);
+        (secs >= 1.0 && self.done > 0).then(|| self.done as f64 / secs)
+    }
+
+    /// Seconds left at the pace so far: by records when the total is known,
+    /// else by bytes; none when finished, or nothing to go by yet.
+    pub fn secs_left(&self, now: NaiveDateTime) -> Option<f64> {
+        if self.finished_at.is_some() {
+            return None;
+        }
+        let secs = self.elapsed_secs(now);
+        if secs < 1.0 {
+            return None;
+        }
+        let (done, total) = match (self.total, self.total_bytes) {
+            (Some(total), _) => (self.done, total),
+            (None, Some(total)) => (self.bytes, total),
+            (None, None) => return None,
+        };
+        if done == 0 {
+            return None;
+        }
+        Some(total.saturating_sub(done) as f64 * secs / done as f64)
+    }
 }
 
 /// The counters a run keeps up to date while it works: read with the run
@@ -110,12 +177,17 @@ pub fn update_progress(
     id: i64,
     counts: &RunCounts,
     step: Option<&str>,
+    tables: &[TableProgress],
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    let tables = (!tables.is_empty())
+        .then(|| serde_json::to_string(tables).ok())
+        .flatten();
     diesel::update(runs::table.find(id))
         .set((
             runs::heartbeat_at.eq(Some(now)),
             runs::current_step.eq(step),
+            runs::table_progress.eq(tables),
             counts,
         ))
         .execute(conn)
@@ -127,9 +199,10 @@ pub fn finish(
     status: RunStatus,
     counts: &RunCounts,
     error: Option<&str>,
+    tables: &[TableProgress],
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    update_progress(conn, id, counts, None, now)?;
+    update_progress(conn, id, counts, None, tables, now)?;
     diesel::update(runs::table.find(id))
         .set((
             runs::status.eq(status.as_str()),

@@ -33,6 +33,9 @@ pub struct ExportRequest {
     /// The reader pages by seq (an edensync peer): the root says whether
     /// more follows (`more`, `next_seq`). Eden gets Eden's root.
     pub paged_reader: bool,
+    /// The paged reader asked how many masters follow this page: the root
+    /// says (`remaining`), counted exactly, once per pull.
+    pub count_remaining: bool,
     pub filters: Vec<Filter>,
     /// Leave out masters whose current version came from this repository
     /// (a push never sends a peer its own changes back).
@@ -59,6 +62,8 @@ pub struct ExportOutcome {
     pub youngest_modified_on: Option<NaiveDateTime>,
     /// More masters are selected than `limit` let through.
     pub more: bool,
+    /// Masters selected after this page, when the request counted them.
+    pub remaining: Option<u64>,
     /// Records of the table held only as components (no join reference
     /// known), which cannot be exported as masters.
     pub not_exportable: u64,
@@ -155,9 +160,13 @@ pub fn export<W: Write>(
             outcome.snapshot_seq
         }
         .to_string();
+        let remaining = outcome.remaining.map(|n| n.to_string());
         if request.paged_reader {
             root.push(("more", &more));
             root.push(("next_seq", &next));
+            if let Some(remaining) = &remaining {
+                root.push(("remaining", remaining));
+            }
         }
         if outcome.results == 0 {
             return Ok((outcome, DocumentWriter::empty(request.format, out, &root)?));
@@ -205,13 +214,18 @@ pub fn export<W: Write>(
 }
 
 /// First pass: count the masters the export will hold and find the last
-/// seq it reaches (the bound of the second pass).
+/// seq it reaches (the bound of the second pass); when asked, count on to
+/// the end the masters after it.
 fn count_masters(
     conn: &mut DbConnection,
     request: &ExportRequest,
     outcome: &mut ExportOutcome,
 ) -> Result<Option<i64>, StoreError> {
+    if request.count_remaining {
+        outcome.remaining = Some(0);
+    }
     let mut last_seq = None;
+    let mut scratch = ExportOutcome::default();
     let limit = request.limit.unwrap_or(u64::MAX);
     let mut after = request.since_seq.unwrap_or(0);
     loop {
@@ -227,14 +241,25 @@ fn count_masters(
         let Some(last) = page.last() else { break };
         after = last.seq;
         for record in page {
-            if !is_master(conn, &record, outcome)?
+            // Past the page, only counted: what is found there is not this
+            // page's.
+            let counted = if outcome.more {
+                &mut scratch
+            } else {
+                &mut *outcome
+            };
+            if !is_master(conn, &record, counted)?
                 || !passes_filters(&request.filters, None, &record)?
             {
                 continue;
             }
-            if outcome.results == limit {
+            if outcome.more || outcome.results == limit {
                 outcome.more = true;
-                return Ok(last_seq);
+                match &mut outcome.remaining {
+                    Some(n) => *n += 1,
+                    None => return Ok(last_seq),
+                }
+                continue;
             }
             outcome.results += 1;
             last_seq = Some(record.seq);

@@ -12,7 +12,7 @@ mod task;
 
 pub use log::LogResult;
 pub use review::{ConflictWinner, Resolution, ReviewAction, ReviewKind};
-pub use run::{RepositoryStatus, RunStatus, Trigger};
+pub use run::{Direction, RepositoryStatus, RunStatus, Trigger};
 pub use task::{Method, Policy, Strategy, TaskMode};
 
 /// A text that is not one of a vocabulary's words.
@@ -96,6 +96,19 @@ macro_rules! words {
             type Error = $crate::vocabulary::UnknownWord;
             fn try_from(text: String) -> Result<$name, $crate::vocabulary::UnknownWord> {
                 $name::parse(&text)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                $name::parse(&text).map_err(serde::de::Error::custom)
             }
         }
     };

@@ -14,6 +14,14 @@ words! {
 }
 
 words! {
+    /// Which way a run moves a table's records.
+    pub enum Direction ("direction") {
+        Pull = "pull",
+        Push = "push",
+    }
+}
+
+words! {
     /// Where a run is: running, or how it ended.
     pub enum RunStatus ("run status") {
         /// Still working (only ever in the run row, never in a report).

@@ -20,6 +20,7 @@ mod resources;
 mod review;
 mod review_versions;
 mod run_link;
+mod run_tables;
 pub mod runs;
 mod schedule;
 pub mod session;

@@ -6,6 +6,7 @@
 use crate::model;
 use crate::model::runs::Run;
 use crate::model::sync_log::LogEntry;
+use crate::web::format::bytes;
 
 pub struct LinkView {
     /// Bytes both ways per second of the run so far ("8.1 KB/s").
@@ -48,26 +49,5 @@ impl LinkView {
                 .max()
                 .map(|t| t.format("%H:%M:%S").to_string()),
         })
-    }
-}
-
-/// "812 B", "8.1 KB", "1.4 MB".
-fn bytes(n: f64) -> String {
-    match n {
-        n if n < 1000.0 => format!("{n:.0} B"),
-        n if n < 1_000_000.0 => format!("{:.1} KB", n / 1000.0),
-        n => format!("{:.1} MB", n / 1_000_000.0),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bytes;
-
-    #[test]
-    fn sizes_read_as_people_write_them() {
-        assert_eq!(bytes(812.0), "812 B");
-        assert_eq!(bytes(8_100.0), "8.1 KB");
-        assert_eq!(bytes(1_400_000.0), "1.4 MB");
     }
 }

@@ -19,6 +19,7 @@ use crate::web::format::span;
 use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_names::{name_of, names};
 use crate::web::run_link::LinkView;
+use crate::web::run_tables::TableRow;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, Layout, redirect_with_error, redirect_with_flash, render};
 
@@ -142,6 +143,8 @@ struct RunPage {
     row: RunRow,
     /// What the link did, when it dropped or cost bytes twice.
     link: Option<LinkView>,
+    /// Each table's pull and push, with the time left while it goes on.
+    tables: Vec<TableRow>,
     log: Vec<LogEntry>,
     rejected: Vec<ReviewItem>,
 }
@@ -164,11 +167,13 @@ pub async fn show(
     })
     .await?;
     let link = LinkView::of(&run, &log);
+    let tables = TableRow::of(&run, model::now());
     let row = RunRow::new(run, &names);
     let page = RunPage {
         layout: Layout::new(&req, &format!("Run {id}"), "runs", &who),
         row,
         link,
+        tables,
         log,
         rejected,
     };

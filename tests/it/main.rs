@@ -36,6 +36,7 @@ mod login;
 mod manage_backends;
 mod operations;
 mod review_queue;
+mod run_progress;
 mod s3xml;
 mod scheduler;
 mod secrets_backup;

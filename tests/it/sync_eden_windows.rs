@@ -77,6 +77,17 @@ async fn windowed_pulls_over_2g_end_as_one_document_over_a_clean_link() {
     // The whole table was asked for first, and dropped after its first
     // look: what came of it is counted as moved again.
     assert!(run.counts.bytes_lost > 0, "{run:?}");
+    // Its size is what the windows bring: the run's time left goes by it.
+    let progress = model::runs::find(&mut a.conn(), run.run_id)
+        .unwrap()
+        .unwrap()
+        .tables();
+    assert!(
+        progress
+            .iter()
+            .any(|t| t.total_bytes.is_some_and(|b| b > 0)),
+        "{progress:?}"
+    );
     let clean = run_with(&peers::engine(&c), c_repo).await;
     assert_eq!(clean.status, RunStatus::Succeeded, "{clean:?}");
 

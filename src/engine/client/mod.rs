@@ -126,6 +126,9 @@ pub struct SyncQuery {
     /// edensync peers: paging by seq.
     pub since_seq: Option<i64>,
     pub limit: Option<u64>,
+    /// edensync peers: ask how many masters follow the page (the first
+    /// page of a pull asks, for the run's progress).
+    pub count_remaining: bool,
 }
 
 impl Peer {
@@ -168,6 +171,9 @@ impl Peer {
         }
         if let Some(limit) = query.limit {
             url.push_str(&format!("&limit={limit}"));
+        }
+        if query.count_remaining {
+            url.push_str("&count=1");
         }
         url
     }

@@ -215,7 +215,7 @@ impl Run<'_> {
                 )
                 .await;
             }
-            self.committed.page(records as u64);
+            self.page_committed(records as u64);
         }
         if imported_files == 0 {
             self.log(
@@ -483,7 +483,7 @@ impl Run<'_> {
         self.progress
             .bytes_out
             .fetch_add(length as i64, std::sync::atomic::Ordering::Relaxed);
-        self.committed.page(outcome.results);
+        self.page_committed(outcome.results);
         self.log(
             Some(&table),
             "push/outgoing",
