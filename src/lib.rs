@@ -31,3 +31,9 @@ pub mod web;
 
 /// The version peers and operators see (`User-Agent`, `/healthz`, `server`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The header that names an edensync server on every `sync.xml` answer
+/// (Eden sends none): a peer testing its connection learns what it reached.
+pub const SERVER_HEADER: &str = "x-edensync-server";
+/// Its value, as a registration's `server`.
+pub const SERVER_NAME: &str = concat!("edensync/", env!("CARGO_PKG_VERSION"));

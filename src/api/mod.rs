@@ -80,11 +80,19 @@ async fn sync_xml_as(
     app: Option<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ProtocolError> {
-    match *req.method() {
+    let answer = match *req.method() {
         Method::GET => serve_pull::serve_pull(req, state, app).await,
         Method::POST | Method::PUT => receive_push::receive_push(req, state, payload).await,
         _ => Err(ProtocolError::MethodNotAllowed),
-    }
+    };
+    // Every answer names the server, errors too: a peer testing its
+    // connection learns it speaks to edensync (Eden sends no such header).
+    let mut response = answer.unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
+    response.headers_mut().insert(
+        header::HeaderName::from_static(crate::SERVER_HEADER),
+        header::HeaderValue::from_static(crate::SERVER_NAME),
+    );
+    Ok(response)
 }
 
 /// Protocol work with a pooled connection on the blocking pool.

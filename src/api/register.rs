@@ -75,10 +75,7 @@ pub(super) async fn register(
     .await?;
     let mut answer = eden_json(true, 200, outcome.message());
     answer.insert("sender".into(), site_uuid.into());
-    answer.insert(
-        "server".into(),
-        format!("edensync/{}", crate::VERSION).into(),
-    );
+    answer.insert("server".into(), crate::SERVER_NAME.into());
     answer.insert("capabilities".into(), CAPABILITIES.to_vec().into());
     Ok(HttpResponse::Ok().json(answer))
 }

@@ -29,6 +29,7 @@ mod lease;
 mod log;
 mod pace;
 mod peer;
+pub mod probe;
 mod progress;
 mod pull;
 mod push;

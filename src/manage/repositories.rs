@@ -193,6 +193,37 @@ pub fn update(
     })
 }
 
+/// A repository as the form describes it, validated exactly as a save
+/// would, but not saved: to test a connection before saving it. (The row
+/// is written and read back in a transaction that is rolled back.)
+pub fn as_entered(
+    conn: &mut DbConnection,
+    key: &SecretKey,
+    form: &RepositoryForm,
+    existing: Option<&Repository>,
+) -> Result<Repository, ManageError> {
+    let mut entered = None;
+    let outcome = conn.transaction::<(), ManageError, _>(|conn| {
+        let now = model::now();
+        let valid = validate(conn, key, form, existing, now)?;
+        let repository = match existing {
+            Some(r) => {
+                model::repositories::update_config(conn, r.id, &valid.config)?;
+                model::repositories::find(conn, r.id)?
+                    .ok_or_else(|| ManageError::NotFound(format!("repository {}", r.name)))?
+            }
+            None => model::repositories::insert(conn, &valid.config, now)?,
+        };
+        entered = Some(repository);
+        Err(ManageError::Failed("rolled back: only tested".into()))
+    });
+    match (entered, outcome) {
+        (Some(repository), _) => Ok(repository),
+        (None, Err(e)) => Err(e),
+        (None, Ok(())) => Err(ManageError::Failed("nothing was entered".into())),
+    }
+}
+
 /// Remove a repository with its tasks, jobs, runs and log.
 pub fn remove(
     conn: &mut DbConnection,

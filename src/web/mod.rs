@@ -16,6 +16,7 @@ mod records;
 mod repositories;
 mod repository_health;
 mod repository_names;
+mod repository_test;
 mod resources;
 mod review;
 mod review_versions;
@@ -70,6 +71,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/repositories", web::get().to(repositories::list))
         .route("/repositories", web::post().to(repositories::create))
         .route("/repositories/new", web::get().to(repositories::new))
+        .route(
+            "/repositories/test",
+            web::post().to(repository_test::test_new),
+        )
+        .route(
+            "/repositories/{id}/test",
+            web::post().to(repository_test::test_saved),
+        )
+        .route(
+            "/repositories/{id}/test-entered",
+            web::post().to(repository_test::test_edited),
+        )
         .route("/repositories/{id}", web::get().to(repositories::show))
         .route("/repositories/{id}", web::post().to(repositories::update))
         .route(

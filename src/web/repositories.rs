@@ -82,7 +82,7 @@ fn list_of(text: &str) -> Vec<String> {
 }
 
 impl PostedRepository {
-    fn into_form(self) -> RepositoryForm {
+    pub(super) fn into_form(self) -> RepositoryForm {
         let password = |new: &str, clear: &Option<String>| match (new.is_empty(), clear) {
             (false, _) => PasswordChange::Set(new.to_string()),
             (true, Some(_)) => PasswordChange::Clear,
@@ -177,16 +177,18 @@ pub async fn list(
 
 #[derive(Template, WebTemplate)]
 #[template(path = "repositories/form.html")]
-struct FormPage {
-    layout: Layout,
+pub(super) struct FormPage {
+    pub layout: Layout,
     /// `None` for a new repository.
-    repository: Option<Repository>,
-    form: PostedRepository,
-    errors: FormErrors,
-    password_set: bool,
-    proxy_password_set: bool,
-    tasks: usize,
-    jobs: usize,
+    pub repository: Option<Repository>,
+    pub form: PostedRepository,
+    pub errors: FormErrors,
+    pub password_set: bool,
+    pub proxy_password_set: bool,
+    pub tasks: usize,
+    pub jobs: usize,
+    /// What "Test connection" found with the values entered: (works, words).
+    pub tested: Option<(bool, String)>,
 }
 
 pub async fn new(req: HttpRequest, who: AdminSession) -> Result<HttpResponse, WebError> {
@@ -203,6 +205,7 @@ pub async fn new(req: HttpRequest, who: AdminSession) -> Result<HttpResponse, We
         proxy_password_set: false,
         tasks: 0,
         jobs: 0,
+        tested: None,
     };
     Ok(render(&req, page))
 }
@@ -241,6 +244,7 @@ pub async fn create(
                 proxy_password_set: false,
                 tasks: 0,
                 jobs: 0,
+                tested: None,
             };
             Ok(render_status(&req, page, StatusCode::UNPROCESSABLE_ENTITY))
         }
@@ -272,6 +276,7 @@ pub async fn show(
         repository: Some(repository),
         tasks,
         jobs,
+        tested: None,
     };
     Ok(render(&req, page))
 }
@@ -312,6 +317,7 @@ pub async fn update(
                 repository: Some(existing),
                 tasks,
                 jobs,
+                tested: None,
             };
             Ok(render_status(&req, page, StatusCode::UNPROCESSABLE_ENTITY))
         }

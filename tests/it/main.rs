@@ -25,6 +25,7 @@ mod console_resources;
 mod console_runs;
 mod console_security;
 mod console_settings;
+mod console_test_connection;
 mod crash;
 mod database;
 mod export;

@@ -15,11 +15,13 @@ use reqwest::header::{self, HeaderMap};
 use serde_json::Value;
 
 mod messages;
+mod probe;
 mod pull;
 mod resume;
 mod transport;
 
 use messages::transport_error;
+pub use probe::Probed;
 pub use pull::{Answer, Budget, Spooled};
 pub use resume::Partial;
 pub use transport::{Clients, ProxyConfig, Transport, base_url};
