@@ -12,6 +12,7 @@ use crate::model::runs::Run;
 use crate::model::sync_log::LogEntry;
 use crate::model::users::Role;
 use crate::vocabulary::RepositoryStatus;
+use crate::web::failure_cause::Failure;
 use crate::web::format::span;
 use crate::web::repository_health::Health;
 use crate::web::repository_names::name_of;
@@ -33,7 +34,8 @@ pub struct RepositoryRow {
     /// last pull ran, which "Last run" shows.
     pub watermark_age: String,
     pub warnings: Vec<String>,
-    pub error: Option<String>,
+    /// The last failure, with its cause and fix, while not recovered.
+    pub failure: Option<Failure>,
     pub can_sync: bool,
 }
 
@@ -186,19 +188,28 @@ fn repository_rows(
         if repository.tls_accept_invalid {
             warnings.push("accepts invalid certificates".into());
         }
+        let health = Health::of(&repository, last.is_some());
+        // A success before the current failure is not the current state.
+        let last_success = match (health, repository.last_success_at) {
+            (Health::Failing | Health::Retrying, Some(at)) => {
+                format!("{}, before this failure", ago(Some(at)))
+            }
+            (_, at) => ago(at),
+        };
         rows.push(RepositoryRow {
             id: repository.id,
-            health: Health::of(&repository, last.is_some()),
-            last_success: ago(repository.last_success_at),
+            health,
+            last_success,
             last_run: last.map(|r| RunRow::new(r, names)),
             next_run,
             failures: repository.consecutive_failures,
             watermark_age,
             warnings,
-            error: repository
+            failure: repository
                 .last_error
-                .clone()
-                .filter(|_| repository.status() != Some(RepositoryStatus::Ok)),
+                .as_deref()
+                .filter(|_| repository.status() != Some(RepositoryStatus::Ok))
+                .map(Failure::of),
             can_sync: repository.is_active(),
             name: repository.name,
         });

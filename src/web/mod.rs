@@ -6,6 +6,7 @@ mod account;
 mod assets;
 mod auth;
 pub mod dashboard;
+mod failure_cause;
 mod format;
 mod health;
 mod logs;

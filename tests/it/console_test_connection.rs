@@ -7,10 +7,10 @@ use thirtyfour::prelude::*;
 
 use edensync::model;
 
+use crate::support::Backend;
 use crate::support::browser::{Browser, click, log_in, open, set_width, shot, type_into};
 use crate::support::peers::{self, unreachable_url};
 use crate::support::stand_in::{Reply, StandIn};
-use crate::support::Backend;
 
 /// The message the click brought, once the new page shows one with `needle`
 /// (the page before may still be there for a moment).

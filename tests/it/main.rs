@@ -14,6 +14,7 @@ mod cli_sync;
 mod cli_tasks;
 mod config;
 mod console_errors;
+mod console_failures;
 mod console_forms;
 mod console_layout;
 mod console_logs;
