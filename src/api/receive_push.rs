@@ -142,10 +142,28 @@ fn authorize(
         query.repository.as_deref(),
     )?;
     if !repository.accept_push {
-        return Err(ProtocolError::Forbidden(format!(
+        let message = format!(
             "Pushes from the repository {} are not accepted yet: an administrator must allow them",
             repository.name
-        )));
+        );
+        // The refusal leaves a trace here: the console lists the peer as
+        // waiting, with Accept next to it.
+        model::sync_log::insert(
+            conn,
+            &NewLogEntry {
+                logged_at: model::now(),
+                repository_id: Some(repository.id),
+                run_id: None,
+                resource_name: Some(&table),
+                mode: "push/incoming",
+                action: model::sync_log::REFUSED_PUSH,
+                result: LogResult::Warning,
+                remote: false,
+                message: &message,
+            },
+        )?;
+        model::repositories::touch_connected(conn, repository.id, model::now())?;
+        return Err(ProtocolError::Forbidden(message));
     }
     access::ensure_table_allowed(&repository, &table)?;
     Ok((repository, table))

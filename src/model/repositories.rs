@@ -214,6 +214,16 @@ pub fn is_bound(conn: &mut DbConnection, repository_id: i64, user_id: i64) -> Qu
     .get_result(conn)
 }
 
+/// Accept (or stop accepting) pushes from the repository's peer.
+pub fn set_accept_push(conn: &mut DbConnection, id: i64, accept: bool) -> QueryResult<usize> {
+    diesel::update(repositories::table.find(id))
+        .set((
+            repositories::accept_push.eq(accept),
+            repositories::updated_at.eq(crate::model::now()),
+        ))
+        .execute(conn)
+}
+
 pub fn touch_connected(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(repositories::table.find(id))
         .set(repositories::last_connected_at.eq(Some(now)))

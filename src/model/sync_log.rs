@@ -180,6 +180,37 @@ pub fn count_since(
         .get_result(conn)
 }
 
+/// What peers did here (registered, pulled, pushed, had a push refused):
+/// per repository and kind, how often and when last.
+#[derive(Debug, Clone, Queryable)]
+pub struct IncomingContact {
+    pub repository_id: Option<i64>,
+    pub mode: String,
+    pub action: String,
+    pub last_at: Option<NaiveDateTime>,
+    pub count: i64,
+}
+
+/// The action of a push refused before its body was read (pushes from
+/// that peer are not accepted yet).
+pub const REFUSED_PUSH: &str = "refuse";
+
+pub fn incoming_contacts(conn: &mut DbConnection) -> QueryResult<Vec<IncomingContact>> {
+    use diesel::dsl::{count_star, max};
+    sync_log::table
+        .filter(sync_log::mode.eq_any(["register/incoming", "pull/incoming", "push/incoming"]))
+        .filter(sync_log::repository_id.is_not_null())
+        .group_by((sync_log::repository_id, sync_log::mode, sync_log::action))
+        .select((
+            sync_log::repository_id,
+            sync_log::mode,
+            sync_log::action,
+            max(sync_log::logged_at),
+            count_star(),
+        ))
+        .load(conn)
+}
+
 /// Delete rows logged before `cutoff`; how many went.
 pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(sync_log::table.filter(sync_log::logged_at.lt(cutoff))).execute(conn)

@@ -14,6 +14,7 @@ use crate::model::users::Role;
 use crate::vocabulary::RepositoryStatus;
 use crate::web::failure_cause::Failure;
 use crate::web::format::span;
+use crate::web::peer_contacts;
 use crate::web::repository_health::Health;
 use crate::web::repository_names::name_of;
 use crate::web::runs::RunRow;
@@ -56,6 +57,8 @@ struct DashboardPage {
     future_dated: (i64, Option<String>),
     /// What waits for review: (repository name, counts), the ten largest.
     waiting: Vec<(String, crate::model::review_items::Waiting)>,
+    /// Peers whose pushes were refused, waiting for Accept.
+    peers_waiting: Vec<peer_contacts::Waiting>,
 }
 
 pub async fn index(
@@ -63,13 +66,15 @@ pub async fn index(
     state: web::Data<AppState>,
     who: AdminSession,
 ) -> Result<HttpResponse, WebError> {
-    let (config, backend, users, repositories, running, failures, future_dated) =
+    let (config, backend, users, repositories, running, failures, future_dated, peers_waiting) =
         super::db(&state.pool, |conn| {
             let config = model::sync_config::get(conn)?
                 .ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
             let users = model::users::list(conn)?;
             let listed = model::repositories::list(conn)?;
             let names: Vec<(i64, String)> = listed.iter().map(|r| (r.id, r.name.clone())).collect();
+            let contacts = peer_contacts::by_repository(model::sync_log::incoming_contacts(conn)?);
+            let peers_waiting = peer_contacts::waiting(&listed, &contacts, model::now());
             let repositories = repository_rows(conn, &config, listed, &names)?;
             let running = model::runs::in_progress(conn)?
                 .into_iter()
@@ -93,6 +98,7 @@ pub async fn index(
                 running,
                 failures,
                 future_dated,
+                peers_waiting,
             ))
         })
         .await?;
@@ -121,6 +127,7 @@ pub async fn index(
         failures,
         future_dated,
         waiting,
+        peers_waiting,
     };
     Ok(render(&req, page))
 }

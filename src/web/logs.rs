@@ -7,7 +7,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::audit::Actor;
 use crate::error::WebError;
 use crate::model;
 use crate::model::sync_log::{LogEntry, LogQuery};
@@ -16,7 +15,7 @@ use crate::vocabulary::LogResult;
 use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_names::{name_of, names};
 use crate::web::session::{AdminSession, Protected};
-use crate::web::{AppState, Layout, client_ip, redirect_with_error, redirect_with_flash, render};
+use crate::web::{AppState, Layout, redirect_with_error, redirect_with_flash, render};
 
 const PAGE: i64 = 100;
 pub const MODES: [&str; 7] = [
@@ -167,7 +166,6 @@ pub struct PurgeForm {
 }
 
 pub async fn purge(
-    req: HttpRequest,
     state: web::Data<AppState>,
     posted: Protected<PurgeForm>,
 ) -> Result<HttpResponse, WebError> {
@@ -178,11 +176,7 @@ pub async fn purge(
             "Purge: the number of days must be a whole number, 0 or more.",
         ));
     };
-    let actor = Actor::user(
-        who.user.id,
-        &who.user.email,
-        client_ip(&req).map(|i| i.to_string()),
-    );
+    let actor = who.actor();
     let removed = super::db(&state.pool, move |conn| {
         let cutoff = model::now() - chrono::Duration::days(days);
         let removed = model::sync_log::purge_before(conn, cutoff)?;

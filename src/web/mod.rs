@@ -11,6 +11,7 @@ mod format;
 mod health;
 mod logs;
 mod metrics;
+mod peer_contacts;
 pub mod observe;
 mod query;
 mod records;
@@ -89,6 +90,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/repositories/{id}/register",
             web::post().to(repositories::register),
+        )
+        .route(
+            "/repositories/{id}/accept-pushes",
+            web::post().to(repositories::accept_pushes),
         )
         .route(
             "/repositories/{id}/delete",

@@ -11,17 +11,17 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::audit::Actor;
 use crate::error::WebError;
 use crate::manage::repositories::RepositoryForm;
 use crate::manage::{ManageError, PasswordChange};
 use crate::model;
 use crate::model::repositories::Repository;
 use crate::web::format::span;
+use crate::web::peer_contacts;
 use crate::web::repository_health::Health;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{
-    AppState, FormErrors, Layout, client_ip, redirect_with_error, redirect_with_flash, render,
+    AppState, FormErrors, Layout, redirect_with_error, redirect_with_flash, render,
     render_status,
 };
 
@@ -134,6 +134,10 @@ pub struct RepositoryRow {
     pub tasks: usize,
     /// How long ago the peer last reached us or we reached it ("never").
     pub last_contact: String,
+    /// What the peer did here: registered, pulls, pushes received.
+    pub from_peer: Vec<String>,
+    /// Pushes refused while they are not accepted ("2 pushes refused, …").
+    pub refused: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -150,6 +154,7 @@ pub async fn list(
 ) -> Result<HttpResponse, WebError> {
     let rows = super::db(&state.pool, |conn| {
         let now = model::now();
+        let peers = peer_contacts::by_repository(model::sync_log::incoming_contacts(conn)?);
         let mut rows = Vec::new();
         for repository in model::repositories::list(conn)? {
             let has_runs = !model::runs::for_repository(conn, repository.id, 1)?.is_empty();
@@ -158,8 +163,11 @@ pub async fn list(
                 || "never".to_string(),
                 |at| format!("{} ago", span(at, now)),
             );
+            let peer = peers.get(&repository.id).cloned().unwrap_or_default();
             rows.push(RepositoryRow {
                 health: Health::of(&repository, has_runs),
+                from_peer: peer.lines(now),
+                refused: peer.waiting(&repository, now),
                 repository,
                 tasks,
                 last_contact,
@@ -216,11 +224,7 @@ pub async fn create(
     posted: Protected<PostedRepository>,
 ) -> Result<HttpResponse, WebError> {
     let Protected { session: who, form } = posted;
-    let actor = Actor::user(
-        who.user.id,
-        &who.user.email,
-        client_ip(&req).map(|i| i.to_string()),
-    );
+    let actor = who.actor();
     let key = state.key.clone();
     let repository_form = form.clone().into_form();
     let saved = super::db(&state.pool, move |conn| {
@@ -289,11 +293,7 @@ pub async fn update(
 ) -> Result<HttpResponse, WebError> {
     let id = id.into_inner();
     let Protected { session: who, form } = posted;
-    let actor = Actor::user(
-        who.user.id,
-        &who.user.email,
-        client_ip(&req).map(|i| i.to_string()),
-    );
+    let actor = who.actor();
     let key = state.key.clone();
     let repository_form = form.clone().into_form();
     let (existing, saved, tasks, jobs) = super::db(&state.pool, move |conn| {
@@ -401,19 +401,48 @@ pub async fn register(
     Ok(register_and_say(&state, &repository, "unchanged", &page).await)
 }
 
+/// The page a button was on, to go back to.
+#[derive(Deserialize)]
+pub struct CameFrom {
+    from: Option<String>,
+}
+
+/// One click: pushes from this repository's peer are accepted (audited).
+pub async fn accept_pushes(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    from: web::Query<CameFrom>,
+    posted: Protected<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    let id = id.into_inner();
+    let who = posted.session;
+    let actor = who.actor();
+    let name = super::db(&state.pool, move |conn| {
+        let repository = model::repositories::find(conn, id)?.ok_or(WebError::NotFound)?;
+        crate::manage::repositories::accept_pushes(conn, &actor, &repository)
+            .map_err(manage_error)?;
+        Ok::<_, WebError>(repository.name)
+    })
+    .await?;
+    let back = if from.from.as_deref() == Some("dashboard") {
+        "/"
+    } else {
+        "/repositories"
+    };
+    Ok(redirect_with_flash(
+        back,
+        &format!("Pushes from {name} are accepted from now on: its next push is imported."),
+    ))
+}
+
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<i64>,
     posted: Protected<NoFields>,
 ) -> Result<HttpResponse, WebError> {
     let id = id.into_inner();
     let who = posted.session;
-    let actor = Actor::user(
-        who.user.id,
-        &who.user.email,
-        client_ip(&req).map(|i| i.to_string()),
-    );
+    let actor = who.actor();
     let name = super::db(&state.pool, move |conn| {
         let repository = model::repositories::find(conn, id)?.ok_or(WebError::NotFound)?;
         crate::manage::repositories::remove(conn, &actor, &repository).map_err(manage_error)?;

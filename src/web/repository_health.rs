@@ -53,7 +53,8 @@ impl Health {
     pub fn class(self) -> &'static str {
         match self {
             Health::Ok => "badge-ok",
-            Health::Partial | Health::Retrying => "badge-warn",
+            Health::Partial => "badge-warn",
+            Health::Retrying => "badge-retrying",
             Health::Failing => "badge-error",
             Health::Disabled | Health::Passive | Health::NeverRun => "badge-off",
         }

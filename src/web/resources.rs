@@ -8,7 +8,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::audit::Actor;
 use crate::error::WebError;
 use crate::manage::tasks::TaskForm;
 use crate::manage::{self, ManageError};
@@ -19,7 +18,7 @@ use crate::model::tasks::Task;
 use crate::vocabulary::{Method, Policy, Strategy, TaskMode};
 use crate::web::repositories::manage_error;
 use crate::web::session::{AdminSession, NoFields, Protected};
-use crate::web::{AppState, FormErrors, Layout, client_ip, redirect_with_flash, render_status};
+use crate::web::{AppState, FormErrors, Layout, redirect_with_flash, render_status};
 
 /// The policies with what they mean, from this node's point of view.
 pub const POLICIES: [(&str, &str); 4] = [
@@ -43,14 +42,6 @@ pub const MODES: [(&str, &str); 4] = [
     (TaskMode::Push.as_str(), "push only"),
     (TaskMode::None.as_str(), "paused"),
 ];
-
-pub(super) fn actor(req: &HttpRequest, who: &AdminSession) -> Actor {
-    Actor::user(
-        who.user.id,
-        &who.user.email,
-        client_ip(req).map(|i| i.to_string()),
-    )
-}
 
 pub(super) async fn repository(state: &AppState, id: i64) -> Result<Repository, WebError> {
     super::db(&state.pool, move |conn| {
@@ -323,7 +314,7 @@ async fn save_task(
         None => form,
     };
     let (actor, task_form, target, table) = (
-        actor(&req, &who),
+        who.actor(),
         form.clone().into_form(),
         repository.clone(),
         editing.clone(),
@@ -396,7 +387,6 @@ impl TaskAction {
 
 /// `POST /repositories/{id}/resources/{table}/{remove|repull|repush}`.
 pub async fn task_action(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(i64, String, String)>,
     posted: Protected<NoFields>,
@@ -405,7 +395,7 @@ pub async fn task_action(
     let action = TaskAction::parse(&action).ok_or(WebError::NotFound)?;
     let repository = repository(&state, id).await?;
     let (actor, target, t) = (
-        actor(&req, &posted.session),
+        posted.session.actor(),
         repository.clone(),
         table.clone(),
     );

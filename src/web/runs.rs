@@ -55,7 +55,9 @@ impl RunRow {
             duration,
             badge: match run.status {
                 RunStatus::Succeeded => "badge-ok",
-                RunStatus::Partial | RunStatus::Running | RunStatus::Skipped => "badge-warn",
+                RunStatus::Running => "badge-running",
+                RunStatus::Partial => "badge-warn",
+                RunStatus::Skipped => "badge-skipped",
                 RunStatus::Failed | RunStatus::TimedOut => "badge-error",
                 RunStatus::Cancelled => "badge-off",
             },
@@ -245,7 +247,7 @@ async fn start(
         .start_manual_run(repository.id, trigger, MANUAL_RUN_TIMEOUT);
     let detail = trigger.as_str().to_string();
     let (actor, target) = (
-        crate::audit::Actor::user(who.user.id, &who.user.email, None),
+        who.actor(),
         repository.name.clone(),
     );
     super::db(&state.pool, move |conn| {

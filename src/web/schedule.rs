@@ -16,7 +16,7 @@ use crate::model;
 use crate::model::jobs::Job;
 use crate::model::repositories::Repository;
 use crate::web::repositories::manage_error;
-use crate::web::resources::{actor, repository};
+use crate::web::resources::repository;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, FormErrors, Layout, redirect_with_flash, render_status};
 
@@ -196,7 +196,7 @@ pub async fn add_job(
             .await;
         }
     };
-    let (actor, target) = (actor(&req, &who), repository.clone());
+    let (actor, target) = (who.actor(), repository.clone());
     let added = super::db(&state.pool, move |conn| {
         Ok::<_, WebError>(manage::jobs::add(conn, &actor, &target, &job_form))
     })
@@ -223,13 +223,12 @@ pub async fn add_job(
 }
 
 pub async fn remove_job(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
     posted: Protected<NoFields>,
 ) -> Result<HttpResponse, WebError> {
     let (id, job_id) = path.into_inner();
-    let actor = actor(&req, &posted.session);
+    let actor = posted.session.actor();
     super::db(&state.pool, move |conn| {
         let job = manage::jobs::find(conn, job_id).map_err(manage_error)?;
         if job.repository_id != id {

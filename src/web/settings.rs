@@ -10,14 +10,13 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::audit::Actor;
 use crate::error::WebError;
 use crate::manage::{self, ManageError};
 use crate::model;
 use crate::model::sync_config::SyncConfig;
 use crate::web::repositories::manage_error;
 use crate::web::session::{AdminSession, Protected};
-use crate::web::{AppState, FormErrors, Layout, client_ip, redirect_with_flash, render_status};
+use crate::web::{AppState, FormErrors, Layout, redirect_with_flash, render_status};
 
 #[derive(Deserialize, Default, Clone)]
 pub struct PostedSettings {
@@ -190,11 +189,7 @@ pub async fn save(
     if changes.is_empty() {
         return Ok(redirect_with_flash("/settings", "Nothing changed."));
     }
-    let actor = Actor::user(
-        who.user.id,
-        &who.user.email,
-        client_ip(&req).map(|i| i.to_string()),
-    );
+    let actor = who.actor();
     let key = state.key.clone();
     let saved = super::db(&state.pool, move |conn| {
         let pairs: Vec<(&str, &str)> = changes.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -8,29 +8,9 @@ use thirtyfour::prelude::*;
 use edensync::model;
 
 use crate::support::Backend;
-use crate::support::browser::{Browser, click, log_in, open, set_width, shot, type_into};
+use crate::support::browser::{Browser, click, flash, log_in, open, set_width, shot, type_into};
 use crate::support::peers::{self, unreachable_url};
 use crate::support::stand_in::{Reply, StandIn};
-
-/// The message the click brought, once the new page shows one with `needle`
-/// (the page before may still be there for a moment).
-async fn flash(driver: &WebDriver, needle: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..300 {
-        if let Ok(found) = driver.find_all(By::Css(".flash")).await {
-            for element in found {
-                if let Ok(text) = element.text().await {
-                    if text.contains(needle) {
-                        return text;
-                    }
-                    last = text;
-                }
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("no message with {needle:?}; last seen: {last:?}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_connection_says_what_it_reached_and_saves_nothing() {

@@ -18,6 +18,7 @@ mod console_failures;
 mod console_forms;
 mod console_layout;
 mod console_logs;
+mod console_looks;
 mod console_queries;
 mod console_receiving;
 mod console_records;

@@ -174,3 +174,23 @@ pub async fn click(driver: &WebDriver, css: impl Into<String>) {
 pub async fn set_width(driver: &WebDriver, width: u32) {
     driver.set_window_rect(0, 0, width, 900).await.unwrap();
 }
+
+/// The message the click brought, once the new page shows one with `needle`
+/// (the page before may still be there for a moment).
+pub async fn flash(driver: &WebDriver, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..300 {
+        if let Ok(found) = driver.find_all(By::Css(".flash")).await {
+            for element in found {
+                if let Ok(text) = element.text().await {
+                    if text.contains(needle) {
+                        return text;
+                    }
+                    last = text;
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no message with {needle:?}; last seen: {last:?}");
+}
