@@ -45,6 +45,10 @@ pub(super) enum JobCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Pause a job: no run until it is resumed.
+    Pause { id: i64 },
+    /// Resume a paused job; its next run is counted from now.
+    Resume { id: i64 },
     /// Remove a job.
     Remove { id: i64 },
 }
@@ -99,6 +103,19 @@ pub(super) fn run(command: JobCommand, node: Node) -> Result<(), CliError> {
                 print_jobs(&jobs, name_of);
             }
         }
+        JobCommand::Pause { id } => {
+            let job = manage::jobs::set_paused(conn, &actor, id, true)?;
+            println!("paused job {}: {}", job.id, manage::jobs::describe(&job));
+        }
+        JobCommand::Resume { id } => {
+            let job = manage::jobs::set_paused(conn, &actor, id, false)?;
+            println!(
+                "resumed job {}: {}; next run {} UTC",
+                job.id,
+                manage::jobs::describe(&job),
+                time_text(job.next_run_at)
+            );
+        }
         JobCommand::Remove { id } => {
             let removed = manage::jobs::remove(conn, &actor, id)?;
             println!("removed job {}", removed.id);
@@ -141,14 +158,14 @@ pub(super) fn print_jobs(jobs: &[Job], repository_name: impl Fn(&Job) -> String)
     for j in jobs {
         let schedule = match (&j.cron, j.every_seconds) {
             (Some(cron), _) => cron.clone(),
-            (None, Some(seconds)) => format!("every {seconds} s"),
+            (None, Some(seconds)) => manage::schedule_words::period(seconds),
             (None, None) => "-".into(),
         };
         println!(
             "{:<4} {:<24} {:<8} {:<28} {:<19} {:<19} {}",
             j.id,
             repository_name(j),
-            if j.enabled { "enabled" } else { "disabled" },
+            if j.enabled { "enabled" } else { "paused" },
             schedule,
             time_text(j.next_run_at),
             time_text(j.last_run_at),

@@ -4,11 +4,12 @@ use chrono::NaiveDateTime;
 use diesel::Connection;
 
 use super::schedule::{self, CRON_FORM, Recurrence, Schedule};
+use super::schedule_words;
 use super::{FieldErrors, ManageError};
 use crate::audit::{self, Actor};
 use crate::db::DbConnection;
 use crate::model;
-use crate::model::jobs::{Job, NewJob};
+use crate::model::jobs::{Job, JobSchedule, NewJob};
 use crate::model::repositories::Repository;
 use crate::s3xml;
 
@@ -95,19 +96,8 @@ pub fn add(
             conn,
             &NewJob {
                 repository_id: repository.id,
-                enabled: form.enabled,
-                cron: cron_text,
-                every_seconds: match spec.recurrence {
-                    Recurrence::Every(seconds) => Some(seconds),
-                    Recurrence::Cron(_) => None,
-                },
-                start_at: spec.start_at,
-                stop_at: spec.stop_at,
-                repeats: spec.repeats,
-                timeout_secs: i32::try_from(form.timeout_secs).unwrap_or(i32::MAX),
-                next_run_at,
                 created_at: now,
-                updated_at: now,
+                schedule: stored(form, spec, cron_text, next_run_at, now),
             },
         )?;
         audit::record(
@@ -118,6 +108,57 @@ pub fn add(
             Some(&describe(&job)),
         )?;
         Ok(job)
+    })
+}
+
+/// Change a job's schedule; its next run is computed again from now, and
+/// the runs it made so far still count towards `repeats`.
+pub fn edit(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    form: &JobForm,
+) -> Result<Job, ManageError> {
+    let now = model::now();
+    let (spec, cron_text) = validate(form, now)?;
+    conn.transaction(|conn| {
+        let before = find(conn, id)?;
+        let next_run_at = schedule::next_run(&spec, now, before.times_run);
+        let changes = stored(form, spec, cron_text, next_run_at.filter(|_| form.enabled), now);
+        model::jobs::update(conn, id, &changes)?;
+        let job = find(conn, id)?;
+        audit::record(
+            conn,
+            actor,
+            "job.edit",
+            Some(&format!("job {id}")),
+            Some(&format!("{} → {}", describe(&before), describe(&job))),
+        )?;
+        Ok(job)
+    })
+}
+
+/// Pause a job (no run until resumed) or resume it (its next run counted
+/// from now). Audited.
+pub fn set_paused(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    paused: bool,
+) -> Result<Job, ManageError> {
+    let now = model::now();
+    conn.transaction(|conn| {
+        let job = find(conn, id)?;
+        let next_run_at = if paused {
+            None
+        } else {
+            let spec = schedule_of(&job).map_err(|e| ManageError::invalid("schedule", e))?;
+            schedule::next_run(&spec, now, job.times_run)
+        };
+        model::jobs::set_enabled(conn, id, !paused, next_run_at, now)?;
+        let action = if paused { "job.pause" } else { "job.resume" };
+        audit::record(conn, actor, action, Some(&format!("job {id}")), Some(&describe(&job)))?;
+        find(conn, id)
     })
 }
 
@@ -134,6 +175,30 @@ pub fn remove(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<Job, Ma
         )?;
         Ok(job)
     })
+}
+
+/// The schedule as stored, from a checked form.
+fn stored(
+    form: &JobForm,
+    spec: Schedule,
+    cron: Option<String>,
+    next_run_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> JobSchedule {
+    JobSchedule {
+        enabled: form.enabled,
+        cron,
+        every_seconds: match spec.recurrence {
+            Recurrence::Every(seconds) => Some(seconds),
+            Recurrence::Cron(_) => None,
+        },
+        start_at: spec.start_at,
+        stop_at: spec.stop_at,
+        repeats: spec.repeats,
+        timeout_secs: i32::try_from(form.timeout_secs).unwrap_or(i32::MAX),
+        next_run_at,
+        updated_at: now,
+    }
 }
 
 /// Check every field and build the schedule (with the cron text to store).
@@ -232,8 +297,8 @@ fn validate(form: &JobForm, now: NaiveDateTime) -> Result<(Schedule, Option<Stri
 /// A job's schedule in words, for the audit log and listings.
 pub fn describe(job: &Job) -> String {
     let mut text = match (&job.cron, job.every_seconds) {
-        (Some(cron), _) => format!("cron '{cron}' (UTC)"),
-        (None, Some(seconds)) => format!("every {seconds} s"),
+        (Some(cron), _) => schedule_words::cron(cron),
+        (None, Some(seconds)) => schedule_words::period(seconds),
         (None, None) => "no schedule".into(),
     };
     if let Some(start) = job.start_at {
@@ -247,7 +312,7 @@ pub fn describe(job: &Job) -> String {
     }
     text.push_str(&format!(", timeout {} s", job.timeout_secs));
     if !job.enabled {
-        text.push_str(", disabled");
+        text.push_str(", paused");
     }
     text
 }

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod repositories;
 pub mod review;
 pub mod schedule;
+pub mod schedule_words;
 pub mod settings;
 pub mod tasks;
 

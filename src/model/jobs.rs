@@ -32,6 +32,15 @@ pub struct Job {
 #[diesel(table_name = jobs, treat_none_as_default_value = false)]
 pub struct NewJob {
     pub repository_id: i64,
+    pub created_at: NaiveDateTime,
+    #[diesel(embed)]
+    pub schedule: JobSchedule,
+}
+
+/// A job's schedule, as added or edited (the count of runs so far stays).
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = jobs, treat_none_as_null = true, treat_none_as_default_value = false)]
+pub struct JobSchedule {
     pub enabled: bool,
     pub cron: Option<String>,
     pub every_seconds: Option<i64>,
@@ -40,7 +49,6 @@ pub struct NewJob {
     pub repeats: i32,
     pub timeout_secs: i32,
     pub next_run_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
 
@@ -75,6 +83,29 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Job>> {
         .select(Job::as_select())
         .first(conn)
         .optional()
+}
+
+pub fn update(conn: &mut DbConnection, id: i64, changes: &JobSchedule) -> QueryResult<usize> {
+    diesel::update(jobs::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+/// Pause (no next run) or resume (from `next_run_at`) a job.
+pub fn set_enabled(
+    conn: &mut DbConnection,
+    id: i64,
+    enabled: bool,
+    next_run_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::enabled.eq(enabled),
+            jobs::next_run_at.eq(next_run_at),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)
 }
 
 pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {

@@ -313,3 +313,23 @@ pub fn latest_per_repository(conn: &mut DbConnection) -> QueryResult<Vec<Run>> {
         .select(Run::as_select())
         .load(conn)
 }
+
+/// The newest finished runs started by a schedule, newest first: (job,
+/// started, finished, status). Bounded by `limit`, so reading it costs the
+/// same however many runs are kept.
+pub fn recent_job_runs(
+    conn: &mut DbConnection,
+    limit: i64,
+) -> QueryResult<Vec<(i64, NaiveDateTime, NaiveDateTime, String)>> {
+    let rows: Vec<(Option<i64>, NaiveDateTime, Option<NaiveDateTime>, String)> = runs::table
+        .filter(runs::job_id.is_not_null())
+        .filter(runs::finished_at.is_not_null())
+        .order(runs::id.desc())
+        .limit(limit)
+        .select((runs::job_id, runs::started_at, runs::finished_at, runs::status))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(job, started, finished, status)| Some((job?, started, finished?, status)))
+        .collect())
+}

@@ -9,6 +9,7 @@ pub mod dashboard;
 mod failure_cause;
 mod format;
 mod health;
+mod jobs;
 mod logs;
 mod metrics;
 mod peer_contacts;
@@ -123,6 +124,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/repositories/{id}/schedule",
             web::post().to(schedule::add_job),
         )
+        .route(
+            "/repositories/{id}/schedule/{job}",
+            web::post().to(schedule::update_job),
+        )
+        .route(
+            "/repositories/{id}/schedule/{job}/pause",
+            web::post().to(schedule::pause_job),
+        )
+        .route(
+            "/repositories/{id}/schedule/{job}/resume",
+            web::post().to(schedule::resume_job),
+        )
+        .route("/jobs", web::get().to(jobs::index))
         .route(
             "/repositories/{id}/schedule/{job}/remove",
             web::post().to(schedule::remove_job),

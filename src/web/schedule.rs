@@ -8,6 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use crate::db::DbConnection;
 use crate::error::WebError;
 use crate::manage::jobs::JobForm;
 use crate::manage::schedule;
@@ -15,6 +16,7 @@ use crate::manage::{self, ManageError};
 use crate::model;
 use crate::model::jobs::Job;
 use crate::model::repositories::Repository;
+use crate::s3xml;
 use crate::web::repositories::manage_error;
 use crate::web::resources::repository;
 use crate::web::session::{AdminSession, NoFields, Protected};
@@ -50,6 +52,23 @@ impl PostedJob {
             timeout: manage::jobs::DEFAULT_TIMEOUT_SECS.to_string(),
             enabled: Some("on".into()),
             ..PostedJob::default()
+        }
+    }
+
+    /// A stored job, to edit.
+    fn of(job: &Job) -> PostedJob {
+        PostedJob {
+            kind: if job.cron.is_some() { "cron" } else { "every" }.into(),
+            every_minutes: job
+                .every_seconds
+                .map(|s| (s / 60).to_string())
+                .unwrap_or_else(|| "10".into()),
+            cron: job.cron.clone().unwrap_or_default(),
+            start: job.start_at.map(|t| s3xml::time::format(&t)).unwrap_or_default(),
+            stop: job.stop_at.map(|t| s3xml::time::format(&t)).unwrap_or_default(),
+            repeats: job.repeats.to_string(),
+            timeout: job.timeout_secs.to_string(),
+            enabled: job.enabled.then(|| "on".into()),
         }
     }
 
@@ -102,6 +121,8 @@ struct SchedulePage {
     repository: Repository,
     jobs: Vec<JobRow>,
     form: PostedJob,
+    /// The job the form edits; `None`: the form adds one.
+    editing: Option<i64>,
     errors: FormErrors,
     cron_form: &'static str,
 }
@@ -111,7 +132,7 @@ async fn schedule_page(
     state: &AppState,
     who: &AdminSession,
     repository: Repository,
-    form: PostedJob,
+    (form, editing): (PostedJob, Option<i64>),
     errors: FormErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
@@ -148,10 +169,18 @@ async fn schedule_page(
         repository,
         jobs,
         form,
+        editing,
         errors,
         cron_form: schedule::CRON_FORM,
     };
     Ok(render_status(req, page, status))
+}
+
+/// `?edit=JOB` opens the form on that job.
+#[derive(Deserialize)]
+pub struct Editing {
+    #[serde(default)]
+    edit: String,
 }
 
 pub async fn schedule(
@@ -159,14 +188,31 @@ pub async fn schedule(
     state: web::Data<AppState>,
     who: AdminSession,
     id: web::Path<i64>,
+    query: web::Query<Editing>,
 ) -> Result<HttpResponse, WebError> {
     let repository = repository(&state, id.into_inner()).await?;
+    let repository_id = repository.id;
+    // An empty or unknown job opens the form to add one.
+    let editing = match query.edit.trim().parse::<i64>() {
+        Ok(job_id) => {
+            super::db(&state.pool, move |conn| {
+                Ok::<_, WebError>(model::jobs::find(conn, job_id)?)
+            })
+            .await?
+        }
+        Err(_) => None,
+    }
+    .filter(|job| job.repository_id == repository_id);
+    let form = match &editing {
+        Some(job) => (PostedJob::of(job), Some(job.id)),
+        None => (PostedJob::fresh(), None),
+    };
     schedule_page(
         &req,
         &state,
         &who,
         repository,
-        PostedJob::fresh(),
+        form,
         FormErrors::default(),
         StatusCode::OK,
     )
@@ -179,47 +225,133 @@ pub async fn add_job(
     id: web::Path<i64>,
     posted: Protected<PostedJob>,
 ) -> Result<HttpResponse, WebError> {
+    save_job(&req, &state, id.into_inner(), None, posted).await
+}
+
+pub async fn update_job(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    posted: Protected<PostedJob>,
+) -> Result<HttpResponse, WebError> {
+    let (id, job_id) = path.into_inner();
+    save_job(&req, &state, id, Some(job_id), posted).await
+}
+
+/// Add a job (`editing` is `None`) or change one; a form with errors comes
+/// back with the values as entered and a message next to each field.
+async fn save_job(
+    req: &HttpRequest,
+    state: &AppState,
+    id: i64,
+    editing: Option<i64>,
+    posted: Protected<PostedJob>,
+) -> Result<HttpResponse, WebError> {
     let Protected { session: who, form } = posted;
-    let repository = repository(&state, id.into_inner()).await?;
+    let repository = repository(state, id).await?;
+    let back_with = |errors: FormErrors, form: PostedJob, repository: Repository| {
+        schedule_page(
+            req,
+            state,
+            &who,
+            repository,
+            (form, editing),
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
     let job_form = match form.clone().into_form() {
         Ok(job_form) => job_form,
-        Err(errors) => {
-            return schedule_page(
-                &req,
-                &state,
-                &who,
-                repository,
-                form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
+        Err(errors) => return back_with(errors, form, repository).await,
     };
     let (actor, target) = (who.actor(), repository.clone());
-    let added = super::db(&state.pool, move |conn| {
-        Ok::<_, WebError>(manage::jobs::add(conn, &actor, &target, &job_form))
+    let saved = super::db(&state.pool, move |conn| {
+        Ok::<_, WebError>(match editing {
+            Some(job_id) => job_of(conn, target.id, job_id)
+                .and_then(|_| manage::jobs::edit(conn, &actor, job_id, &job_form)),
+            None => manage::jobs::add(conn, &actor, &target, &job_form),
+        })
     })
     .await?;
-    match added {
-        Ok(job) => Ok(redirect_with_flash(
-            &format!("/repositories/{}/schedule", repository.id),
-            &format!("Scheduled: {}.", manage::jobs::describe(&job)),
-        )),
-        Err(ManageError::Invalid(errors)) => {
-            schedule_page(
-                &req,
-                &state,
-                &who,
-                repository,
-                form,
-                FormErrors(errors),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+    match saved {
+        Ok(job) => {
+            let verb = if editing.is_some() { "Changed to" } else { "Scheduled" };
+            Ok(redirect_with_flash(
+                &format!("/repositories/{}/schedule", repository.id),
+                &format!("{verb}: {}.", manage::jobs::describe(&job)),
+            ))
         }
+        Err(ManageError::Invalid(errors)) => back_with(FormErrors(errors), form, repository).await,
         Err(e) => Err(manage_error(e)),
     }
+}
+
+/// Job `job_id` of repository `id`; another repository's job is not found.
+fn job_of(conn: &mut DbConnection, id: i64, job_id: i64) -> Result<Job, ManageError> {
+    let job = manage::jobs::find(conn, job_id)?;
+    if job.repository_id != id {
+        return Err(ManageError::NotFound(format!("no job {job_id} here")));
+    }
+    Ok(job)
+}
+
+/// The page a button was on, to go back to.
+#[derive(Deserialize)]
+pub struct CameFrom {
+    #[serde(default)]
+    from: String,
+}
+
+pub async fn pause_job(
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    from: web::Query<CameFrom>,
+    posted: Protected<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    set_paused(&state, path.into_inner(), &from.from, posted, true).await
+}
+
+pub async fn resume_job(
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    from: web::Query<CameFrom>,
+    posted: Protected<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    set_paused(&state, path.into_inner(), &from.from, posted, false).await
+}
+
+async fn set_paused(
+    state: &AppState,
+    (id, job_id): (i64, i64),
+    from: &str,
+    posted: Protected<NoFields>,
+    paused: bool,
+) -> Result<HttpResponse, WebError> {
+    let actor = posted.session.actor();
+    let job = super::db(&state.pool, move |conn| {
+        job_of(conn, id, job_id)
+            .and_then(|_| manage::jobs::set_paused(conn, &actor, job_id, paused))
+            .map_err(manage_error)
+    })
+    .await?;
+    let said = match (paused, job.next_run_at) {
+        (true, _) => format!("Paused: {}. No run until it is resumed.", manage::jobs::describe(&job)),
+        (false, Some(next)) => format!(
+            "Resumed: {}. Next run at {} UTC.",
+            manage::jobs::describe(&job),
+            next.format("%Y-%m-%d %H:%M:%S")
+        ),
+        (false, None) => format!(
+            "Resumed: {}, but it has no run left (its stop time or number of runs is reached).",
+            manage::jobs::describe(&job)
+        ),
+    };
+    let back = if from == "jobs" {
+        "/jobs".to_string()
+    } else {
+        format!("/repositories/{id}/schedule")
+    };
+    Ok(redirect_with_flash(&back, &said))
 }
 
 pub async fn remove_job(
@@ -230,11 +362,9 @@ pub async fn remove_job(
     let (id, job_id) = path.into_inner();
     let actor = posted.session.actor();
     super::db(&state.pool, move |conn| {
-        let job = manage::jobs::find(conn, job_id).map_err(manage_error)?;
-        if job.repository_id != id {
-            return Err(WebError::NotFound);
-        }
-        manage::jobs::remove(conn, &actor, job_id).map_err(manage_error)
+        job_of(conn, id, job_id)
+            .and_then(|_| manage::jobs::remove(conn, &actor, job_id))
+            .map_err(manage_error)
     })
     .await?;
     Ok(redirect_with_flash(

@@ -79,7 +79,7 @@ async fn set_up_a_sync_and_watch_it_work() {
         .await
         .unwrap();
     click(driver, "form[action$='/schedule'] button[type='submit']").await;
-    wait_for_text(driver, "Scheduled: every 3600 s").await;
+    wait_for_text(driver, "Scheduled: every hour").await;
 
     // Sync now from the dashboard; follow the run to its end.
     driver.goto(a.url("/")).await.unwrap();

@@ -93,7 +93,7 @@ fn jobs_are_listed_as_a_table_and_shown_with_their_repository() {
     let human = cli.ok(&["job", "list"]);
     let lines: Vec<&str> = human.lines().collect();
     assert!(lines[0].starts_with("ID   REPOSITORY"), "{human}");
-    assert!(lines[1].contains("every 600 s"), "{human}");
+    assert!(lines[1].contains("every 10 minutes"), "{human}");
     assert!(
         lines[2].contains("0 */10 * * * *") && lines[2].contains("2030-01-01 00:00:00"),
         "{human}"
@@ -185,4 +185,31 @@ fn a_removed_job_is_gone_the_others_stay_and_both_changes_are_audited() {
     let actions = cli.audit_actions();
     assert!(actions.contains(&"job.add".to_string()));
     assert!(actions.contains(&"job.remove".to_string()));
+}
+
+#[test]
+fn a_paused_job_has_no_next_run_until_resumed_and_both_are_audited() {
+    let cli = Cli::with_hub();
+    cli.ok(&["job", "add", "hub", "--every", "300"]);
+    let id = jobs(&cli)[0]["id"].as_i64().unwrap().to_string();
+
+    let paused = cli.ok(&["job", "pause", &id]);
+    assert!(paused.contains("every 5 minutes"), "{paused}");
+    assert!(paused.contains("paused"), "{paused}");
+    let job = &jobs(&cli)[0];
+    assert_eq!(job["enabled"], false);
+    assert!(job["next_run_at"].is_null(), "{job}");
+    assert!(cli.ok(&["job", "list"]).contains("paused"));
+
+    let resumed = cli.ok(&["job", "resume", &id]);
+    assert!(resumed.contains("next run 20"), "{resumed}");
+    let job = &jobs(&cli)[0];
+    assert_eq!(job["enabled"], true);
+    assert!(job["next_run_at"].is_string(), "{job}");
+    let missing = cli.fails(&["job", "pause", "999"], 1);
+    assert!(missing.contains("no job 999"), "{missing}");
+
+    let actions = cli.audit_actions();
+    assert!(actions.contains(&"job.pause".to_string()), "{actions:?}");
+    assert!(actions.contains(&"job.resume".to_string()), "{actions:?}");
 }

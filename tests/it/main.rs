@@ -25,6 +25,7 @@ mod console_records;
 mod console_repositories;
 mod console_resources;
 mod console_runs;
+mod console_schedules;
 mod console_security;
 mod console_settings;
 mod console_test_connection;

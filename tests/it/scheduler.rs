@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use edensync::db::schema::{repositories, runs};
 use edensync::engine::Engine;
 use edensync::model;
-use edensync::model::jobs::NewJob;
+use edensync::model::jobs::{JobSchedule, NewJob};
 use edensync::scheduler::Scheduler;
 
 use crate::support::peers::{self, TaskSpec, add_repository, add_task, link};
@@ -29,16 +29,19 @@ fn add_job(
         &mut app.conn(),
         &NewJob {
             repository_id,
-            enabled: true,
-            cron: None,
-            every_seconds: Some(every),
-            start_at: None,
-            stop_at: stop_in.map(|s| now + chrono::Duration::milliseconds((s * 1000.0) as i64)),
-            repeats,
-            timeout_secs: timeout,
-            next_run_at: Some(now),
             created_at: now,
-            updated_at: now,
+            schedule: JobSchedule {
+                enabled: true,
+                cron: None,
+                every_seconds: Some(every),
+                start_at: None,
+                stop_at: stop_in
+                    .map(|s| now + chrono::Duration::milliseconds((s * 1000.0) as i64)),
+                repeats,
+                timeout_secs: timeout,
+                next_run_at: Some(now),
+                updated_at: now,
+            },
         },
     )
     .unwrap();
