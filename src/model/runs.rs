@@ -122,6 +122,16 @@ pub struct RunCounts {
 }
 
 impl RunCounts {
+    /// Records the run's pulls changed here (new, changed, deleted).
+    pub fn records_in(&self) -> i64 {
+        self.pulled_created + self.pulled_updated + self.pulled_deleted
+    }
+
+    /// Records the run's pushes changed at the peer.
+    pub fn records_out(&self) -> i64 {
+        self.pushed_created + self.pushed_updated + self.pushed_deleted
+    }
+
     /// Whether any record was committed, either way.
     pub fn records_moved(&self) -> bool {
         [
@@ -332,4 +342,19 @@ pub fn recent_job_runs(
         .into_iter()
         .filter_map(|(job, started, finished, status)| Some((job?, started, finished?, status)))
         .collect())
+}
+
+/// When each run started since `since` and what it moved, newest first, at
+/// most `limit` (the dashboard's chart of records per hour).
+pub fn counts_since(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<(NaiveDateTime, RunCounts)>> {
+    runs::table
+        .filter(runs::started_at.ge(since))
+        .order(runs::id.desc())
+        .limit(limit)
+        .select((runs::started_at, RunCounts::as_select()))
+        .load(conn)
 }

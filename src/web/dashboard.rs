@@ -15,6 +15,7 @@ use crate::vocabulary::RepositoryStatus;
 use crate::web::failure_cause::Failure;
 use crate::web::format::span;
 use crate::web::peer_contacts;
+use crate::web::run_charts;
 use crate::web::repository_health::Health;
 use crate::web::repository_names::name_of;
 use crate::web::runs::RunRow;
@@ -40,6 +41,10 @@ pub struct RepositoryRow {
     pub can_sync: bool,
 }
 
+/// The most runs the chart of records per hour reads (a hub's whole day
+/// of runs at most; the newest count).
+const CHARTED_RUNS: i64 = 50_000;
+
 #[derive(Template, WebTemplate)]
 #[template(path = "dashboard/index.html")]
 struct DashboardPage {
@@ -59,6 +64,8 @@ struct DashboardPage {
     waiting: Vec<(String, crate::model::review_items::Waiting)>,
     /// Peers whose pushes were refused, waiting for Accept.
     peers_waiting: Vec<peer_contacts::Waiting>,
+    /// Records in and out per hour, as an SVG figure.
+    chart: String,
 }
 
 pub async fn index(
@@ -66,7 +73,7 @@ pub async fn index(
     state: web::Data<AppState>,
     who: AdminSession,
 ) -> Result<HttpResponse, WebError> {
-    let (config, backend, users, repositories, running, failures, future_dated, peers_waiting) =
+    let (config, backend, users, repositories, running, failures, future_dated, peers_waiting, chart) =
         super::db(&state.pool, |conn| {
             let config = model::sync_config::get(conn)?
                 .ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
@@ -75,6 +82,9 @@ pub async fn index(
             let names: Vec<(i64, String)> = listed.iter().map(|r| (r.id, r.name.clone())).collect();
             let contacts = peer_contacts::by_repository(model::sync_log::incoming_contacts(conn)?);
             let peers_waiting = peer_contacts::waiting(&listed, &contacts, model::now());
+            let since = model::now() - chrono::TimeDelta::hours(run_charts::HOURS);
+            let recent = model::runs::counts_since(conn, since, CHARTED_RUNS)?;
+            let chart = run_charts::records_per_hour(&recent, model::now()).html();
             let repositories = repository_rows(conn, &config, listed, &names)?;
             let running = model::runs::in_progress(conn)?
                 .into_iter()
@@ -99,6 +109,7 @@ pub async fn index(
                 failures,
                 future_dated,
                 peers_waiting,
+                chart,
             ))
         })
         .await?;
@@ -128,6 +139,7 @@ pub async fn index(
         future_dated,
         waiting,
         peers_waiting,
+        chart,
     };
     Ok(render(&req, page))
 }

@@ -50,6 +50,25 @@ pub fn seconds(secs: f64) -> String {
     }
 }
 
+/// "1 234", "0.4", "12": whole numbers grouped, small ones with a decimal.
+pub fn amount(value: f64) -> String {
+    if value > 0.0 && value < 1.0 {
+        return format!("{value:.2}");
+    }
+    if value > 0.0 && value < 10.0 && value.fract() != 0.0 {
+        return format!("{value:.1}");
+    }
+    let digits = format!("{:.0}", value);
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 && c.is_ascii_digit() {
+            grouped.push('\u{202f}');
+        }
+        grouped.push(c);
+    }
+    grouped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +81,10 @@ mod tests {
         assert_eq!(seconds(44.6), "45 s");
         assert_eq!(seconds(190.0), "3 min 10 s");
         assert_eq!(seconds(7_500.0), "2 h 5 min");
+        assert_eq!(amount(1_234_567.0), "1\u{202f}234\u{202f}567");
+        assert_eq!(amount(0.042), "0.04");
+        assert_eq!(amount(2.42), "2.4");
+        assert_eq!(amount(12.0), "12");
+        assert_eq!(amount(0.0), "0");
     }
 }

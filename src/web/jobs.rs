@@ -12,7 +12,7 @@ use crate::error::WebError;
 use crate::manage;
 use crate::model;
 use crate::model::jobs::Job;
-use crate::web::format::span;
+use crate::web::format::{self, span};
 use crate::web::repository_names::name_of;
 use crate::web::session::AdminSession;
 use crate::web::{AppState, Layout, render};
@@ -122,7 +122,7 @@ fn line(
     let average = match past {
         Some(h) => {
             let runs = if h.runs == 1 { "run" } else { "runs" };
-            format!("{} over {} {runs}", seconds_in_words(h.average_secs), h.runs)
+            format!("{} over {} {runs}", format::seconds(h.average_secs), h.runs)
         }
         None => "-".into(),
     };
@@ -160,18 +160,6 @@ fn line(
     }
 }
 
-/// "0.4 s", "12 s", "2 min 5 s".
-fn seconds_in_words(secs: f64) -> String {
-    if secs < 10.0 {
-        format!("{secs:.1} s")
-    } else if secs < 60.0 {
-        format!("{secs:.0} s")
-    } else {
-        let whole = secs.round() as i64;
-        format!("{} min {} s", whole / 60, whole % 60)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,7 +182,5 @@ mod tests {
         assert_eq!((history[&2].average_secs, history[&2].runs), (90.0, 1));
         // Only the newest 20 count: the slow run 31st in line does not.
         assert_eq!((history[&3].average_secs, history[&3].runs), (1.0, RUNS_AVERAGED));
-        assert_eq!(seconds_in_words(0.42), "0.4 s");
-        assert_eq!(seconds_in_words(125.0), "2 min 5 s");
     }
 }

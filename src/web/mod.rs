@@ -5,6 +5,7 @@
 mod account;
 mod assets;
 mod auth;
+mod chart;
 pub mod dashboard;
 mod failure_cause;
 mod format;
@@ -23,6 +24,7 @@ mod repository_test;
 mod resources;
 mod review;
 mod review_versions;
+mod run_charts;
 mod run_link;
 mod run_tables;
 pub mod runs;

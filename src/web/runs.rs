@@ -18,12 +18,15 @@ use crate::model::sync_log::LogEntry;
 use crate::web::format::span;
 use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_names::{name_of, names};
+use crate::web::run_charts;
 use crate::web::run_link::LinkView;
 use crate::web::run_tables::TableRow;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, Layout, redirect_with_error, redirect_with_flash, render};
 
 const PAGE: i64 = 50;
+/// How many of a repository's newest runs its history charts.
+const CHARTED_RUNS: i64 = 60;
 /// A run started from the console may take this long.
 const MANUAL_RUN_TIMEOUT: Duration = Duration::from_secs(3600);
 pub const STATUSES: [&str; 7] = [
@@ -87,6 +90,8 @@ struct RunsPage {
     repositories: Vec<(i64, String, bool)>,
     older: Option<String>,
     live: bool,
+    /// One repository's charts of its recent runs.
+    history: Option<run_charts::History>,
 }
 
 pub async fn list(
@@ -102,10 +107,15 @@ pub async fn list(
         .unwrap_or_default();
     let wanted = RunStatus::parse(&status).ok();
     let (repository, before) = (query.repository.value(), query.before.value());
-    let (runs, names) = super::db(&state.pool, move |conn| {
+    let (runs, names, history) = super::db(&state.pool, move |conn| {
         let names = names(conn)?;
         let runs = model::runs::list(conn, wanted, repository, before, PAGE)?;
-        Ok::<_, WebError>((runs, names))
+        // One repository's Runs tab charts its recent runs, all statuses.
+        let history = match repository {
+            Some(id) => run_charts::history(&model::runs::for_repository(conn, id, CHARTED_RUNS)?),
+            None => None,
+        };
+        Ok::<_, WebError>((runs, names, history))
     })
     .await?;
     let older = (runs.len() as i64 == PAGE).then(|| {
@@ -134,6 +144,7 @@ pub async fn list(
         status,
         older,
         live,
+        history,
     };
     Ok(render(&req, page))
 }

@@ -6,7 +6,7 @@
 use edensync::model;
 use edensync::vocabulary::RunStatus;
 
-use crate::support::browser::{Browser, click, flash, log_in, open, set_width, shot};
+use crate::support::browser::{click, flash, logged_in, open, set_width, shot};
 use crate::support::peers::{self, PEER_EMAIL, PEER_PASSWORD, TaskSpec, link};
 use crate::support::{Backend, TestApp};
 
@@ -18,11 +18,10 @@ async fn a_peer_that_registered_with_us_is_listed_as_such_with_its_last_contact(
     // A registers at B: B gets a repository for A, created by A's call.
     link(&a, &b).await;
 
-    let Some(browser) = Browser::start().await else {
+    let Some(browser) = logged_in(&b).await else {
         return;
     };
     let driver = &browser.driver;
-    log_in(driver, &b).await;
     for width in [1400, 400] {
         set_width(driver, width).await;
         open(driver, b.url("/repositories")).await;
@@ -50,11 +49,10 @@ async fn a_refused_push_is_listed_with_the_peers_calls_and_accepted_in_one_click
     assert_ne!(refused.status, RunStatus::Succeeded, "{refused:?}");
     assert_eq!(peers::count(&b, "org_organisation"), 0);
 
-    let Some(browser) = Browser::start().await else {
+    let Some(browser) = logged_in(&b).await else {
         return;
     };
     let driver = &browser.driver;
-    log_in(driver, &b).await;
     for width in [1400, 400] {
         set_width(driver, width).await;
         open(driver, b.url("/")).await;

@@ -9,7 +9,7 @@ use edensync::engine::{RunRequest, Stop, Trigger};
 use edensync::model;
 
 use crate::support::Backend;
-use crate::support::browser::{Browser, click, flash, log_in, open, set_width, shot, type_into};
+use crate::support::browser::{click, flash, logged_in, open, set_width, shot, type_into};
 use crate::support::peers::{self, TaskSpec, add_task};
 
 /// The Schedules screen's row of job `id`, as text.
@@ -30,11 +30,10 @@ async fn schedules_are_added_edited_paused_resumed_and_run_from_one_screen() {
     };
     a.add_admin();
     add_task(&a, id, TaskSpec::default());
-    let Some(browser) = Browser::start().await else {
+    let Some(browser) = logged_in(&a).await else {
         return;
     };
     let driver = &browser.driver;
-    log_in(driver, &a).await;
 
     // Added on the repository's tab, said back in words.
     open(driver, a.url(&format!("/repositories/{id}/schedule"))).await;

@@ -13,6 +13,7 @@ mod cli_repositories;
 mod cli_sync;
 mod cli_tasks;
 mod config;
+mod console_charts;
 mod console_errors;
 mod console_failures;
 mod console_forms;

@@ -150,6 +150,14 @@ pub async fn log_in(driver: &WebDriver, app: &super::TestApp) {
     wait_for(driver, "#site-uuid").await;
 }
 
+/// A browser logged in to `app` as the test administrator, on the
+/// dashboard; `None` when no browser is installed (the skip was announced).
+pub async fn logged_in(app: &super::TestApp) -> Option<Browser> {
+    let browser = Browser::start().await?;
+    log_in(&browser.driver, app).await;
+    Some(browser)
+}
+
 /// Go to `url` and wait until its page is there (every console page has a
 /// heading in `main`): under load, reading the page right after `goto` can
 /// catch it half built.

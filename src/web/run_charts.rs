@@ -1,0 +1,164 @@
+//! The charts of runs: records in and out per hour across every repository
+//! (the dashboard), and one repository's run history: records and duration
+//! per run, with the average run time (its Runs tab).
+
+use chrono::{NaiveDateTime, TimeDelta, Timelike};
+
+use crate::model::runs::{Run, RunCounts};
+use crate::web::chart::{BarChart, Bucket, Series};
+use crate::web::format;
+
+/// Hours the dashboard's chart covers.
+pub const HOURS: i64 = 24;
+
+fn in_and_out() -> Vec<Series> {
+    vec![
+        Series {
+            name: "in (pulled)",
+            class: "series-in",
+        },
+        Series {
+            name: "out (pushed)",
+            class: "series-out",
+        },
+    ]
+}
+
+/// Records in and out per hour over the last [`HOURS`], oldest first.
+pub fn records_per_hour(runs: &[(NaiveDateTime, RunCounts)], now: NaiveDateTime) -> BarChart {
+    let this_hour = now
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(now);
+    let first = this_hour - TimeDelta::hours(HOURS - 1);
+    let mut buckets: Vec<Bucket> = (0..HOURS)
+        .map(|h| Bucket {
+            label: (first + TimeDelta::hours(h)).format("%H:00 UTC").to_string(),
+            values: vec![0.0, 0.0],
+        })
+        .collect();
+    for (started, counts) in runs {
+        let hour = (*started - first).num_hours();
+        if *started >= first
+            && let Some(bucket) = buckets.get_mut(hour as usize)
+        {
+            bucket.values[0] += counts.records_in() as f64;
+            bucket.values[1] += counts.records_out() as f64;
+        }
+    }
+    BarChart {
+        title: format!("Records in and out per hour, last {HOURS} hours"),
+        unit: "records",
+        series: in_and_out(),
+        buckets,
+        from_label: first.format("%H:00").to_string(),
+        to_label: "now (UTC)".into(),
+    }
+}
+
+/// A repository's run history (runs newest first, as stored): records
+/// per run, duration per run, and the average run time in words.
+pub struct History {
+    pub records: BarChart,
+    pub durations: BarChart,
+    pub average: String,
+}
+
+pub fn history(runs: &[Run]) -> Option<History> {
+    let finished: Vec<(&Run, f64)> = runs
+        .iter()
+        .rev()
+        .filter_map(|run| {
+            let end = run.finished_at?;
+            Some((run, (end - run.started_at).num_milliseconds().max(0) as f64 / 1000.0))
+        })
+        .collect();
+    let (first, last) = (finished.first()?.0, finished.last()?.0);
+    let label = |run: &Run| {
+        format!(
+            "run {} ({} UTC, {})",
+            run.id,
+            run.started_at.format("%Y-%m-%d %H:%M"),
+            run.status
+        )
+    };
+    let (from_label, to_label) = (
+        first.started_at.format("%m-%d %H:%M").to_string(),
+        last.started_at.format("%m-%d %H:%M").to_string(),
+    );
+    let average = finished.iter().map(|(_, secs)| secs).sum::<f64>() / finished.len() as f64;
+    Some(History {
+        records: BarChart {
+            title: format!("Records per run, last {} runs", finished.len()),
+            unit: "records",
+            series: in_and_out(),
+            buckets: finished
+                .iter()
+                .map(|(run, _)| Bucket {
+                    label: label(run),
+                    values: vec![
+                        run.counts.records_in() as f64,
+                        run.counts.records_out() as f64,
+                    ],
+                })
+                .collect(),
+            from_label: from_label.clone(),
+            to_label: to_label.clone(),
+        },
+        durations: BarChart {
+            title: format!("Duration per run, last {} runs", finished.len()),
+            unit: "s",
+            series: vec![Series {
+                name: "duration",
+                class: "series-time",
+            }],
+            buckets: finished
+                .iter()
+                .map(|(run, secs)| Bucket {
+                    label: label(run),
+                    values: vec![*secs],
+                })
+                .collect(),
+            from_label,
+            to_label,
+        },
+        average: format!(
+            "{} over the last {} runs",
+            format::seconds(average),
+            finished.len()
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn runs_fall_into_their_hour_and_older_ones_are_left_out() {
+        let moved = |created, pushed| RunCounts {
+            pulled_created: created,
+            pushed_updated: pushed,
+            ..RunCounts::default()
+        };
+        let runs = vec![
+            (at("2026-12-04 14:59:59"), moved(5, 1)),
+            (at("2026-12-04 14:00:00"), moved(3, 0)),
+            (at("2026-12-04 13:10:00"), moved(0, 7)),
+            (at("2026-12-03 15:00:00"), moved(2, 0)),
+            (at("2026-12-03 14:59:59"), moved(100, 100)),
+        ];
+        let chart = records_per_hour(&runs, at("2026-12-04 14:30:00"));
+        assert_eq!(chart.buckets.len(), HOURS as usize);
+        let last = chart.buckets.last().unwrap();
+        assert_eq!((last.label.as_str(), &last.values[..]), ("14:00 UTC", &[8.0, 1.0][..]));
+        assert_eq!(chart.buckets[22].values, vec![0.0, 7.0]);
+        assert_eq!(chart.buckets[0].label, "15:00 UTC");
+        assert_eq!(chart.buckets[0].values, vec![2.0, 0.0], "the run 24 h ago is left out");
+    }
+}
