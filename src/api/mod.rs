@@ -2,7 +2,7 @@
 //! side), answered at `/sync/…` and under any one leading path segment
 //! (`/eden/sync/…`), so a URL entered with or without an application name
 //! works. One file per endpoint: `register.rs`, `serve_pull.rs`,
-//! `receive_push.rs`; `access.rs` says who may do what (credentials are
+//! `receive_push.rs`, `tables.rs`; `access.rs` says who may do what (credentials are
 //! checked by `accounts::peer_auth`), `body.rs` reads bodies at a minimum
 //! pace, `error.rs` says what went wrong in the protocol's terms. Handlers
 //! stay thin: authenticate, parse, call the store, answer as Eden does.
@@ -14,6 +14,7 @@ mod query;
 mod receive_push;
 pub mod register;
 mod serve_pull;
+mod tables;
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -34,14 +35,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/{app}/sync/sync.xml", web::route().to(sync_xml_under_app));
 }
 
-/// `/sync/repository/{file}`: only `register.json` is served.
+/// `/sync/repository/{file}`: `register.json`, and edensync's
+/// `tables.json` (GET).
 async fn repository(
     req: HttpRequest,
     state: web::Data<AppState>,
     file: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ProtocolError> {
-    register::register(req, state, file.into_inner(), payload).await
+    repository_file(req, state, file.into_inner(), payload).await
+}
+
+async fn repository_file(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    file: String,
+    payload: web::Payload,
+) -> Result<HttpResponse, ProtocolError> {
+    if file == "tables.json" && req.method() == Method::GET {
+        return tables::list(req, state).await;
+    }
+    register::register(req, state, file, payload).await
 }
 
 /// `/{app}/sync/repository/{file}`: the same as without the application name.
@@ -52,7 +66,7 @@ async fn repository_under_app(
     payload: web::Payload,
 ) -> Result<HttpResponse, ProtocolError> {
     let (_, file) = path.into_inner();
-    register::register(req, state, file, payload).await
+    repository_file(req, state, file, payload).await
 }
 
 async fn sync_xml(

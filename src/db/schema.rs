@@ -136,6 +136,7 @@ diesel::table! {
         outfile_pattern -> Nullable<Text>,
         last_bundle_seq -> Nullable<BigInt>,
         delete_input_files -> Bool,
+        filters_changed_at -> Nullable<Timestamp>,
     }
 }
 

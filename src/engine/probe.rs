@@ -6,6 +6,7 @@ use super::client::{PeerKind, Probed};
 use super::error::SyncError;
 use crate::model;
 use crate::model::repositories::Repository;
+use crate::model::table_counts::TableCount;
 
 /// The table a test asks for when the repository has no task yet: one
 /// every Eden instance has.
@@ -32,6 +33,27 @@ impl Engine {
         let probed = peer.probe(table.as_deref().unwrap_or(ANY_TABLE)).await?;
         let margin = i64::from(config.clock_skew_warn_secs);
         Ok(describe(&repository.name, &probed, margin))
+    }
+}
+
+impl Engine {
+    /// The tables an edensync peer holds that we may pull, with counts;
+    /// `None` for an Eden peer or a folder (they cannot say).
+    pub async fn peer_tables(
+        &self,
+        repository: &Repository,
+    ) -> Result<Option<Vec<TableCount>>, SyncError> {
+        if repository.peer_kind.as_deref() != Some(PeerKind::Edensync.as_str()) {
+            return Ok(None);
+        }
+        let config = self
+            .db(|conn| {
+                model::sync_config::get(conn)?
+                    .ok_or_else(|| SyncError::permanent("the sync_config row is missing"))
+            })
+            .await?;
+        let peer = self.peer(repository, &config)?;
+        Ok(Some(peer.tables().await?))
     }
 }
 

@@ -206,6 +206,23 @@ impl Run<'_> {
                 repository.name
             )));
         }
+        if tasks.is_empty() {
+            // Nothing to do is said, not done silently: the run page and
+            // the log tell the administrator where to add tables.
+            self.log(
+                None,
+                "none/none",
+                "check tasks",
+                LogResult::Warning,
+                false,
+                format!(
+                    "{} has no tables to sync: nothing was pulled or pushed. Add tables on its Resources tab.",
+                    repository.name
+                ),
+            )
+            .await;
+            return Ok(());
+        }
         let margin = i64::from(config.clock_skew_warn_secs.max(1));
         for task in tasks {
             let mut report = TaskReport {
@@ -215,6 +232,20 @@ impl Run<'_> {
             let pulls = task.mode.pulls();
             let pushes = task.mode.pushes();
             let mut pull_failed = false;
+            if pulls && task.filters_changed_at.is_some() {
+                self.log(
+                    Some(&task.resource_name),
+                    "pull/outgoing",
+                    "check filters",
+                    LogResult::Warning,
+                    false,
+                    format!(
+                        "The filters of {} changed after its last pull: this pull brings what changed since then, not the records the new filters select that did not change. Re-pull {} on the Resources tab to fetch them.",
+                        task.resource_name, task.resource_name
+                    ),
+                )
+                .await;
+            }
             if pulls {
                 self.committed = Committed::default();
                 self.progress

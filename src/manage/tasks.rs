@@ -192,13 +192,20 @@ pub fn update(
             .collect();
         model::tasks::update_settings(conn, task.id, &valid.settings)?;
         let filters_changed = before != valid.filters;
+        let pulled_before = task.last_pull.is_some() || task.last_pull_seq.is_some();
         if filters_changed {
             model::task_filters::replace(conn, task.id, &valid.filters)?;
             model::tasks::clear_push_watermark(conn, task.id, model::now())?;
+            if pulled_before {
+                model::tasks::mark_filters_changed(conn, task.id, model::now())?;
+            }
         }
         let mut detail = describe(&valid);
         if filters_changed {
             detail.push_str("; filters changed: push watermark reset");
+            if pulled_before {
+                detail.push_str(", a re-pull offered");
+            }
         }
         audit::record(
             conn,

@@ -14,6 +14,7 @@ pub mod sessions;
 pub mod setup_tokens;
 pub mod sync_config;
 pub mod sync_log;
+pub mod table_counts;
 pub mod task_filters;
 pub mod tasks;
 pub mod trusted_addresses;

@@ -42,6 +42,9 @@ pub struct Task {
     pub last_bundle_seq: Option<i64>,
     /// Folder repositories: delete a file once it is imported.
     pub delete_input_files: bool,
+    /// The filters changed after the task had pulled: records they newly
+    /// select that did not change since are not pulled until a re-pull.
+    pub filters_changed_at: Option<NaiveDateTime>,
 }
 
 pub fn find(
@@ -175,8 +178,20 @@ pub fn clear_pull_watermark(
         .set((
             tasks::last_pull.eq(None::<NaiveDateTime>),
             tasks::last_pull_seq.eq(None::<i64>),
+            tasks::filters_changed_at.eq(None::<NaiveDateTime>),
             tasks::updated_at.eq(now),
         ))
+        .execute(conn)
+}
+
+/// Note that the filters changed after the task had pulled.
+pub fn mark_filters_changed(
+    conn: &mut DbConnection,
+    id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(tasks::table.find(id))
+        .set(tasks::filters_changed_at.eq(Some(now)))
         .execute(conn)
 }
 

@@ -14,6 +14,7 @@ mod jobs;
 mod logs;
 mod metrics;
 mod peer_contacts;
+mod peer_tables;
 pub mod observe;
 mod query;
 mod records;

@@ -197,6 +197,9 @@ pub(super) struct FormPage {
     pub jobs: usize,
     /// What "Test connection" found with the values entered: (works, words).
     pub tested: Option<(bool, String)>,
+    /// On the repository's own page: whether it has run yet, for the next
+    /// steps shown until it is set up (tables, a first run, a schedule).
+    pub ran: Option<bool>,
 }
 
 pub async fn new(req: HttpRequest, who: AdminSession) -> Result<HttpResponse, WebError> {
@@ -214,6 +217,7 @@ pub async fn new(req: HttpRequest, who: AdminSession) -> Result<HttpResponse, We
         tasks: 0,
         jobs: 0,
         tested: None,
+        ran: None,
     };
     Ok(render(&req, page))
 }
@@ -249,6 +253,7 @@ pub async fn create(
                 tasks: 0,
                 jobs: 0,
                 tested: None,
+                ran: None,
             };
             Ok(render_status(&req, page, StatusCode::UNPROCESSABLE_ENTITY))
         }
@@ -263,12 +268,13 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     let id = id.into_inner();
-    let (repository, form, tasks, jobs) = super::db(&state.pool, move |conn| {
+    let (repository, form, tasks, jobs, ran) = super::db(&state.pool, move |conn| {
         let repository = model::repositories::find(conn, id)?.ok_or(WebError::NotFound)?;
         let form = RepositoryForm::from_repository(conn, &repository).map_err(manage_error)?;
         let tasks = model::tasks::list_for_repository(conn, id)?.len();
         let jobs = model::jobs::list_for_repository(conn, id)?.len();
-        Ok::<_, WebError>((repository, form, tasks, jobs))
+        let ran = !model::runs::for_repository(conn, id, 1)?.is_empty();
+        Ok::<_, WebError>((repository, form, tasks, jobs, ran))
     })
     .await?;
     let page = FormPage {
@@ -281,6 +287,7 @@ pub async fn show(
         tasks,
         jobs,
         tested: None,
+        ran: Some(ran),
     };
     Ok(render(&req, page))
 }
@@ -318,6 +325,7 @@ pub async fn update(
                 tasks,
                 jobs,
                 tested: None,
+                ran: None,
             };
             Ok(render_status(&req, page, StatusCode::UNPROCESSABLE_ENTITY))
         }

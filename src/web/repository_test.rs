@@ -103,6 +103,7 @@ async fn test_entered(
         tasks,
         jobs,
         tested,
+        ran: None,
     };
     Ok(render(&req, page))
 }

@@ -16,6 +16,7 @@ use crate::model::repositories::Repository;
 use crate::model::task_filters::TaskFilter;
 use crate::model::tasks::Task;
 use crate::vocabulary::{Method, Policy, Strategy, TaskMode};
+use crate::web::peer_tables::PeerTables;
 use crate::web::repositories::manage_error;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{AppState, FormErrors, Layout, redirect_with_flash, render_status};
@@ -183,6 +184,8 @@ struct ResourcesPage {
     policies: [(&'static str, &'static str); 4],
     modes: [(&'static str, &'static str); 4],
     methods: &'static [Method],
+    /// The peer's own tables, for an edensync peer.
+    peer_tables: PeerTables,
 }
 
 /// What the task form shows: values, the task it changes (none: it adds
@@ -211,6 +214,8 @@ async fn resources_page(
         manage::tasks::list(conn, &listed).map_err(manage_error)
     })
     .await?;
+    let own: Vec<Task> = tasks.iter().map(|(task, _)| task.clone()).collect();
+    let peer_tables = PeerTables::load(state, &repository, &own).await;
     let page = ResourcesPage {
         layout: Layout::new(
             req,
@@ -226,6 +231,7 @@ async fn resources_page(
         policies: POLICIES,
         modes: MODES,
         methods: Method::ALL,
+        peer_tables,
     };
     Ok(render_status(req, page, status))
 }
@@ -234,6 +240,8 @@ async fn resources_page(
 pub struct ResourcesQuery {
     /// The table whose task to edit in the form.
     edit: Option<String>,
+    /// A table picked from the peer's list, to add.
+    table: Option<String>,
 }
 
 pub async fn resources(
@@ -244,7 +252,9 @@ pub async fn resources(
     query: web::Query<ResourcesQuery>,
 ) -> Result<HttpResponse, WebError> {
     let repository = repository(&state, id.into_inner()).await?;
-    let (form, editing) = match query.into_inner().edit {
+    let query = query.into_inner();
+    let picked = query.table;
+    let (form, editing) = match query.edit.filter(|t| !t.is_empty()) {
         Some(table) => {
             let target = repository.clone();
             let stored = super::db(&state.pool, move |conn| {
@@ -256,7 +266,13 @@ pub async fn resources(
             let table = stored.table.clone();
             (PostedTask::of(stored), Some(table))
         }
-        None => (PostedTask::fresh(), None),
+        None => (
+            PostedTask {
+                table: picked.unwrap_or_default(),
+                ..PostedTask::fresh()
+            },
+            None,
+        ),
     };
     resources_page(
         &req,
@@ -332,8 +348,13 @@ async fn save_task(
     match saved {
         Ok(task) => {
             let said = if editing.is_some() {
+                let repull = if task.filters_changed_at.is_some() {
+                    " Its filters changed after it had pulled: the next push sends all they select, but pulls only bring what changes from now on. Use \"Re-pull everything\" in its row to fetch the rest."
+                } else {
+                    ""
+                };
                 format!(
-                    "{} with {} was changed.",
+                    "{} with {} was changed.{repull}",
                     task.resource_name, repository.name
                 )
             } else {

@@ -224,10 +224,21 @@ async fn start(
     trigger: Trigger,
 ) -> Result<HttpResponse, WebError> {
     let who = posted.session;
-    let repository = super::db(&state.pool, move |conn| {
-        model::repositories::find(conn, id)?.ok_or(WebError::NotFound)
+    let (repository, tasks) = super::db(&state.pool, move |conn| {
+        let repository = model::repositories::find(conn, id)?.ok_or(WebError::NotFound)?;
+        let tasks = model::tasks::list_for_repository(conn, id)?.len();
+        Ok::<_, WebError>((repository, tasks))
     })
     .await?;
+    if tasks == 0 && repository.is_active() {
+        return Ok(redirect_with_error(
+            &format!("/repositories/{id}/resources"),
+            &format!(
+                "{} has no tables to sync yet, so no run was started: choose them here first.",
+                repository.name
+            ),
+        ));
+    }
     // A race with a run starting meanwhile is harmless: that run is skipped.
     let busy = state
         .engine

@@ -16,6 +16,7 @@ mod config;
 mod console_charts;
 mod console_errors;
 mod console_failures;
+mod console_first_steps;
 mod console_forms;
 mod console_layout;
 mod console_logs;

@@ -375,3 +375,55 @@ async fn a_stale_password_at_the_peers_address_is_throttled_without_locking_the_
         "the account is not locked"
     );
 }
+
+/// `tables.json`: what a peer may pull, with counts; only for accounts that
+/// may act as the repository named.
+#[tokio::test]
+async fn a_peer_lists_the_tables_it_may_pull_and_nothing_more() {
+    use diesel::prelude::*;
+    use edensync::db::schema::repositories::dsl::{allowed_tables, peer_uuid, repositories};
+
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    crate::support::peers::write_local(&app, &crate::support::peers::orgs_with_offices("T", 3));
+    register_sync_peer(&app, "field@example.org", "urn:uuid:field").await;
+    register_sync_peer(&app, "other@example.org", "urn:uuid:other").await;
+    let list = |email: &'static str, peer: &'static str| {
+        let address = app.url(&format!("/sync/repository/tables.json?repository={peer}"));
+        async move {
+            let response = reqwest::Client::new()
+                .get(address)
+                .basic_auth(email, Some(PEER_PASSWORD))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+
+    let (status, body) = list("field@example.org", "urn:uuid:field").await;
+    assert_eq!(status, 200, "{body}");
+    let tables = body["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 2, "{body}");
+    assert_eq!(tables[0]["table"], "org_office");
+    assert_eq!(tables[0]["records"], 3);
+    assert_eq!(tables[0]["component_of"], "org_organisation");
+    assert_eq!(tables[1]["table"], "org_organisation");
+    assert_eq!(tables[1]["records"], 3);
+    assert!(tables[1]["component_of"].is_null());
+
+    // A repository limited to some tables sees only those.
+    diesel::update(repositories.filter(peer_uuid.eq("urn:uuid:field")))
+        .set(allowed_tables.eq(Some("org_organisation")))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let (_, body) = list("field@example.org", "urn:uuid:field").await;
+    assert_eq!(body["tables"].as_array().unwrap().len(), 1, "{body}");
+
+    // Another peer's account may not act as this one; no account, no list.
+    let (status, body) = list("other@example.org", "urn:uuid:field").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("may not act as"), "{body}");
+    let anonymous = reqwest::get(app.url("/sync/repository/tables.json")).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}

@@ -6,10 +6,12 @@
 use std::time::{Duration, Instant};
 
 use reqwest::header;
+use serde_json::Value;
 
 use super::messages::read_limited;
 use super::{Peer, PeerKind, SyncQuery, clock_skew};
 use crate::engine::error::SyncError;
+use crate::model::table_counts::TableCount;
 
 /// What a connection test learned.
 #[derive(Debug, Clone)]
@@ -21,6 +23,9 @@ pub struct Probed {
     pub clock_skew: Option<i64>,
     pub took: Duration,
 }
+
+/// The most tables a peer's list is read for.
+const MAX_TABLES: usize = 1_000;
 
 /// A `msince` no record reaches: the answer is empty on Eden and edensync.
 const NOTHING_SINCE: &str = "2100-01-01T00:00:00";
@@ -70,5 +75,36 @@ impl Peer {
             clock_skew,
             took: started.elapsed(),
         })
+    }
+}
+
+impl Peer {
+    /// An edensync peer's tables that we may pull, with their counts.
+    pub async fn tables(&self) -> Result<Vec<TableCount>, SyncError> {
+        let url = format!(
+            "{}?repository={}",
+            self.url("sync/repository/tables.json"),
+            super::quote(&self.site_uuid)
+        );
+        let response = self
+            .request(reqwest::Method::GET, &url)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let response = self.check(response).await?;
+        let body = read_limited(response, 1024 * 1024).await;
+        let listed: Value = serde_json::from_str(&body).map_err(|_| {
+            SyncError::permanent(format!("{} did not list its tables as JSON", self.name))
+        })?;
+        let tables = listed
+            .get("tables")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .take(MAX_TABLES)
+            .filter_map(|t| serde_json::from_value::<TableCount>(t.clone()).ok())
+            .filter(|t| crate::store::is_valid_table_name(&t.table))
+            .collect();
+        Ok(tables)
     }
 }
