@@ -147,15 +147,7 @@ impl Engine {
                             &holder,
                             expires,
                         )?;
-                        let step = progress.step();
-                        model::runs::update_progress(
-                            conn,
-                            run_id,
-                            &progress.counts(),
-                            step.as_deref(),
-                            &progress.tables(),
-                            now,
-                        )?;
+                        progress.save(conn, run_id)?;
                         Ok(ours)
                     })
                     .await;

@@ -20,6 +20,7 @@ impl Run<'_> {
     ) {
         let (repository_id, run_id) = (self.repository_id, self.run_id);
         let table = table.map(str::to_string);
+        let progress = self.progress.clone();
         let written = self
             .engine
             .db(move |conn| {
@@ -33,8 +34,11 @@ impl Run<'_> {
                     result,
                     remote,
                     &message,
-                )
-                .map_err(SyncError::from)
+                )?;
+                // The counters go with the row: the run page never shows
+                // a log ahead of them.
+                progress.save(conn, run_id)?;
+                Ok::<_, SyncError>(())
             })
             .await;
         if let Err(e) = written {

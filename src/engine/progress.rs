@@ -47,6 +47,25 @@ impl Progress {
         }
     }
 
+    /// Write the counters, step and tables to the run row (the heartbeat,
+    /// and each log row of the run, so the page never shows a log ahead of
+    /// its counters).
+    pub fn save(
+        &self,
+        conn: &mut crate::db::DbConnection,
+        run_id: i64,
+    ) -> diesel::QueryResult<usize> {
+        let step = self.step();
+        model::runs::update_progress(
+            conn,
+            run_id,
+            &self.counts(),
+            step.as_deref(),
+            &self.tables(),
+            model::now(),
+        )
+    }
+
     pub fn step(&self) -> Option<String> {
         self.step.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }

@@ -125,3 +125,60 @@ async fn a_run_shows_records_of_the_total_and_the_time_left_per_table() {
     assert!(page.contains("<h2>Tables</h2>"), "{page}");
     assert!(page.contains(">done<"), "{page}");
 }
+
+/// The new records the run's log rows so far say were imported.
+fn created_in_log(conn: &mut edensync::db::DbConnection, run_id: i64) -> i64 {
+    model::sync_log::for_run(conn, run_id)
+        .unwrap()
+        .iter()
+        .filter_map(|row| {
+            let (_, rest) = row.message.split_once(" records: ")?;
+            rest.split_once(" new")?.0.parse::<i64>().ok()
+        })
+        .sum()
+}
+
+/// Each page's log row is written with the run's counters: while a run goes
+/// on, its page never shows "Pulled 400" beside log rows for 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counters_are_never_behind_the_log() {
+    let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
+        return;
+    };
+    add_task(&a, id, TaskSpec { mode: "pull", ..TaskSpec::default() });
+    write_local(&b, &many_orgs("B", 600));
+    let mut engine = peers::engine(&a);
+    engine.page_size = 100;
+    // Read the run row and its log while the run goes on, before each page.
+    let checked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (watch, seen) = (a.node.pool.clone(), checked.clone());
+    let report = engine
+        .run(edensync::engine::RunRequest {
+            repository_id: id,
+            trigger: edensync::engine::Trigger::Manual,
+            job_id: None,
+            only_table: None,
+            stop: edensync::engine::Stop::never(),
+            progress: Some(std::sync::Arc::new(move |line: &str| {
+                if !line.contains("importing") {
+                    return;
+                }
+                let mut conn = watch.get().unwrap();
+                let Some(run) = model::runs::in_progress(&mut conn).unwrap().pop() else {
+                    return;
+                };
+                let logged = created_in_log(&mut conn, run.id);
+                seen.lock().unwrap().push((run.counts.pulled_created, logged));
+            })),
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert_eq!(created_in_log(&mut a.conn(), report.run_id), 600);
+    let checked = checked.lock().unwrap().clone();
+    assert!(checked.len() >= 3, "several pages: {checked:?}");
+    assert!(checked.iter().any(|(_, logged)| *logged > 0), "{checked:?}");
+    for (counted, logged) in &checked {
+        assert!(counted >= logged, "the counters lag the log: {checked:?}");
+    }
+}
