@@ -9,11 +9,12 @@ use serde::Deserialize;
 
 use crate::error::WebError;
 use crate::model;
-use crate::model::sync_log::{LogEntry, LogQuery};
+use crate::model::sync_log::LogQuery;
 use crate::s3xml::time;
 use crate::vocabulary::LogResult;
 use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_names::{name_of, names};
+use crate::web::log_groups::{self, LogGroup};
 use crate::web::session::{AdminSession, Protected};
 use crate::web::{AppState, Layout, redirect_with_error, redirect_with_flash, render};
 
@@ -101,7 +102,8 @@ struct LogsPage {
     repositories: Vec<(i64, String, bool)>,
     /// The repository the log is filtered by: the page shows its tabs.
     repository: Option<(i64, String)>,
-    rows: Vec<(String, LogEntry)>,
+    /// Rows, repeated ones of one step as one line.
+    rows: Vec<LogGroup>,
     modes: [&'static str; 7],
     results: [&'static str; 4],
     older: Option<String>,
@@ -128,10 +130,12 @@ pub async fn index(
     let older = (entries.len() as i64 == PAGE)
         .then(|| entries.last().map(|e| filters.link(e.id)))
         .flatten();
-    let rows = entries
-        .into_iter()
-        .map(|e| (name_of(&repositories, e.repository_id), e))
-        .collect();
+    let rows = log_groups::collapse(
+        entries
+            .into_iter()
+            .map(|e| (name_of(&repositories, e.repository_id), e))
+            .collect(),
+    );
     let selected = filters.repository.value();
     let mut layout = Layout::new(&req, "Log", "logs", &who);
     layout.flash = problems(&[

@@ -11,6 +11,7 @@ mod failure_cause;
 mod format;
 mod health;
 mod jobs;
+mod log_groups;
 mod logs;
 mod metrics;
 mod peer_contacts;

@@ -14,8 +14,8 @@ use crate::error::WebError;
 use crate::model;
 use crate::model::review_items::ReviewItem;
 use crate::model::runs::Run;
-use crate::model::sync_log::LogEntry;
 use crate::web::format::span;
+use crate::web::log_groups::{self, LogGroup};
 use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_names::{name_of, names};
 use crate::web::run_charts;
@@ -158,7 +158,8 @@ struct RunPage {
     link: Option<LinkView>,
     /// Each table's pull and push, with the time left while it goes on.
     tables: Vec<TableRow>,
-    log: Vec<LogEntry>,
+    /// The run's log, repeated rows of one step as one line.
+    log: Vec<LogGroup>,
     rejected: Vec<ReviewItem>,
 }
 
@@ -182,6 +183,7 @@ pub async fn show(
     let link = LinkView::of(&run, &log);
     let tables = TableRow::of(&run, model::now());
     let row = RunRow::new(run, &names);
+    let log = log_groups::collapse(log.into_iter().map(|e| (row.repository.clone(), e)).collect());
     let page = RunPage {
         layout: Layout::new(&req, &format!("Run {id}"), "runs", &who),
         row,
@@ -230,15 +232,6 @@ async fn start(
         Ok::<_, WebError>((repository, tasks))
     })
     .await?;
-    if tasks == 0 && repository.is_active() {
-        return Ok(redirect_with_error(
-            &format!("/repositories/{id}/resources"),
-            &format!(
-                "{} has no tables to sync yet, so no run was started: choose them here first.",
-                repository.name
-            ),
-        ));
-    }
     // A race with a run starting meanwhile is harmless: that run is skipped.
     let busy = state
         .engine
@@ -251,6 +244,15 @@ async fn start(
             &runs,
             &format!(
                 "A run of {} is already in progress, so no second one was started; this page follows it.",
+                repository.name
+            ),
+        ));
+    }
+    if tasks == 0 && repository.is_active() {
+        return Ok(redirect_with_error(
+            &format!("/repositories/{id}/resources"),
+            &format!(
+                "{} has no tables to sync yet, so no run was started: choose them here first.",
                 repository.name
             ),
         ));

@@ -153,16 +153,19 @@ async fn filter_page_and_purge_the_log() {
         "the time range applies"
     );
 
-    // 123 rows: a first page of 100 and a link to the older ones.
+    // 123 rows: a first page of 100 and a link to the older ones. The 120
+    // rows of one step read as one line, each row kept inside it.
     let first = admin.get("/logs").await.text().await.unwrap();
-    assert_eq!(first.matches("<tr>").count(), 101, "header + 100 rows");
+    assert_eq!(first.matches("Data sent to peer (").count(), 100, "100 rows");
+    assert_eq!(first.matches("<tr>").count(), 2, "header + one line for them");
     let start = first.find("/logs?before=").expect("a link to older rows");
     let link = &first[start..first[start..].find('"').unwrap() + start];
     let second = admin.get(link).await.text().await.unwrap();
+    assert_eq!(second.matches("Data sent to peer (").count(), 20, "{second}");
     assert_eq!(
         second.matches("<tr>").count(),
-        24,
-        "header + the 23 older rows"
+        5,
+        "header + one line for the 20 rows of one step + the 3 others"
     );
 
     // Purging needs the token; then removes only what is older.
@@ -189,4 +192,50 @@ async fn filter_page_and_purge_the_log() {
             .unwrap()
             .contains("1 log row(s) older than 30 days removed")
     );
+}
+
+/// A pull of many pages logs a row per page; the run page and the log
+/// viewer show them as one line that says how many, each row a click away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_rows_of_one_step_are_one_line_with_each_row_a_click_away() {
+    use crate::support::browser::{click, logged_in, open, set_width, shot};
+    use crate::support::peers::{self, TaskSpec};
+
+    let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
+        return;
+    };
+    a.add_admin();
+    peers::add_task(&a, id, TaskSpec { mode: "pull", ..TaskSpec::default() });
+    peers::write_local(&b, &peers::many_orgs("B", 600));
+    let mut engine = peers::engine(&a);
+    engine.page_size = 100;
+    let report = peers::run_with(&engine, id).await;
+    let pages = model::sync_log::for_run(&mut a.conn(), report.run_id)
+        .unwrap()
+        .iter()
+        .filter(|row| row.action == "import")
+        .count();
+    assert!(pages >= 3, "several pages: {pages}");
+
+    let Some(browser) = logged_in(&a).await else {
+        return;
+    };
+    let driver = &browser.driver;
+    for (page, table) in [
+        (format!("/runs/{}", report.run_id), "run-log"),
+        (format!("/logs?repository={id}"), "log-rows"),
+    ] {
+        for width in [1400, 400] {
+            set_width(driver, width).await;
+            open(driver, a.url(&page)).await;
+            let html = driver.source().await.unwrap();
+            assert_eq!(html.matches("<details class=\"repeated\">").count(), 1, "{html}");
+            assert!(html.contains(&format!("{pages} rows like this")), "{html}");
+            let rows = html.matches("Data imported successfully").count();
+            assert_eq!(rows, pages, "each row is kept, inside the line: {html}");
+            click(driver, &format!("#{table} details.repeated summary")).await;
+            shot(driver, &format!("{table}-repeated-{width}")).await;
+        }
+    }
+    browser.quit().await;
 }
