@@ -158,3 +158,59 @@ async fn states_have_their_colours_tables_become_cards_and_focus_shows() {
     shot(driver, "runs-cards-400").await;
     browser.quit().await;
 }
+
+/// Every page of the console, on a desktop and on a phone: it has its
+/// heading, nothing makes the page scroll sideways (wide tables scroll in
+/// their own box or turn into cards), and a screenshot is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_desktop_and_a_phone() {
+    let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
+        return;
+    };
+    let admin = a.add_admin();
+    add_task(&a, id, TaskSpec::default());
+    peers::write_local(&b, &peers::orgs_with_offices("B", 3));
+    let run = peers::run(&a, id).await;
+    let Some(browser) = crate::support::browser::logged_in(&a).await else {
+        return;
+    };
+    let driver = &browser.driver;
+    let pages = [
+        ("dashboard", "/".to_string()),
+        ("repositories", "/repositories".into()),
+        ("repository-new", "/repositories/new".into()),
+        ("repository", format!("/repositories/{id}")),
+        ("resources", format!("/repositories/{id}/resources")),
+        ("schedule", format!("/repositories/{id}/schedule")),
+        ("runs", "/runs".into()),
+        ("run", format!("/runs/{}", run.run_id)),
+        ("jobs", "/jobs".into()),
+        ("review", "/review".into()),
+        ("records-tables", "/records".into()),
+        ("records-table", "/records/org_organisation".into()),
+        ("logs", "/logs".into()),
+        ("settings", "/settings".into()),
+        ("users", "/users".into()),
+        ("user", format!("/users/{}", admin.id)),
+        ("audit", "/audit".into()),
+        ("account-password", "/account/password".into()),
+        ("not-found-page", "/no/such/page".into()),
+    ];
+    for width in [1400, 400] {
+        set_width(driver, width).await;
+        for (name, path) in &pages {
+            open(driver, a.url(path)).await;
+            let fits = eval(
+                driver,
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+            )
+            .await;
+            assert!(
+                fits[0].as_f64() <= fits[1].as_f64(),
+                "{path} scrolls sideways at {width} px: {fits}"
+            );
+            shot(driver, &format!("page-{name}-{width}")).await;
+        }
+    }
+    browser.quit().await;
+}
