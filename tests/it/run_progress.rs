@@ -184,3 +184,46 @@ async fn the_counters_are_never_behind_the_log() {
         assert!(counted >= logged, "the counters lag the log: {checked:?}");
     }
 }
+
+/// Pulling again what is already here says "unchanged", never "changed":
+/// on the run page, in its log, and in the list of runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_pull_of_unchanged_records_is_reported_as_unchanged() {
+    let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
+        return;
+    };
+    let task = add_task(&a, id, TaskSpec { mode: "pull", ..TaskSpec::default() });
+    write_local(&b, &many_orgs("B", 5));
+    let first = peers::run(&a, id).await;
+    assert_eq!(first.counts.pulled_created, 5);
+    model::tasks::clear_pull_watermark(&mut a.conn(), task, model::now()).unwrap();
+    let again = peers::run(&a, id).await;
+    let counts = again.counts;
+    assert_eq!(
+        (counts.pulled_created, counts.pulled_updated, counts.pulled_unchanged),
+        (0, 0, 5),
+        "{again:?}"
+    );
+
+    a.add_admin();
+    let Some(browser) = crate::support::browser::logged_in(&a).await else {
+        return;
+    };
+    let driver = &browser.driver;
+    for width in [1400, 400] {
+        set_width(driver, width).await;
+        open(driver, a.url(&format!("/runs/{}", again.run_id))).await;
+        let html = driver.source().await.unwrap();
+        assert!(html.contains("0 new, 0 changed, 0 deleted, 5 unchanged"), "{html}");
+        assert!(html.contains("5 records received, none changed (already up-to-date)"), "{html}");
+        shot(driver, &format!("re-pull-unchanged-{width}")).await;
+        open(driver, a.url(&format!("/runs?repository={id}"))).await;
+        let html = driver.source().await.unwrap();
+        assert!(
+            html.contains(&format!("<a href=\"/runs/{}\">", again.run_id))
+                && html.contains("<td data-label=\"Pulled (new / changed / deleted)\">0 / 0 / 0</td>"),
+            "{html}"
+        );
+    }
+    browser.quit().await;
+}
