@@ -30,6 +30,12 @@ pub(super) async fn list(
         // Only what the repository may pull is shown to it.
         if let Some(r) = &repository {
             tables.retain(|t| r.may_touch(&t.table));
+            // Nor is a table it may not pull named as a master.
+            for t in &mut tables {
+                if t.component_of.as_deref().is_some_and(|m| !r.may_touch(m)) {
+                    t.component_of = None;
+                }
+            }
         }
         Ok(tables)
     })

@@ -150,6 +150,7 @@ fn app_state(node: Node, engine: Engine) -> AppState {
         login_throttle: LoginThrottle::default(),
         peer_auth: Default::default(),
         review_counts: Default::default(),
+        peer_tables: Default::default(),
     }
 }
 

@@ -29,7 +29,9 @@ impl Engine {
         // the next try comes soon, not after a growing wait.
         let progressed = counts.records_moved();
         let cancelled = failures.iter().find(|f| f.kind == FailureKind::Cancelled);
+        let skipped = run.nothing_to_do && failures.is_empty();
         let status = match cancelled {
+            None if skipped => RunStatus::Skipped,
             Some(_) if run.stop.timed_out() => RunStatus::TimedOut,
             Some(_) => RunStatus::Cancelled,
             None if failures.is_empty() && run.rejected == 0 => RunStatus::Succeeded,
@@ -99,7 +101,9 @@ impl Engine {
                     &tables,
                     now,
                 )?;
-                model::repositories::record_outcome(
+                // A skip leaves the repository's health as it was.
+                if !skipped {
+                    model::repositories::record_outcome(
                     conn,
                     repository_id,
                     &model::repositories::RunOutcome {
@@ -112,6 +116,7 @@ impl Engine {
                     },
                     now,
                 )?;
+                }
                 model::repositories::release_lease(conn, repository_id, &holder)?;
                 Ok((name, error))
             })

@@ -1,5 +1,7 @@
 //! Eden's log rows (`sync_log`), written by every step of the active side.
 
+use diesel::Connection;
+
 use super::error::SyncError;
 use super::run::Run;
 use crate::db::{DbConnection, DbError};
@@ -24,21 +26,23 @@ impl Run<'_> {
         let written = self
             .engine
             .db(move |conn| {
-                log(
-                    conn,
-                    repository_id,
-                    Some(run_id),
-                    table.as_deref(),
-                    mode,
-                    action,
-                    result,
-                    remote,
-                    &message,
-                )?;
-                // The counters go with the row: the run page never shows
-                // a log ahead of them.
-                progress.save(conn, run_id)?;
-                Ok::<_, SyncError>(())
+                conn.transaction(|conn| {
+                    log(
+                        conn,
+                        repository_id,
+                        Some(run_id),
+                        table.as_deref(),
+                        mode,
+                        action,
+                        result,
+                        remote,
+                        &message,
+                    )?;
+                    // The counters go with the row: the run page never shows
+                    // a log ahead of them.
+                    progress.save(conn, run_id)?;
+                    Ok::<_, SyncError>(())
+                })
             })
             .await;
         if let Err(e) = written {

@@ -90,6 +90,7 @@ impl Engine {
             skew_warned: false,
             committed: Committed::default(),
             records_per_sec: None,
+            nothing_to_do: false,
         };
         let outcome = run.execute(request.only_table.as_deref()).await;
         heartbeat.abort();
@@ -117,6 +118,9 @@ pub(super) struct Run<'a> {
     /// Records per second the link moved in this run's last pull between
     /// edensync nodes: the push that follows starts its pages there.
     pub records_per_sec: Option<f64>,
+    /// The repository has no tables to sync: the run is a skip, neither
+    /// a success nor a failure of the repository.
+    pub nothing_to_do: bool,
 }
 
 /// What a run's tasks exchange records with.
@@ -221,6 +225,7 @@ impl Run<'_> {
                 ),
             )
             .await;
+            self.nothing_to_do = true;
             return Ok(());
         }
         let margin = i64::from(config.clock_skew_warn_secs.max(1));

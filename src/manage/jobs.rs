@@ -124,7 +124,13 @@ pub fn edit(
     conn.transaction(|conn| {
         let before = find(conn, id)?;
         let next_run_at = schedule::next_run(&spec, now, before.times_run);
-        let changes = stored(form, spec, cron_text, next_run_at.filter(|_| form.enabled), now);
+        let changes = stored(
+            form,
+            spec,
+            cron_text,
+            next_run_at.filter(|_| form.enabled),
+            now,
+        );
         model::jobs::update(conn, id, &changes)?;
         let job = find(conn, id)?;
         audit::record(
@@ -157,7 +163,13 @@ pub fn set_paused(
         };
         model::jobs::set_enabled(conn, id, !paused, next_run_at, now)?;
         let action = if paused { "job.pause" } else { "job.resume" };
-        audit::record(conn, actor, action, Some(&format!("job {id}")), Some(&describe(&job)))?;
+        audit::record(
+            conn,
+            actor,
+            action,
+            Some(&format!("job {id}")),
+            Some(&describe(&job)),
+        )?;
         find(conn, id)
     })
 }

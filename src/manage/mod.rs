@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod jobs;
+pub mod peers;
 pub mod repositories;
 pub mod review;
 pub mod schedule;

@@ -224,25 +224,6 @@ pub fn as_entered(
     }
 }
 
-/// Accept pushes from a repository's peer (one click on the console).
-pub fn accept_pushes(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    repository: &Repository,
-) -> Result<(), ManageError> {
-    conn.transaction(|conn| {
-        model::repositories::set_accept_push(conn, repository.id, true)?;
-        audit::record(
-            conn,
-            actor,
-            "repository.accept_push",
-            Some(&repository.name),
-            Some("pushes from the peer accepted"),
-        )?;
-        Ok(())
-    })
-}
-
 /// Remove a repository with its tasks, jobs, runs and log.
 pub fn remove(
     conn: &mut DbConnection,

@@ -40,11 +40,11 @@ pub fn cron(expr: &str) -> String {
     let words = match (sec, min, hour) {
         ("*", "*", "*") => Some("every second".to_string()),
         ("0", "*", "*") => Some("every minute".to_string()),
-        (s, "*", "*") => step(s).map(period),
-        ("0", m, "*") => step(m)
+        (s, "*", "*") => step(s, 60).map(period),
+        ("0", m, "*") => step(m, 60)
             .map(|n| period(n * 60))
             .or_else(|| number(m, 59).map(|m| format!("every hour at :{m:02}"))),
-        ("0", m, h) => match (number(m, 59), step(h), number(h, 23)) {
+        ("0", m, h) => match (number(m, 59), step(h, 24), number(h, 23)) {
             (Some(m), Some(n), _) => Some(format!("{} at :{m:02}", period(n * 3600))),
             (Some(m), None, Some(h)) => Some(format!("every {day} at {h:02}:{m:02} UTC")),
             _ => None,
@@ -58,12 +58,13 @@ pub fn cron(expr: &str) -> String {
     }
 }
 
-/// `*/N` (or `0/N`) as N.
-fn step(field: &str) -> Option<i64> {
+/// `*/N` (or `0/N`) as N, when N divides the field's range: `*/7` minutes
+/// starts again at each hour (…49, 56, 0), which is not "every 7 minutes".
+fn step(field: &str, range: i64) -> Option<i64> {
     let n = field
         .strip_prefix("*/")
         .or_else(|| field.strip_prefix("0/"))?;
-    n.parse().ok().filter(|n| *n > 0)
+    n.parse().ok().filter(|n| *n > 0 && range % n == 0)
 }
 
 fn number(field: &str, max: i64) -> Option<i64> {
@@ -84,10 +85,11 @@ fn day_of_week(field: &str) -> Option<&'static str> {
         "*" => Some("day"),
         "1-5" | "MON-FRI" | "Mon-Fri" => Some("weekday"),
         _ => {
-            let n = field.parse::<usize>().ok().map(|n| n % 7).or_else(|| {
-                DAYS.iter()
-                    .position(|d| d[..3].eq_ignore_ascii_case(field))
-            })?;
+            let n = field
+                .parse::<usize>()
+                .ok()
+                .map(|n| n % 7)
+                .or_else(|| DAYS.iter().position(|d| d[..3].eq_ignore_ascii_case(field)))?;
             Some(DAYS[n])
         }
     }
@@ -123,6 +125,8 @@ mod tests {
         assert_eq!(cron("0 0 7 1 * *"), "on cron '0 0 7 1 * *' (UTC)");
         assert_eq!(cron("0 */5 * * * 1"), "on cron '0 */5 * * * 1' (UTC)");
         assert_eq!(cron("0 0,30 * * * *"), "on cron '0 0,30 * * * *' (UTC)");
+        assert_eq!(cron("0 */7 * * * *"), "on cron '0 */7 * * * *' (UTC)");
+        assert_eq!(cron("0 0 */5 * * *"), "on cron '0 0 */5 * * *' (UTC)");
         assert_eq!(cron("nonsense"), "on cron 'nonsense' (UTC)");
     }
 }

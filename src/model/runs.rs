@@ -334,9 +334,16 @@ pub fn recent_job_runs(
     let rows: Vec<(Option<i64>, NaiveDateTime, Option<NaiveDateTime>, String)> = runs::table
         .filter(runs::job_id.is_not_null())
         .filter(runs::finished_at.is_not_null())
+        // A skip did no work: it would pull the average down.
+        .filter(runs::status.ne(RunStatus::Skipped.as_str()))
         .order(runs::id.desc())
         .limit(limit)
-        .select((runs::job_id, runs::started_at, runs::finished_at, runs::status))
+        .select((
+            runs::job_id,
+            runs::started_at,
+            runs::finished_at,
+            runs::status,
+        ))
         .load(conn)?;
     Ok(rows
         .into_iter()

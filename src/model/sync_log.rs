@@ -195,11 +195,18 @@ pub struct IncomingContact {
 /// that peer are not accepted yet).
 pub const REFUSED_PUSH: &str = "refuse";
 
-pub fn incoming_contacts(conn: &mut DbConnection) -> QueryResult<Vec<IncomingContact>> {
+/// Since `since`: calls that went through, and pushes refused for not being
+/// accepted (a push that failed, say on a full disk, is no push received).
+pub fn incoming_contacts(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<IncomingContact>> {
     use diesel::dsl::{count_star, max};
     sync_log::table
         .filter(sync_log::mode.eq_any(["register/incoming", "pull/incoming", "push/incoming"]))
+        .filter(sync_log::logged_at.ge(since))
         .filter(sync_log::repository_id.is_not_null())
+        .filter(sync_log::result.eq_any([LogResult::Success.as_str(), LogResult::Warning.as_str()]))
         .group_by((sync_log::repository_id, sync_log::mode, sync_log::action))
         .select((
             sync_log::repository_id,

@@ -2,6 +2,7 @@
 //! shared state, and who the client is.
 
 pub mod answers;
+pub mod peer_tables;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub review_counts: ReviewCounts,
     /// Pull answers kept so that a peer whose link dropped gets the rest.
     pub answers: std::sync::Arc<answers::Answers>,
+    /// The tables edensync peers said they hold, kept a few minutes.
+    pub peer_tables: peer_tables::PeerTablesCache,
 }
 
 /// The review queue's counts per repository, table and kind, read again at

@@ -73,7 +73,11 @@ impl BarChart {
         for (i, bucket) in self.buckets.iter().enumerate() {
             for (j, (value, series)) in bucket.values.iter().zip(&self.series).enumerate() {
                 // A value above zero stays visible however small it is.
-                let height = if *value > 0.0 { (value * scale).max(1.0) } else { 0.0 };
+                let height = if *value > 0.0 {
+                    (value * scale).max(1.0)
+                } else {
+                    0.0
+                };
                 let _ = write!(
                     out,
                     "<rect class=\"{}\" x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\">\
@@ -117,8 +121,14 @@ mod tests {
             title: "Records <per> hour".into(),
             unit: "records",
             series: vec![
-                Series { name: "in", class: "series-in" },
-                Series { name: "out", class: "series-out" },
+                Series {
+                    name: "in",
+                    class: "series-in",
+                },
+                Series {
+                    name: "out",
+                    class: "series-out",
+                },
             ],
             buckets: values
                 .iter()
@@ -136,14 +146,34 @@ mod tests {
     #[test]
     fn bars_are_scaled_to_the_largest_value_and_labelled() {
         let html = chart(&[(100.0, 50.0), (0.0, 1.0)]).html();
-        assert!(html.contains("<figcaption>Records &lt;per&gt; hour</figcaption>"), "{html}");
-        assert!(html.contains("<div class=\"chart-top\">100 records</div>"), "{html}");
+        assert!(
+            html.contains("<figcaption>Records &lt;per&gt; hour</figcaption>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<div class=\"chart-top\">100 records</div>"),
+            "{html}"
+        );
         // The largest bar fills the height, half of it half, zero nothing.
-        assert!(html.contains("y=\"0.00\" width=\"148.00\" height=\"120.00\"><title>0:00: 100 records in</title>"), "{html}");
-        assert!(html.contains("height=\"60.00\"><title>0:00: 50 records out</title>"), "{html}");
-        assert!(html.contains("height=\"0.00\"><title>1:00: 0 records in</title>"), "{html}");
+        assert!(
+            html.contains(
+                "y=\"0.00\" width=\"148.00\" height=\"120.00\"><title>0:00: 100 records in</title>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains("height=\"60.00\"><title>0:00: 50 records out</title>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("height=\"0.00\"><title>1:00: 0 records in</title>"),
+            "{html}"
+        );
         // A small value stays visible.
-        assert!(html.contains("height=\"1.20\"><title>1:00: 1 records out</title>"), "{html}");
+        assert!(
+            html.contains("height=\"1.20\"><title>1:00: 1 records out</title>"),
+            "{html}"
+        );
         assert_eq!(html.matches("<rect ").count(), 4);
     }
 
@@ -153,5 +183,4 @@ mod tests {
         assert!(!html.contains("NaN") && !html.contains("inf"), "{html}");
         assert!(chart(&[]).html().contains("<svg"));
     }
-
 }

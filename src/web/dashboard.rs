@@ -15,9 +15,9 @@ use crate::vocabulary::RepositoryStatus;
 use crate::web::failure_cause::Failure;
 use crate::web::format::span;
 use crate::web::peer_contacts;
-use crate::web::run_charts;
 use crate::web::repository_health::Health;
 use crate::web::repository_names::name_of;
+use crate::web::run_charts;
 use crate::web::runs::RunRow;
 use crate::web::session::AdminSession;
 use crate::web::{AppState, Layout, render};
@@ -73,46 +73,55 @@ pub async fn index(
     state: web::Data<AppState>,
     who: AdminSession,
 ) -> Result<HttpResponse, WebError> {
-    let (config, backend, users, repositories, running, failures, future_dated, peers_waiting, chart) =
-        super::db(&state.pool, |conn| {
-            let config = model::sync_config::get(conn)?
-                .ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
-            let users = model::users::list(conn)?;
-            let listed = model::repositories::list(conn)?;
-            let names: Vec<(i64, String)> = listed.iter().map(|r| (r.id, r.name.clone())).collect();
-            let contacts = peer_contacts::by_repository(model::sync_log::incoming_contacts(conn)?);
-            let peers_waiting = peer_contacts::waiting(&listed, &contacts, model::now());
-            let since = model::now() - chrono::TimeDelta::hours(run_charts::HOURS);
-            let recent = model::runs::counts_since(conn, since, CHARTED_RUNS)?;
-            let chart = run_charts::records_per_hour(&recent, model::now()).html();
-            let repositories = repository_rows(conn, &config, listed, &names)?;
-            let running = model::runs::in_progress(conn)?
-                .into_iter()
-                .map(|r| RunRow::new(r, &names))
-                .collect();
-            let failures = model::sync_log::recent_failures(conn, 10)?
-                .into_iter()
-                .map(|e| (name_of(&names, e.repository_id), e))
-                .collect();
-            let margin = chrono::Duration::seconds(i64::from(config.clock_skew_warn_secs));
-            let (count, latest) = model::records::future_dated(conn, model::now() + margin)?;
-            let future_dated = (
-                count,
-                latest.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
-            );
-            Ok::<_, WebError>((
-                config,
-                db::backend_name(conn),
-                users,
-                repositories,
-                running,
-                failures,
-                future_dated,
-                peers_waiting,
-                chart,
-            ))
-        })
-        .await?;
+    let (
+        config,
+        backend,
+        users,
+        repositories,
+        running,
+        failures,
+        future_dated,
+        peers_waiting,
+        chart,
+    ) = super::db(&state.pool, |conn| {
+        let config = model::sync_config::get(conn)?
+            .ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
+        let users = model::users::list(conn)?;
+        let listed = model::repositories::list(conn)?;
+        let names: Vec<(i64, String)> = listed.iter().map(|r| (r.id, r.name.clone())).collect();
+        let contacts = peer_contacts::load(conn)?;
+        let peers_waiting = peer_contacts::waiting(&listed, &contacts, model::now());
+        let since = model::now() - chrono::TimeDelta::hours(run_charts::HOURS);
+        let recent = model::runs::counts_since(conn, since, CHARTED_RUNS)?;
+        let chart = run_charts::records_per_hour(&recent, model::now()).html();
+        let repositories = repository_rows(conn, &config, listed, &names)?;
+        let running = model::runs::in_progress(conn)?
+            .into_iter()
+            .map(|r| RunRow::new(r, &names))
+            .collect();
+        let failures = model::sync_log::recent_failures(conn, 10)?
+            .into_iter()
+            .map(|e| (name_of(&names, e.repository_id), e))
+            .collect();
+        let margin = chrono::Duration::seconds(i64::from(config.clock_skew_warn_secs));
+        let (count, latest) = model::records::future_dated(conn, model::now() + margin)?;
+        let future_dated = (
+            count,
+            latest.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+        );
+        Ok::<_, WebError>((
+            config,
+            db::backend_name(conn),
+            users,
+            repositories,
+            running,
+            failures,
+            future_dated,
+            peers_waiting,
+            chart,
+        ))
+    })
+    .await?;
     let names: Vec<(i64, String)> = repositories
         .iter()
         .map(|r| (r.id, r.name.clone()))
@@ -175,6 +184,9 @@ fn repository_rows(
             }
             (_, Some(next)) if next > now => format!("in {}", span(now, next)),
             (_, Some(_)) => "due now".to_string(),
+            (_, None) if repository.url.is_none() && repository.folder().is_none() => {
+                "when it calls".to_string()
+            }
             (_, None) => "not scheduled".to_string(),
         };
         let pulling: Vec<_> = all_tasks
@@ -213,6 +225,11 @@ fn repository_rows(
             (Health::Failing | Health::Retrying, Some(at)) => {
                 format!("{}, before this failure", ago(Some(at)))
             }
+            // A peer that calls us: when it last did, not a run of ours.
+            (Health::Passive, _) => match repository.last_connected_at {
+                Some(at) => format!("it called {}", ago(Some(at))),
+                None => "it has not called yet".to_string(),
+            },
             (_, at) => ago(at),
         };
         rows.push(RepositoryRow {

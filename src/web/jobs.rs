@@ -113,7 +113,11 @@ fn line(
     now: NaiveDateTime,
 ) -> JobLine {
     let past = history.get(&job.id);
-    let (status, badge) = match (job.enabled, manage::jobs::schedule_of(&job), job.next_run_at) {
+    let (status, badge) = match (
+        job.enabled,
+        manage::jobs::schedule_of(&job),
+        job.next_run_at,
+    ) {
         (_, Err(_), _) => ("broken", "badge-error"),
         (false, _, _) => ("paused", "badge-off"),
         (true, _, Some(_)) => ("active", "badge-ok"),
@@ -178,9 +182,15 @@ mod tests {
         let history = history(&runs);
         let first = &history[&1];
         assert_eq!((first.average_secs, first.runs), (3.0, 2));
-        assert_eq!((first.last_started, first.last_status.as_str()), (at(10), "failed"));
+        assert_eq!(
+            (first.last_started, first.last_status.as_str()),
+            (at(10), "failed")
+        );
         assert_eq!((history[&2].average_secs, history[&2].runs), (90.0, 1));
         // Only the newest 20 count: the slow run 31st in line does not.
-        assert_eq!((history[&3].average_secs, history[&3].runs), (1.0, RUNS_AVERAGED));
+        assert_eq!(
+            (history[&3].average_secs, history[&3].runs),
+            (1.0, RUNS_AVERAGED)
+        );
     }
 }

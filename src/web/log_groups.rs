@@ -4,6 +4,7 @@
 //! line that says how many there were, with each row one click away.
 
 use crate::model::sync_log::LogEntry;
+use crate::vocabulary::LogResult;
 
 /// One line of a log view: a row, and the rows like it that followed.
 pub struct LogGroup {
@@ -45,8 +46,12 @@ pub fn collapse(rows: Vec<(String, LogEntry)>) -> Vec<LogGroup> {
     groups
 }
 
+/// Only rows that went well collapse: each warning and error keeps its own
+/// line, since different causes read alike but for a number (HTTP 403 and
+/// HTTP 500).
 fn same_step(a: &LogEntry, b: &LogEntry) -> bool {
-    a.run_id == b.run_id
+    a.result == LogResult::Success
+        && a.run_id == b.run_id
         && a.repository_id == b.repository_id
         && a.resource_name == b.resource_name
         && a.mode == b.mode
@@ -77,10 +82,11 @@ fn shape(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocabulary::LogResult;
 
     fn row(id: i64, action: &str, message: &str) -> (String, LogEntry) {
-        let at = chrono::DateTime::from_timestamp(1_800_000_000 + id, 0).unwrap().naive_utc();
+        let at = chrono::DateTime::from_timestamp(1_800_000_000 + id, 0)
+            .unwrap()
+            .naive_utc();
         let entry = LogEntry {
             id,
             logged_at: at,
@@ -98,19 +104,31 @@ mod tests {
 
     #[test]
     fn rows_of_one_step_that_differ_in_numbers_become_one_line() {
-        let page = |n| format!("Data imported successfully ({n} records: {n} new, 0 changed, 0 deleted, 0 unchanged)");
+        let page = |n| {
+            format!(
+                "Data imported successfully ({n} records: {n} new, 0 changed, 0 deleted, 0 unchanged)"
+            )
+        };
         let mut rows: Vec<_> = (0..17).map(|i| row(i, "import", &page(5000))).collect();
         rows.push(row(17, "import", &page(212)));
         rows.push(row(18, "check clock", "its clock is 5 s ahead"));
         rows.push(row(19, "import", &page(3)));
         let groups = collapse(rows);
-        assert_eq!(groups.iter().map(LogGroup::rows).collect::<Vec<_>>(), vec![18, 1, 1]);
+        assert_eq!(
+            groups.iter().map(LogGroup::rows).collect::<Vec<_>>(),
+            vec![18, 1, 1]
+        );
         assert_eq!(groups[0].last().id, 17);
         assert_eq!(groups[0].first.id, 0);
     }
 
+    fn errored((name, mut entry): (String, LogEntry)) -> (String, LogEntry) {
+        entry.result = LogResult::Error;
+        (name, entry)
+    }
+
     #[test]
-    fn other_words_another_run_or_another_repository_stay_apart() {
+    fn other_words_another_run_another_repository_or_errors_stay_apart() {
         let mut other_run = row(2, "import", "3 records received");
         other_run.1.run_id = Some(8);
         let mut other_repository = row(3, "import", "3 records received");
@@ -118,9 +136,11 @@ mod tests {
         let rows = vec![
             row(0, "import", "3 records received"),
             row(1, "import", "3 records refused"),
+            errored(row(4, "import", "HTTP 403")),
+            errored(row(5, "import", "HTTP 500")),
             other_run,
             other_repository,
         ];
-        assert_eq!(collapse(rows).len(), 4);
+        assert_eq!(collapse(rows).len(), 6);
     }
 }

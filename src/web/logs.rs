@@ -12,9 +12,9 @@ use crate::model;
 use crate::model::sync_log::LogQuery;
 use crate::s3xml::time;
 use crate::vocabulary::LogResult;
+use crate::web::log_groups::{self, LogGroup};
 use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_names::{name_of, names};
-use crate::web::log_groups::{self, LogGroup};
 use crate::web::session::{AdminSession, Protected};
 use crate::web::{AppState, Layout, redirect_with_error, redirect_with_flash, render};
 

@@ -5,9 +5,11 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
+use diesel::QueryResult;
 
+use crate::db::DbConnection;
 use crate::model::repositories::Repository;
-use crate::model::sync_log::{IncomingContact, REFUSED_PUSH};
+use crate::model::sync_log::{self, IncomingContact, REFUSED_PUSH};
 use crate::web::format::span;
 
 /// One peer's calls to this node.
@@ -17,6 +19,16 @@ pub struct FromPeer {
     pulls: (i64, Option<NaiveDateTime>),
     pushes: (i64, Option<NaiveDateTime>),
     refused: (i64, Option<NaiveDateTime>),
+}
+
+/// How far back calls are counted: the log row count stays bounded
+/// however long the log is kept.
+pub const DAYS: i64 = 30;
+
+/// Every repository's calls to this node in the last [`DAYS`].
+pub fn load(conn: &mut DbConnection) -> QueryResult<HashMap<i64, FromPeer>> {
+    let since = crate::model::now() - chrono::TimeDelta::days(DAYS);
+    Ok(by_repository(sync_log::incoming_contacts(conn, since)?))
 }
 
 /// Every repository's contacts, from the log's grouped counts.
@@ -44,13 +56,13 @@ pub fn by_repository(contacts: Vec<IncomingContact>) -> HashMap<i64, FromPeer> {
 }
 
 impl FromPeer {
-    /// Lines such as "registered 3 min ago", "12 pulls, last 40 s ago".
+    /// Lines such as "registered 3 min ago", "12 pulls in 30 days, last 40 s ago".
     pub fn lines(&self, now: NaiveDateTime) -> Vec<String> {
         let ago = |at: NaiveDateTime| format!("{} ago", span(at, now));
         let counted = |(n, last): (i64, Option<NaiveDateTime>), one: &str, many: &str| {
             let word = if n == 1 { one } else { many };
             match last {
-                Some(at) if n > 0 => Some(format!("{n} {word}, last {}", ago(at))),
+                Some(at) if n > 0 => Some(format!("{n} {word} in {DAYS} days, last {}", ago(at))),
                 _ => None,
             }
         };
@@ -63,7 +75,7 @@ impl FromPeer {
         lines
     }
 
-    /// "3 pushes refused, last 1 min ago", while pushes are not accepted.
+    /// "3 pushes refused in 30 days, last 1 min ago", while pushes are not accepted.
     pub fn waiting(&self, repository: &Repository, now: NaiveDateTime) -> Option<String> {
         let (n, last) = self.refused;
         if repository.accept_push || n == 0 {
@@ -71,7 +83,7 @@ impl FromPeer {
         }
         let word = if n == 1 { "push" } else { "pushes" };
         Some(format!(
-            "{n} {word} refused, last {} ago",
+            "{n} {word} refused in {DAYS} days, last {} ago",
             span(last.unwrap_or(now), now)
         ))
     }
@@ -80,7 +92,10 @@ impl FromPeer {
 /// A peer whose pushes wait for an administrator's Accept.
 pub struct Waiting {
     pub id: i64,
+    /// The name the peer gave itself: shown with its uuid, which is what
+    /// identifies it (a name can be chosen to look like another's).
     pub name: String,
+    pub peer_uuid: String,
     pub refused: String,
 }
 
@@ -97,6 +112,7 @@ pub fn waiting(
             Some(Waiting {
                 id: r.id,
                 name: r.name.clone(),
+                peer_uuid: r.peer_uuid.clone().unwrap_or_default(),
                 refused,
             })
         })
@@ -136,8 +152,8 @@ mod tests {
             peer.lines(at(120)),
             [
                 "registered 2 min ago",
-                "5 pulls, last 20 s ago",
-                "1 push received, last 10 s ago"
+                "5 pulls in 30 days, last 20 s ago",
+                "1 push received in 30 days, last 10 s ago"
             ]
         );
         assert_eq!(peer.refused, (3, Some(at(90))));

@@ -10,7 +10,7 @@ use crate::model::tasks::Task;
 use crate::state::AppState;
 
 /// How long the page waits for the peer's list before it goes without.
-const WAIT: Duration = Duration::from_secs(5);
+const WAIT: Duration = Duration::from_secs(3);
 
 /// What the Resources tab shows of the peer's tables.
 pub enum PeerTables {
@@ -28,30 +28,39 @@ pub struct PeerTable {
 }
 
 impl PeerTables {
-    /// Ask the repository's peer, if it is an edensync server.
+    /// Ask the repository's peer, if it is an edensync server (its answer
+    /// is kept a few minutes).
     pub async fn load(state: &AppState, repository: &Repository, tasks: &[Task]) -> PeerTables {
-        let asked = tokio::time::timeout(WAIT, state.engine.peer_tables(repository)).await;
-        let listed = match asked {
-            Ok(Ok(Some(listed))) => listed,
-            Ok(Ok(None)) => return PeerTables::Unknown,
-            Ok(Err(e)) => return PeerTables::Failed(e.to_string()),
-            Err(_) => {
-                return PeerTables::Failed(format!(
-                    "{} did not list its tables within {} s",
-                    repository.name,
-                    WAIT.as_secs()
-                ));
+        let listed = match state.peer_tables.get(repository.id) {
+            Some(listed) => listed,
+            None => {
+                let asked = tokio::time::timeout(WAIT, state.engine.peer_tables(repository)).await;
+                let listed = match asked {
+                    Ok(Ok(Some(listed))) => Ok(listed),
+                    Ok(Ok(None)) => return PeerTables::Unknown,
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!(
+                        "{} did not list its tables within {} s",
+                        repository.name,
+                        WAIT.as_secs()
+                    )),
+                };
+                state.peer_tables.keep(repository.id, listed.clone());
+                listed
             }
         };
-        PeerTables::Listed(
-            listed
-                .into_iter()
-                .map(|count| PeerTable {
-                    synced: tasks.iter().any(|t| t.resource_name == count.table),
-                    count,
-                })
-                .collect(),
-        )
+        match listed {
+            Err(why) => PeerTables::Failed(why),
+            Ok(listed) => PeerTables::Listed(
+                listed
+                    .into_iter()
+                    .map(|count| PeerTable {
+                        synced: tasks.iter().any(|t| t.resource_name == count.table),
+                        count,
+                    })
+                    .collect(),
+            ),
+        }
     }
 
     /// The master table the peer holds `table` as components of, when it

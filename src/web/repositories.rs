@@ -21,8 +21,7 @@ use crate::web::peer_contacts;
 use crate::web::repository_health::Health;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{
-    AppState, FormErrors, Layout, redirect_with_error, redirect_with_flash, render,
-    render_status,
+    AppState, FormErrors, Layout, redirect_with_error, redirect_with_flash, render, render_status,
 };
 
 /// How long saving waits for the peer's answer to the registration.
@@ -154,7 +153,7 @@ pub async fn list(
 ) -> Result<HttpResponse, WebError> {
     let rows = super::db(&state.pool, |conn| {
         let now = model::now();
-        let peers = peer_contacts::by_repository(model::sync_log::incoming_contacts(conn)?);
+        let peers = peer_contacts::load(conn)?;
         let mut rows = Vec::new();
         for repository in model::repositories::list(conn)? {
             let has_runs = !model::runs::for_repository(conn, repository.id, 1)?.is_empty();
@@ -313,7 +312,12 @@ pub async fn update(
     })
     .await?;
     match saved {
-        Ok(repository) => Ok(after_save(&state, &repository, "saved").await),
+        Ok(repository) => {
+            // New settings may reach another peer, or the same with new
+            // credentials: its tables are asked for again.
+            state.peer_tables.forget(repository.id);
+            Ok(after_save(&state, &repository, "saved").await)
+        }
         Err(ManageError::Invalid(errors)) => {
             let page = FormPage {
                 layout: Layout::new(&req, &existing.name, "repositories", &who),
@@ -427,18 +431,17 @@ pub async fn accept_pushes(
     let actor = who.actor();
     let name = super::db(&state.pool, move |conn| {
         let repository = model::repositories::find(conn, id)?.ok_or(WebError::NotFound)?;
-        crate::manage::repositories::accept_pushes(conn, &actor, &repository)
-            .map_err(manage_error)?;
+        crate::manage::peers::accept_pushes(conn, &actor, &repository).map_err(manage_error)?;
         Ok::<_, WebError>(repository.name)
     })
     .await?;
-    let back = if from.from.as_deref() == Some("dashboard") {
-        "/"
-    } else {
-        "/repositories"
+    let back = match from.from.as_deref() {
+        Some("dashboard") => "/".to_string(),
+        Some("repository") => format!("/repositories/{id}"),
+        _ => "/repositories".to_string(),
     };
     Ok(redirect_with_flash(
-        back,
+        &back,
         &format!("Pushes from {name} are accepted from now on: its next push is imported."),
     ))
 }

@@ -415,11 +415,7 @@ pub async fn task_action(
     let (id, table, action) = path.into_inner();
     let action = TaskAction::parse(&action).ok_or(WebError::NotFound)?;
     let repository = repository(&state, id).await?;
-    let (actor, target, t) = (
-        posted.session.actor(),
-        repository.clone(),
-        table.clone(),
-    );
+    let (actor, target, t) = (posted.session.actor(), repository.clone(), table.clone());
     super::db(&state.pool, move |conn| {
         match action {
             TaskAction::Remove => manage::tasks::remove(conn, &actor, &target, &t),

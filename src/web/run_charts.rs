@@ -34,7 +34,9 @@ pub fn records_per_hour(runs: &[(NaiveDateTime, RunCounts)], now: NaiveDateTime)
     let first = this_hour - TimeDelta::hours(HOURS - 1);
     let mut buckets: Vec<Bucket> = (0..HOURS)
         .map(|h| Bucket {
-            label: (first + TimeDelta::hours(h)).format("%H:00 UTC").to_string(),
+            label: (first + TimeDelta::hours(h))
+                .format("%H:00 UTC")
+                .to_string(),
             values: vec![0.0, 0.0],
         })
         .collect();
@@ -69,9 +71,14 @@ pub fn history(runs: &[Run]) -> Option<History> {
     let finished: Vec<(&Run, f64)> = runs
         .iter()
         .rev()
+        // A skip did no work: it is not part of the history.
+        .filter(|run| run.status != crate::vocabulary::RunStatus::Skipped)
         .filter_map(|run| {
             let end = run.finished_at?;
-            Some((run, (end - run.started_at).num_milliseconds().max(0) as f64 / 1000.0))
+            Some((
+                run,
+                (end - run.started_at).num_milliseconds().max(0) as f64 / 1000.0,
+            ))
         })
         .collect();
     let (first, last) = (finished.first()?.0, finished.last()?.0);
@@ -156,9 +163,16 @@ mod tests {
         let chart = records_per_hour(&runs, at("2026-12-04 14:30:00"));
         assert_eq!(chart.buckets.len(), HOURS as usize);
         let last = chart.buckets.last().unwrap();
-        assert_eq!((last.label.as_str(), &last.values[..]), ("14:00 UTC", &[8.0, 1.0][..]));
+        assert_eq!(
+            (last.label.as_str(), &last.values[..]),
+            ("14:00 UTC", &[8.0, 1.0][..])
+        );
         assert_eq!(chart.buckets[22].values, vec![0.0, 7.0]);
         assert_eq!(chart.buckets[0].label, "15:00 UTC");
-        assert_eq!(chart.buckets[0].values, vec![2.0, 0.0], "the run 24 h ago is left out");
+        assert_eq!(
+            chart.buckets[0].values,
+            vec![2.0, 0.0],
+            "the run 24 h ago is left out"
+        );
     }
 }

@@ -183,7 +183,11 @@ pub async fn show(
     let link = LinkView::of(&run, &log);
     let tables = TableRow::of(&run, model::now());
     let row = RunRow::new(run, &names);
-    let log = log_groups::collapse(log.into_iter().map(|e| (row.repository.clone(), e)).collect());
+    let log = log_groups::collapse(
+        log.into_iter()
+            .map(|e| (row.repository.clone(), e))
+            .collect(),
+    );
     let page = RunPage {
         layout: Layout::new(&req, &format!("Run {id}"), "runs", &who),
         row,
@@ -270,10 +274,7 @@ async fn start(
         .engine
         .start_manual_run(repository.id, trigger, MANUAL_RUN_TIMEOUT);
     let detail = trigger.as_str().to_string();
-    let (actor, target) = (
-        who.actor(),
-        repository.name.clone(),
-    );
+    let (actor, target) = (who.actor(), repository.name.clone());
     super::db(&state.pool, move |conn| {
         crate::audit::record(
             conn,

@@ -59,13 +59,20 @@ impl PostedJob {
     fn of(job: &Job) -> PostedJob {
         PostedJob {
             kind: if job.cron.is_some() { "cron" } else { "every" }.into(),
+            // 90 s reads 1.5 minutes: saving the form keeps it 90 s.
             every_minutes: job
                 .every_seconds
-                .map(|s| (s / 60).to_string())
+                .map(|s| (s as f64 / 60.0).to_string())
                 .unwrap_or_else(|| "10".into()),
             cron: job.cron.clone().unwrap_or_default(),
-            start: job.start_at.map(|t| s3xml::time::format(&t)).unwrap_or_default(),
-            stop: job.stop_at.map(|t| s3xml::time::format(&t)).unwrap_or_default(),
+            start: job
+                .start_at
+                .map(|t| s3xml::time::format(&t))
+                .unwrap_or_default(),
+            stop: job
+                .stop_at
+                .map(|t| s3xml::time::format(&t))
+                .unwrap_or_default(),
             repeats: job.repeats.to_string(),
             timeout: job.timeout_secs.to_string(),
             enabled: job.enabled.then(|| "on".into()),
@@ -76,6 +83,18 @@ impl PostedJob {
     /// not numbers.
     fn into_form(self) -> Result<JobForm, FormErrors> {
         let mut errors = Vec::new();
+        let every = (self.kind != "cron").then(|| {
+            match self.every_minutes.trim().replace(',', ".").parse::<f64>() {
+                Ok(minutes) if minutes.is_finite() => (minutes * 60.0).round() as i64,
+                _ => {
+                    errors.push(manage::FieldError {
+                        field: "every",
+                        message: "must be a number of minutes (1.5 is 90 seconds)".into(),
+                    });
+                    0
+                }
+            }
+        });
         let mut number = |field: &'static str, text: &str, what: &str| -> i64 {
             match text.trim().parse::<i64>() {
                 Ok(n) => n,
@@ -88,8 +107,6 @@ impl PostedJob {
                 }
             }
         };
-        let every =
-            (self.kind != "cron").then(|| number("every", &self.every_minutes, "minutes") * 60);
         let repeats = number("repeats", &self.repeats, "runs (0: unlimited)");
         let timeout = number("timeout", &self.timeout, "seconds");
         if !errors.is_empty() {
@@ -275,7 +292,11 @@ async fn save_job(
     .await?;
     match saved {
         Ok(job) => {
-            let verb = if editing.is_some() { "Changed to" } else { "Scheduled" };
+            let verb = if editing.is_some() {
+                "Changed to"
+            } else {
+                "Scheduled"
+            };
             Ok(redirect_with_flash(
                 &format!("/repositories/{}/schedule", repository.id),
                 &format!("{verb}: {}.", manage::jobs::describe(&job)),
@@ -335,7 +356,10 @@ async fn set_paused(
     })
     .await?;
     let said = match (paused, job.next_run_at) {
-        (true, _) => format!("Paused: {}. No run until it is resumed.", manage::jobs::describe(&job)),
+        (true, _) => format!(
+            "Paused: {}. No run until it is resumed.",
+            manage::jobs::describe(&job)
+        ),
         (false, Some(next)) => format!(
             "Resumed: {}. Next run at {} UTC.",
             manage::jobs::describe(&job),
@@ -371,4 +395,40 @@ pub async fn remove_job(
         &format!("/repositories/{id}/schedule"),
         "The schedule was removed.",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_in_seconds_survives_the_form() {
+        let now = model::now();
+        let job = Job {
+            id: 1,
+            repository_id: 1,
+            enabled: true,
+            cron: None,
+            every_seconds: Some(90),
+            start_at: None,
+            stop_at: None,
+            repeats: 0,
+            times_run: 0,
+            timeout_secs: 600,
+            next_run_at: None,
+            last_run_at: None,
+            last_status: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let shown = PostedJob::of(&job);
+        assert_eq!(shown.every_minutes, "1.5");
+        let form = shown.into_form().ok().unwrap();
+        assert_eq!(form.every_seconds, Some(90));
+        let typed = PostedJob {
+            every_minutes: "soon".into(),
+            ..PostedJob::fresh()
+        };
+        assert!(typed.into_form().is_err());
+    }
 }

@@ -34,8 +34,14 @@ async fn the_dashboard_and_a_repository_chart_their_runs() {
         let page = driver.source().await.unwrap();
         let chart = &page[page.find("id=\"records-per-hour\"").expect("the chart")..];
         assert_eq!(chart.matches("<rect ").count(), 48, "24 hours, in and out");
-        assert!(chart.contains(" UTC: 6 records in (pulled)</title>"), "{chart}");
-        assert!(chart.contains(" UTC: 4 records out (pushed)</title>"), "{chart}");
+        assert!(
+            chart.contains(" UTC: 6 records in (pulled)</title>"),
+            "{chart}"
+        );
+        assert!(
+            chart.contains(" UTC: 4 records out (pushed)</title>"),
+            "{chart}"
+        );
         // Coloured by the stylesheet's classes, not left black.
         let fill: Value = driver
             .execute(
@@ -48,7 +54,10 @@ async fn the_dashboard_and_a_repository_chart_their_runs() {
             .clone();
         assert_ne!(fill, "rgb(0, 0, 0)", "{fill}");
         driver
-            .execute("document.getElementById('records-per-hour').scrollIntoView();", Vec::new())
+            .execute(
+                "document.getElementById('records-per-hour').scrollIntoView();",
+                Vec::new(),
+            )
             .await
             .unwrap();
         shot(driver, &format!("dashboard-chart-{width}")).await;
@@ -58,12 +67,24 @@ async fn the_dashboard_and_a_repository_chart_their_runs() {
         let history = &page[page.find("id=\"run-history\"").expect("the run history")..];
         assert!(history.contains("Average run: <strong>"), "{history}");
         assert!(history.contains("over the last 3 runs"), "{history}");
-        assert!(history.contains("Records per run, last 3 runs"), "{history}");
-        assert!(history.contains("Duration per run, last 3 runs"), "{history}");
+        assert!(
+            history.contains("Records per run, last 3 runs"),
+            "{history}"
+        );
+        assert!(
+            history.contains("Duration per run, last 3 runs"),
+            "{history}"
+        );
         // Three runs of two series, and three durations.
         assert_eq!(history.matches("<rect ").count(), 9, "{history}");
-        assert!(history.contains(": 4 records out (pushed)</title>"), "{history}");
-        assert!(history.contains(": 6 records in (pulled)</title>"), "{history}");
+        assert!(
+            history.contains(": 4 records out (pushed)</title>"),
+            "{history}"
+        );
+        assert!(
+            history.contains(": 6 records in (pulled)</title>"),
+            "{history}"
+        );
         shot(driver, &format!("run-history-{width}")).await;
     }
     browser.quit().await;

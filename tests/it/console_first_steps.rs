@@ -10,7 +10,9 @@ use thirtyfour::prelude::*;
 use edensync::model;
 
 use crate::support::Backend;
-use crate::support::browser::{click, flash, logged_in, open, set_width, shot, type_into, wait_for_text};
+use crate::support::browser::{
+    click, flash, logged_in, open, set_width, shot, type_into, wait_for_text,
+};
 use crate::support::peers::{self, TaskSpec, add_task};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,8 +33,17 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
     for width in [1400, 400] {
         set_width(driver, width).await;
         open(driver, a.url(&page)).await;
-        let steps = driver.find(By::Id("next-steps")).await.unwrap().text().await.unwrap();
-        assert!(steps.contains("Choose the tables to sync: the peer lists what it holds"), "{steps}");
+        let steps = driver
+            .find(By::Id("next-steps"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            steps.contains("Choose the tables to sync: the peer lists what it holds"),
+            "{steps}"
+        );
         assert!(steps.contains("Run it once"), "{steps}");
         assert!(steps.contains("Schedule it"), "{steps}");
         shot(driver, &format!("next-steps-{width}")).await;
@@ -41,14 +52,34 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
     // Sync now with no tables says so and leads to them; a scheduled run
     // says so in its log.
     set_width(driver, 1400).await;
-    click(driver, &format!("form[action='/repositories/{id}/sync'] button")).await;
+    click(
+        driver,
+        &format!("form[action='/repositories/{id}/sync'] button"),
+    )
+    .await;
     let said = flash(driver, "no tables to sync").await;
-    assert!(said.contains("B has no tables to sync yet, so no run was started"), "{said}");
-    assert!(driver.current_url().await.unwrap().path().ends_with("/resources"));
+    assert!(
+        said.contains("B has no tables to sync yet, so no run was started"),
+        "{said}"
+    );
+    assert!(
+        driver
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/resources")
+    );
     let report = peers::run(&a, id).await;
+    // Nothing to do is a skip: neither a success nor a failure.
+    assert_eq!(report.status, edensync::engine::RunStatus::Skipped, "{report:?}");
+    let repository = model::repositories::find(&mut a.conn(), id).unwrap().unwrap();
+    assert!(repository.last_success_at.is_none(), "{repository:?}");
     let log = model::sync_log::for_run(&mut a.conn(), report.run_id).unwrap();
     assert!(
-        log.iter().any(|l| l.message.contains("B has no tables to sync: nothing was pulled or pushed")),
+        log.iter().any(|l| l
+            .message
+            .contains("B has no tables to sync: nothing was pulled or pushed")),
         "{log:?}"
     );
 
@@ -56,10 +87,22 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
     for width in [1400, 400] {
         set_width(driver, width).await;
         open(driver, a.url(&resources)).await;
-        let listed = driver.find(By::Id("peer-tables")).await.unwrap().text().await.unwrap();
+        let listed = driver
+            .find(By::Id("peer-tables"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(listed.contains("Tables at B"), "{listed}");
-        assert!(listed.contains("org_organisation\n7") || listed.contains("org_organisation 7"), "{listed}");
-        assert!(listed.contains("held only as components of org_organisation"), "{listed}");
+        assert!(
+            listed.contains("org_organisation\n7") || listed.contains("org_organisation 7"),
+            "{listed}"
+        );
+        assert!(
+            listed.contains("held only as components of org_organisation"),
+            "{listed}"
+        );
         shot(driver, &format!("peer-tables-{width}")).await;
     }
     set_width(driver, 1400).await;
@@ -67,22 +110,55 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
     wait_for_text(driver, "value=\"org_organisation\"").await;
     click(driver, "#task-form button[type='submit']").await;
     let said = flash(driver, "is synced with B").await;
-    assert!(said.contains("org_organisation is synced with B now"), "{said}");
-    let listed = driver.find(By::Id("peer-tables")).await.unwrap().text().await.unwrap();
+    assert!(
+        said.contains("org_organisation is synced with B now"),
+        "{said}"
+    );
+    let listed = driver
+        .find(By::Id("peer-tables"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(listed.contains("synced"), "{listed}");
 
     // A task for the component-only table says what to do instead.
-    add_task(&a, id, TaskSpec { table: "org_office", mode: "pull", ..TaskSpec::default() });
+    add_task(
+        &a,
+        id,
+        TaskSpec {
+            table: "org_office",
+            mode: "pull",
+            ..TaskSpec::default()
+        },
+    );
     open(driver, a.url(&resources)).await;
-    wait_for_text(driver, "The peer holds it only as components of <code>org_organisation</code>").await;
+    wait_for_text(
+        driver,
+        "The peer holds it only as components of <code>org_organisation</code>",
+    )
+    .await;
 
     // The first run: the next steps tick it off.
-    let task = model::tasks::list_for_repository(&mut a.conn(), id).unwrap().remove(0);
-    model::tasks::delete(&mut a.conn(), model::tasks::list_for_repository(&mut a.conn(), id).unwrap()[1].id).unwrap();
+    let task = model::tasks::list_for_repository(&mut a.conn(), id)
+        .unwrap()
+        .remove(0);
+    model::tasks::delete(
+        &mut a.conn(),
+        model::tasks::list_for_repository(&mut a.conn(), id).unwrap()[1].id,
+    )
+    .unwrap();
     peers::run(&a, id).await;
     assert_eq!(peers::count(&a, "org_organisation"), 7);
     open(driver, a.url(&page)).await;
-    let steps = driver.find(By::Id("next-steps")).await.unwrap().text().await.unwrap();
+    let steps = driver
+        .find(By::Id("next-steps"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(steps.contains("1 table(s) to sync"), "{steps}");
     assert!(steps.contains("It has run"), "{steps}");
     assert!(steps.contains("Schedule it"), "{steps}");
@@ -99,7 +175,9 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
     let report = peers::run(&a, id).await;
     let log = model::sync_log::for_run(&mut a.conn(), report.run_id).unwrap();
     assert!(
-        log.iter().any(|l| l.message.contains("The filters of org_organisation changed after its last pull")),
+        log.iter().any(|l| l
+            .message
+            .contains("The filters of org_organisation changed after its last pull")),
         "{log:?}"
     );
     open(driver, a.url(&resources)).await;
@@ -107,10 +185,25 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
         .execute("window.confirm = () => true;", Vec::new())
         .await
         .unwrap();
-    click(driver, &format!("form[action='{resources}/org_organisation/repull'] button")).await;
+    click(
+        driver,
+        &format!("form[action='{resources}/org_organisation/repull'] button"),
+    )
+    .await;
     flash(driver, "again").await;
-    let task = model::tasks::find_by_id(&mut a.conn(), task.id).unwrap().unwrap();
-    assert!(task.filters_changed_at.is_none() && task.last_pull.is_none(), "{task:?}");
-    assert!(!driver.source().await.unwrap().contains("Filters changed after the last pull"));
+    let task = model::tasks::find_by_id(&mut a.conn(), task.id)
+        .unwrap()
+        .unwrap();
+    assert!(
+        task.filters_changed_at.is_none() && task.last_pull.is_none(),
+        "{task:?}"
+    );
+    assert!(
+        !driver
+            .source()
+            .await
+            .unwrap()
+            .contains("Filters changed after the last pull")
+    );
     browser.quit().await;
 }

@@ -156,12 +156,24 @@ async fn filter_page_and_purge_the_log() {
     // 123 rows: a first page of 100 and a link to the older ones. The 120
     // rows of one step read as one line, each row kept inside it.
     let first = admin.get("/logs").await.text().await.unwrap();
-    assert_eq!(first.matches("Data sent to peer (").count(), 100, "100 rows");
-    assert_eq!(first.matches("<tr>").count(), 2, "header + one line for them");
+    assert_eq!(
+        first.matches("Data sent to peer (").count(),
+        100,
+        "100 rows"
+    );
+    assert_eq!(
+        first.matches("<tr>").count(),
+        2,
+        "header + one line for them"
+    );
     let start = first.find("/logs?before=").expect("a link to older rows");
     let link = &first[start..first[start..].find('"').unwrap() + start];
     let second = admin.get(link).await.text().await.unwrap();
-    assert_eq!(second.matches("Data sent to peer (").count(), 20, "{second}");
+    assert_eq!(
+        second.matches("Data sent to peer (").count(),
+        20,
+        "{second}"
+    );
     assert_eq!(
         second.matches("<tr>").count(),
         5,
@@ -205,7 +217,14 @@ async fn repeated_rows_of_one_step_are_one_line_with_each_row_a_click_away() {
         return;
     };
     a.add_admin();
-    peers::add_task(&a, id, TaskSpec { mode: "pull", ..TaskSpec::default() });
+    peers::add_task(
+        &a,
+        id,
+        TaskSpec {
+            mode: "pull",
+            ..TaskSpec::default()
+        },
+    );
     peers::write_local(&b, &peers::many_orgs("B", 600));
     let mut engine = peers::engine(&a);
     engine.page_size = 100;
@@ -229,7 +248,11 @@ async fn repeated_rows_of_one_step_are_one_line_with_each_row_a_click_away() {
             set_width(driver, width).await;
             open(driver, a.url(&page)).await;
             let html = driver.source().await.unwrap();
-            assert_eq!(html.matches("<details class=\"repeated\">").count(), 1, "{html}");
+            assert_eq!(
+                html.matches("<details class=\"repeated\">").count(),
+                1,
+                "{html}"
+            );
             assert!(html.contains(&format!("{pages} rows like this")), "{html}");
             let rows = html.matches("Data imported successfully").count();
             assert_eq!(rows, pages, "each row is kept, inside the line: {html}");

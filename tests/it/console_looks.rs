@@ -12,7 +12,12 @@ use crate::support::peers::{self, TaskSpec, add_task};
 
 /// Run `script` in the page and return what it returns.
 async fn eval(driver: &WebDriver, script: &str) -> Value {
-    driver.execute(script, Vec::new()).await.unwrap().json().clone()
+    driver
+        .execute(script, Vec::new())
+        .await
+        .unwrap()
+        .json()
+        .clone()
 }
 
 /// The WCAG contrast ratio of two CSS `rgb(...)` colours.
@@ -117,7 +122,10 @@ async fn states_have_their_colours_tables_become_cards_and_focus_shows() {
     .await;
     assert_eq!(skip[0], "skip-link", "{skip}");
     assert_eq!(skip[1], "#content", "{skip}");
-    assert!(skip[2].as_f64().unwrap() >= 0.0, "visible when focused: {skip}");
+    assert!(
+        skip[2].as_f64().unwrap() >= 0.0,
+        "visible when focused: {skip}"
+    );
     shot(driver, "skip-link-1400").await;
 
     // Inputs: a border of 3:1 against the page, and a ring when focused.
@@ -153,8 +161,14 @@ async fn states_have_their_colours_tables_become_cards_and_focus_shows() {
     )
     .await;
     assert_eq!(cards[0], "block", "{cards}");
-    assert_ne!(cards[1], "none", "the column's name before the value: {cards}");
-    assert!(cards[2].as_f64() <= cards[3].as_f64(), "no sideways scroll: {cards}");
+    assert_ne!(
+        cards[1], "none",
+        "the column's name before the value: {cards}"
+    );
+    assert!(
+        cards[2].as_f64() <= cards[3].as_f64(),
+        "no sideways scroll: {cards}"
+    );
     shot(driver, "runs-cards-400").await;
     browser.quit().await;
 }

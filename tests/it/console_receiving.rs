@@ -42,7 +42,10 @@ async fn a_refused_push_is_listed_with_the_peers_calls_and_accepted_in_one_click
     // A registers at B, but B has not accepted its pushes yet.
     b.add_user(PEER_EMAIL, PEER_PASSWORD, model::users::Role::Sync);
     let id = peers::add_repository(&a, "B", &b.url, PEER_EMAIL, PEER_PASSWORD);
-    peers::engine(&a).register(id).await.expect("registration at B");
+    peers::engine(&a)
+        .register(id)
+        .await
+        .expect("registration at B");
     peers::add_task(&a, id, TaskSpec::default());
     peers::write_local(&a, &peers::many_orgs("field", 3));
     let refused = peers::run(&a, id).await;
@@ -63,14 +66,20 @@ async fn a_refused_push_is_listed_with_the_peers_calls_and_accepted_in_one_click
             .text()
             .await
             .unwrap();
-        assert!(waiting.contains("1 push refused, last"), "{waiting}");
+        assert!(
+            waiting.contains("1 push refused in 30 days, last"),
+            "{waiting}"
+        );
         shot(driver, &format!("receiving-waiting-{width}")).await;
 
         open(driver, b.url("/repositories")).await;
         let page = driver.source().await.unwrap();
         assert!(page.contains("registered "), "{page}");
-        assert!(page.contains("1 pull, last "), "the pull before the push: {page}");
-        assert!(page.contains("1 push refused, last"), "{page}");
+        assert!(
+            page.contains("1 pull in 30 days, last "),
+            "the pull before the push: {page}"
+        );
+        assert!(page.contains("1 push refused in 30 days, last"), "{page}");
         shot(driver, &format!("repositories-refused-push-{width}")).await;
     }
 
@@ -80,7 +89,12 @@ async fn a_refused_push_is_listed_with_the_peers_calls_and_accepted_in_one_click
     click(driver, "#peers-waiting button").await;
     let said = flash(driver, "accepted from now on").await;
     assert!(said.contains("its next push is imported"), "{said}");
-    assert!(driver.find(thirtyfour::By::Id("peers-waiting")).await.is_err());
+    assert!(
+        driver
+            .find(thirtyfour::By::Id("peers-waiting"))
+            .await
+            .is_err()
+    );
     let audit = model::audit_log::list(&mut b.conn(), None, 50).unwrap();
     assert!(
         audit.iter().any(|e| e.action == "repository.accept_push"),
@@ -91,7 +105,7 @@ async fn a_refused_push_is_listed_with_the_peers_calls_and_accepted_in_one_click
     assert_eq!(peers::count(&b, "org_organisation"), 3);
     open(driver, b.url("/repositories")).await;
     let page = driver.source().await.unwrap();
-    assert!(page.contains("1 push received, last "), "{page}");
-    assert!(!page.contains("refused, last"), "{page}");
+    assert!(page.contains("1 push received in 30 days, last "), "{page}");
+    assert!(!page.contains("refused in 30 days"), "{page}");
     browser.quit().await;
 }

@@ -145,7 +145,10 @@ async fn tables_and_schedules_of_a_repository() {
         .await;
     assert_eq!(location(&added), schedule);
     let html = admin.get(&schedule).await.text().await.unwrap();
-    assert!(html.contains("<td data-label=\"Schedule\">every 10 minutes, timeout 300 s</td>"), "{html}");
+    assert!(
+        html.contains("<td data-label=\"Schedule\">every 10 minutes, timeout 300 s</td>"),
+        "{html}"
+    );
     let job = model::jobs::list_for_repository(&mut a.conn(), id)
         .unwrap()
         .remove(0);

@@ -149,7 +149,10 @@ async fn failing_repositories_show_why_and_can_be_retried() {
             || dashboard.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
         "{dashboard}"
     );
-    assert!(dashboard.contains("badge-retrying\">retrying<"), "{dashboard}");
+    assert!(
+        dashboard.contains("badge-retrying\">retrying<"),
+        "{dashboard}"
+    );
     assert!(dashboard.contains("retry in "));
     assert!(
         dashboard.contains("cannot be reached"),

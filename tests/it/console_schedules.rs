@@ -64,7 +64,10 @@ async fn schedules_are_added_edited_paused_resumed_and_run_from_one_screen() {
         assert!(line.contains("active"), "{line}");
         assert!(line.contains(" over 1 run"), "the average: {line}");
         assert!(line.contains(" ago (succeeded)"), "the last run: {line}");
-        assert!(line.contains("in 4 min") || line.contains("in 5 min"), "{line}");
+        assert!(
+            line.contains("in 4 min") || line.contains("in 5 min"),
+            "{line}"
+        );
         shot(driver, &format!("schedules-{width}")).await;
     }
 
@@ -77,7 +80,10 @@ async fn schedules_are_added_edited_paused_resumed_and_run_from_one_screen() {
     let line = row(driver, job.id).await;
     assert!(line.contains("paused"), "{line}");
     let paused = model::jobs::find(&mut a.conn(), job.id).unwrap().unwrap();
-    assert!(!paused.enabled && paused.next_run_at.is_none(), "{paused:?}");
+    assert!(
+        !paused.enabled && paused.next_run_at.is_none(),
+        "{paused:?}"
+    );
     shot(driver, "schedules-paused-1400").await;
 
     click(driver, &format!("#job-{} button.secondary", job.id)).await;
@@ -92,8 +98,14 @@ async fn schedules_are_added_edited_paused_resumed_and_run_from_one_screen() {
     assert_eq!(minutes.value().await.unwrap().as_deref(), Some("5"));
     type_into(driver, "every_minutes", "soon").await;
     click(driver, "#job-form button[type='submit']").await;
-    let error = driver.find(By::Id("every-error")).await.unwrap().text().await.unwrap();
-    assert!(error.contains("whole number of minutes"), "{error}");
+    let error = driver
+        .find(By::Id("every-error"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(error.contains("must be a number of minutes"), "{error}");
     let kept = driver.find(By::Id("every_minutes")).await.unwrap();
     assert_eq!(kept.value().await.unwrap().as_deref(), Some("soon"));
     shot(driver, "schedule-edit-error-1400").await;
@@ -103,15 +115,26 @@ async fn schedules_are_added_edited_paused_resumed_and_run_from_one_screen() {
     assert!(said.contains("Changed to: every 15 minutes"), "{said}");
     let edited = model::jobs::find(&mut a.conn(), job.id).unwrap().unwrap();
     assert_eq!(edited.every_seconds, Some(900));
-    assert_eq!(edited.times_run, paused.times_run, "runs so far still count");
-    assert_eq!(model::jobs::list(&mut a.conn()).unwrap().len(), 1, "changed, not added");
+    assert_eq!(
+        edited.times_run, paused.times_run,
+        "runs so far still count"
+    );
+    assert_eq!(
+        model::jobs::list(&mut a.conn()).unwrap().len(),
+        1,
+        "changed, not added"
+    );
 
     // Run now.
     open(driver, a.url("/jobs")).await;
-    let runs_before = model::runs::list(&mut a.conn(), None, None, None, 10).unwrap().len();
+    let runs_before = model::runs::list(&mut a.conn(), None, None, None, 10)
+        .unwrap()
+        .len();
     click(driver, &format!("#job-{} button:not(.secondary)", job.id)).await;
     flash(driver, "run").await;
-    let runs_after = model::runs::list(&mut a.conn(), None, None, None, 10).unwrap().len();
+    let runs_after = model::runs::list(&mut a.conn(), None, None, None, 10)
+        .unwrap()
+        .len();
     assert_eq!(runs_after, runs_before + 1);
 
     let audit: Vec<String> = model::audit_log::list(&mut a.conn(), None, 50)

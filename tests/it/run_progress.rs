@@ -147,7 +147,14 @@ async fn the_counters_are_never_behind_the_log() {
     let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
         return;
     };
-    add_task(&a, id, TaskSpec { mode: "pull", ..TaskSpec::default() });
+    add_task(
+        &a,
+        id,
+        TaskSpec {
+            mode: "pull",
+            ..TaskSpec::default()
+        },
+    );
     write_local(&b, &many_orgs("B", 600));
     let mut engine = peers::engine(&a);
     engine.page_size = 100;
@@ -170,7 +177,9 @@ async fn the_counters_are_never_behind_the_log() {
                     return;
                 };
                 let logged = created_in_log(&mut conn, run.id);
-                seen.lock().unwrap().push((run.counts.pulled_created, logged));
+                seen.lock()
+                    .unwrap()
+                    .push((run.counts.pulled_created, logged));
             })),
         })
         .await
@@ -192,7 +201,14 @@ async fn a_re_pull_of_unchanged_records_is_reported_as_unchanged() {
     let Some((a, b, id)) = peers::pair(Backend::Sqlite).await else {
         return;
     };
-    let task = add_task(&a, id, TaskSpec { mode: "pull", ..TaskSpec::default() });
+    let task = add_task(
+        &a,
+        id,
+        TaskSpec {
+            mode: "pull",
+            ..TaskSpec::default()
+        },
+    );
     write_local(&b, &many_orgs("B", 5));
     let first = peers::run(&a, id).await;
     assert_eq!(first.counts.pulled_created, 5);
@@ -200,7 +216,11 @@ async fn a_re_pull_of_unchanged_records_is_reported_as_unchanged() {
     let again = peers::run(&a, id).await;
     let counts = again.counts;
     assert_eq!(
-        (counts.pulled_created, counts.pulled_updated, counts.pulled_unchanged),
+        (
+            counts.pulled_created,
+            counts.pulled_updated,
+            counts.pulled_unchanged
+        ),
         (0, 0, 5),
         "{again:?}"
     );
@@ -214,14 +234,21 @@ async fn a_re_pull_of_unchanged_records_is_reported_as_unchanged() {
         set_width(driver, width).await;
         open(driver, a.url(&format!("/runs/{}", again.run_id))).await;
         let html = driver.source().await.unwrap();
-        assert!(html.contains("0 new, 0 changed, 0 deleted, 5 unchanged"), "{html}");
-        assert!(html.contains("5 records received, none changed (already up-to-date)"), "{html}");
+        assert!(
+            html.contains("0 new, 0 changed, 0 deleted, 5 unchanged"),
+            "{html}"
+        );
+        assert!(
+            html.contains("5 records received, none changed (already up-to-date)"),
+            "{html}"
+        );
         shot(driver, &format!("re-pull-unchanged-{width}")).await;
         open(driver, a.url(&format!("/runs?repository={id}"))).await;
         let html = driver.source().await.unwrap();
         assert!(
             html.contains(&format!("<a href=\"/runs/{}\">", again.run_id))
-                && html.contains("<td data-label=\"Pulled (new / changed / deleted)\">0 / 0 / 0</td>"),
+                && html
+                    .contains("<td data-label=\"Pulled (new / changed / deleted)\">0 / 0 / 0</td>"),
             "{html}"
         );
     }

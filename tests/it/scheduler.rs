@@ -35,8 +35,7 @@ fn add_job(
                 cron: None,
                 every_seconds: Some(every),
                 start_at: None,
-                stop_at: stop_in
-                    .map(|s| now + chrono::Duration::milliseconds((s * 1000.0) as i64)),
+                stop_at: stop_in.map(|s| now + chrono::Duration::milliseconds((s * 1000.0) as i64)),
                 repeats,
                 timeout_secs: timeout,
                 next_run_at: Some(now),

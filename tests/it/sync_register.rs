@@ -423,7 +423,12 @@ async fn a_peer_lists_the_tables_it_may_pull_and_nothing_more() {
     // Another peer's account may not act as this one; no account, no list.
     let (status, body) = list("other@example.org", "urn:uuid:field").await;
     assert_eq!(status, 403, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("may not act as"), "{body}");
-    let anonymous = reqwest::get(app.url("/sync/repository/tables.json")).await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("may not act as"),
+        "{body}"
+    );
+    let anonymous = reqwest::get(app.url("/sync/repository/tables.json"))
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
 }

@@ -1,0 +1,2 @@
+DROP INDEX sync_log_mode_time;
+DROP INDEX runs_started;
