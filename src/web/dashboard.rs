@@ -73,83 +73,59 @@ pub async fn index(
     state: web::Data<AppState>,
     who: AdminSession,
 ) -> Result<HttpResponse, WebError> {
-    let (
-        config,
-        backend,
-        users,
-        repositories,
-        running,
-        failures,
-        future_dated,
-        peers_waiting,
-        chart,
-    ) = super::db(&state.pool, |conn| {
+    let layout = Layout::new(&req, "Dashboard", "dashboard", &who);
+    let mut page = super::db(&state.pool, move |conn| {
         let config = model::sync_config::get(conn)?
             .ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
         let users = model::users::list(conn)?;
+        let count = |role: Role| {
+            users
+                .iter()
+                .filter(|u| u.role() == Some(role) && !u.disabled)
+                .count()
+        };
         let listed = model::repositories::list(conn)?;
         let names: Vec<(i64, String)> = listed.iter().map(|r| (r.id, r.name.clone())).collect();
         let contacts = peer_contacts::load(conn)?;
-        let peers_waiting = peer_contacts::waiting(&listed, &contacts, model::now());
         let since = model::now() - chrono::TimeDelta::hours(run_charts::HOURS);
         let recent = model::runs::counts_since(conn, since, CHARTED_RUNS)?;
-        let chart = run_charts::records_per_hour(&recent, model::now()).html();
-        let repositories = repository_rows(conn, &config, listed, &names)?;
-        let running = model::runs::in_progress(conn)?
-            .into_iter()
-            .map(|r| RunRow::new(r, &names))
-            .collect();
-        let failures = model::sync_log::recent_failures(conn, 10)?
-            .into_iter()
-            .map(|e| (name_of(&names, e.repository_id), e))
-            .collect();
         let margin = chrono::Duration::seconds(i64::from(config.clock_skew_warn_secs));
-        let (count, latest) = model::records::future_dated(conn, model::now() + margin)?;
-        let future_dated = (
-            count,
-            latest.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
-        );
-        Ok::<_, WebError>((
-            config,
-            db::backend_name(conn),
-            users,
-            repositories,
-            running,
-            failures,
-            future_dated,
-            peers_waiting,
-            chart,
-        ))
+        let (future, latest) = model::records::future_dated(conn, model::now() + margin)?;
+        Ok::<_, WebError>(DashboardPage {
+            layout,
+            version: crate::VERSION,
+            backend: db::backend_name(conn),
+            admins: count(Role::Admin),
+            sync_accounts: count(Role::Sync),
+            peers_waiting: peer_contacts::waiting(&listed, &contacts, model::now()),
+            chart: run_charts::records_per_hour(&recent, model::now()).html(),
+            repositories: repository_rows(conn, &config, listed, &names)?,
+            running: model::runs::in_progress(conn)?
+                .into_iter()
+                .map(|r| RunRow::new(r, &names))
+                .collect(),
+            failures: model::sync_log::recent_failures(conn, 10)?
+                .into_iter()
+                .map(|e| (name_of(&names, e.repository_id), e))
+                .collect(),
+            future_dated: (
+                future,
+                latest.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+            ),
+            // Read from the review queue's own counts, below.
+            waiting: Vec::new(),
+            site_name: config.site_name,
+            site_uuid: config.site_uuid,
+        })
     })
     .await?;
-    let names: Vec<(i64, String)> = repositories
+    let names: Vec<(i64, String)> = page
+        .repositories
         .iter()
         .map(|r| (r.id, r.name.clone()))
         .collect();
-    let mut waiting = super::review::waiting_by_name(&state, &names).await?;
-    waiting.truncate(10);
-    let count = |role: Role| {
-        users
-            .iter()
-            .filter(|u| u.role() == Some(role) && !u.disabled)
-            .count()
-    };
-    let page = DashboardPage {
-        layout: Layout::new(&req, "Dashboard", "dashboard", &who),
-        site_name: config.site_name,
-        site_uuid: config.site_uuid,
-        version: crate::VERSION,
-        backend,
-        admins: count(Role::Admin),
-        sync_accounts: count(Role::Sync),
-        repositories,
-        running,
-        failures,
-        future_dated,
-        waiting,
-        peers_waiting,
-        chart,
-    };
+    page.waiting = super::review::waiting_by_name(&state, &names).await?;
+    page.waiting.truncate(10);
     Ok(render(&req, page))
 }
 

@@ -5,13 +5,11 @@
 //! its next pull says what it will not bring. In a real browser, at 1400
 //! and 400 px.
 
-use thirtyfour::prelude::*;
-
 use edensync::model;
 
 use crate::support::Backend;
 use crate::support::browser::{
-    click, flash, logged_in, open, set_width, shot, type_into, wait_for_text,
+    click, flash, logged_in, open, set_width, shot, text_of, type_into, wait_for_text,
 };
 use crate::support::peers::{self, TaskSpec, add_task};
 
@@ -33,13 +31,7 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
     for width in [1400, 400] {
         set_width(driver, width).await;
         open(driver, a.url(&page)).await;
-        let steps = driver
-            .find(By::Id("next-steps"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let steps = text_of(driver, "next-steps").await;
         assert!(
             steps.contains("Choose the tables to sync: the peer lists what it holds"),
             "{steps}"
@@ -72,8 +64,14 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
     );
     let report = peers::run(&a, id).await;
     // Nothing to do is a skip: neither a success nor a failure.
-    assert_eq!(report.status, edensync::engine::RunStatus::Skipped, "{report:?}");
-    let repository = model::repositories::find(&mut a.conn(), id).unwrap().unwrap();
+    assert_eq!(
+        report.status,
+        edensync::engine::RunStatus::Skipped,
+        "{report:?}"
+    );
+    let repository = model::repositories::find(&mut a.conn(), id)
+        .unwrap()
+        .unwrap();
     assert!(repository.last_success_at.is_none(), "{repository:?}");
     let log = model::sync_log::for_run(&mut a.conn(), report.run_id).unwrap();
     assert!(
@@ -87,13 +85,7 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
     for width in [1400, 400] {
         set_width(driver, width).await;
         open(driver, a.url(&resources)).await;
-        let listed = driver
-            .find(By::Id("peer-tables"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let listed = text_of(driver, "peer-tables").await;
         assert!(listed.contains("Tables at B"), "{listed}");
         assert!(
             listed.contains("org_organisation\n7") || listed.contains("org_organisation 7"),
@@ -114,13 +106,7 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
         said.contains("org_organisation is synced with B now"),
         "{said}"
     );
-    let listed = driver
-        .find(By::Id("peer-tables"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let listed = text_of(driver, "peer-tables").await;
     assert!(listed.contains("synced"), "{listed}");
 
     // A task for the component-only table says what to do instead.
@@ -152,13 +138,7 @@ async fn a_new_repository_is_guided_from_its_tables_to_its_schedule() {
     peers::run(&a, id).await;
     assert_eq!(peers::count(&a, "org_organisation"), 7);
     open(driver, a.url(&page)).await;
-    let steps = driver
-        .find(By::Id("next-steps"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let steps = text_of(driver, "next-steps").await;
     assert!(steps.contains("1 table(s) to sync"), "{steps}");
     assert!(steps.contains("It has run"), "{steps}");
     assert!(steps.contains("Schedule it"), "{steps}");

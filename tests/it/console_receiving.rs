@@ -6,7 +6,7 @@
 use edensync::model;
 use edensync::vocabulary::RunStatus;
 
-use crate::support::browser::{click, flash, logged_in, open, set_width, shot};
+use crate::support::browser::{click, flash, logged_in, open, set_width, shot, text_of};
 use crate::support::peers::{self, PEER_EMAIL, PEER_PASSWORD, TaskSpec, link};
 use crate::support::{Backend, TestApp};
 
@@ -59,13 +59,7 @@ async fn a_refused_push_is_listed_with_the_peers_calls_and_accepted_in_one_click
     for width in [1400, 400] {
         set_width(driver, width).await;
         open(driver, b.url("/")).await;
-        let waiting = driver
-            .find(thirtyfour::By::Id("peers-waiting"))
-            .await
-            .expect("the dashboard lists the peer waiting")
-            .text()
-            .await
-            .unwrap();
+        let waiting = text_of(driver, "peers-waiting").await;
         assert!(
             waiting.contains("1 push refused in 30 days, last"),
             "{waiting}"

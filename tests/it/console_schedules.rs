@@ -9,7 +9,9 @@ use edensync::engine::{RunRequest, Stop, Trigger};
 use edensync::model;
 
 use crate::support::Backend;
-use crate::support::browser::{click, flash, logged_in, open, set_width, shot, type_into};
+use crate::support::browser::{
+    click, flash, logged_in, open, set_width, shot, text_of, type_into, wait_for, wait_for_text,
+};
 use crate::support::peers::{self, TaskSpec, add_task};
 
 /// The Schedules screen's row of job `id`, as text.
@@ -94,19 +96,14 @@ async fn schedules_are_added_edited_paused_resumed_and_run_from_one_screen() {
     // Edited: the form comes filled; a bad value comes back next to its
     // field with what was typed; a good one is saved and said in words.
     click(driver, &format!("#job-{} a[href*='edit=']", job.id)).await;
-    let minutes = driver.find(By::Id("every_minutes")).await.unwrap();
+    wait_for_text(driver, "Change the schedule").await;
+    let minutes = wait_for(driver, "#every_minutes").await;
     assert_eq!(minutes.value().await.unwrap().as_deref(), Some("5"));
     type_into(driver, "every_minutes", "soon").await;
     click(driver, "#job-form button[type='submit']").await;
-    let error = driver
-        .find(By::Id("every-error"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let error = text_of(driver, "every-error").await;
     assert!(error.contains("must be a number of minutes"), "{error}");
-    let kept = driver.find(By::Id("every_minutes")).await.unwrap();
+    let kept = wait_for(driver, "#every_minutes").await;
     assert_eq!(kept.value().await.unwrap().as_deref(), Some("soon"));
     shot(driver, "schedule-edit-error-1400").await;
     type_into(driver, "every_minutes", "15").await;

@@ -178,6 +178,16 @@ pub async fn click(driver: &WebDriver, css: impl Into<String>) {
         .unwrap();
 }
 
+/// The text of the element with id `id`, once it is there (after a click
+/// the next page may still be on its way).
+pub async fn text_of(driver: &WebDriver, id: &str) -> String {
+    wait_for(driver, &format!("#{id}"))
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The window's width in CSS pixels (desktop 1400, phone 400).
 pub async fn set_width(driver: &WebDriver, width: u32) {
     driver.set_window_rect(0, 0, width, 900).await.unwrap();
