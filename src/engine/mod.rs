@@ -177,14 +177,22 @@ impl Engine {
     }
 
     /// Start a manual run in the background ("Sync now").
-    pub fn start_manual_run(&self, repository_id: i64, trigger: Trigger, timeout: Duration) {
+    /// `job_id`: the schedule a "Run now" was asked from, so the run counts
+    /// in its history.
+    pub fn start_manual_run(
+        &self,
+        repository_id: i64,
+        trigger: Trigger,
+        job_id: Option<i64>,
+        timeout: Duration,
+    ) {
         let engine = self.clone();
         let stop = self.background_stop(timeout);
         self.spawn(async move {
             let run = engine.run(RunRequest {
                 repository_id,
                 trigger,
-                job_id: None,
+                job_id,
                 only_table: None,
                 stop,
                 progress: None,

@@ -133,6 +133,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(schedule::update_job),
         )
         .route(
+            "/repositories/{id}/schedule/{job}/run",
+            web::post().to(schedule::run_job),
+        )
+        .route(
             "/repositories/{id}/schedule/{job}/pause",
             web::post().to(schedule::pause_job),
         )

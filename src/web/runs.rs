@@ -206,7 +206,7 @@ pub async fn sync_now(
     id: web::Path<i64>,
     posted: Protected<NoFields>,
 ) -> Result<HttpResponse, WebError> {
-    start(&state, id.into_inner(), posted, Trigger::Manual).await
+    start(&state, id.into_inner(), None, posted, Trigger::Manual).await
 }
 
 /// "Retry now": forget the backoff (and a block), then run.
@@ -220,12 +220,15 @@ pub async fn retry_now(
         model::repositories::clear_retry(conn, id).map_err(WebError::from)
     })
     .await?;
-    start(&state, id, posted, Trigger::Retry).await
+    start(&state, id, None, posted, Trigger::Retry).await
 }
 
-async fn start(
+/// Start a run by hand (for the schedule `job`, from its Run now), unless
+/// one is going, the repository has no tables, or it is passive.
+pub(super) async fn start(
     state: &web::Data<AppState>,
     id: i64,
+    job: Option<i64>,
     posted: Protected<NoFields>,
     trigger: Trigger,
 ) -> Result<HttpResponse, WebError> {
@@ -272,7 +275,7 @@ async fn start(
     }
     state
         .engine
-        .start_manual_run(repository.id, trigger, MANUAL_RUN_TIMEOUT);
+        .start_manual_run(repository.id, trigger, job, MANUAL_RUN_TIMEOUT);
     let detail = trigger.as_str().to_string();
     let (actor, target) = (who.actor(), repository.name.clone());
     super::db(&state.pool, move |conn| {

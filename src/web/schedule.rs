@@ -17,6 +17,7 @@ use crate::model;
 use crate::model::jobs::Job;
 use crate::model::repositories::Repository;
 use crate::s3xml;
+use crate::vocabulary::Trigger;
 use crate::web::repositories::manage_error;
 use crate::web::resources::repository;
 use crate::web::session::{AdminSession, NoFields, Protected};
@@ -321,6 +322,20 @@ fn job_of(conn: &mut DbConnection, id: i64, job_id: i64) -> Result<Job, ManageEr
 pub struct CameFrom {
     #[serde(default)]
     from: String,
+}
+
+/// Run now, from a schedule: the run counts in the schedule's history.
+pub async fn run_job(
+    state: web::Data<AppState>,
+    path: web::Path<(i64, i64)>,
+    posted: Protected<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    let (id, job_id) = path.into_inner();
+    super::db(&state.pool, move |conn| {
+        job_of(conn, id, job_id).map_err(manage_error)
+    })
+    .await?;
+    super::runs::start(&state, id, Some(job_id), posted, Trigger::Manual).await
 }
 
 pub async fn pause_job(

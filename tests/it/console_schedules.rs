@@ -122,17 +122,23 @@ async fn schedules_are_added_edited_paused_resumed_and_run_from_one_screen() {
         "changed, not added"
     );
 
-    // Run now.
+    // Run now: a run of the schedule's, so it counts in its history.
     open(driver, a.url("/jobs")).await;
     let runs_before = model::runs::list(&mut a.conn(), None, None, None, 10)
         .unwrap()
         .len();
     click(driver, &format!("#job-{} button:not(.secondary)", job.id)).await;
     flash(driver, "run").await;
-    let runs_after = model::runs::list(&mut a.conn(), None, None, None, 10)
-        .unwrap()
-        .len();
-    assert_eq!(runs_after, runs_before + 1);
+    let mut runs = Vec::new();
+    for _ in 0..100 {
+        runs = model::runs::list(&mut a.conn(), None, None, None, 10).unwrap();
+        if runs.len() > runs_before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(runs.len(), runs_before + 1);
+    assert_eq!(runs[0].job_id, Some(job.id), "{:?}", runs[0]);
 
     let audit: Vec<String> = model::audit_log::list(&mut a.conn(), None, 50)
         .unwrap()
