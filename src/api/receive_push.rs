@@ -338,7 +338,9 @@ fn log_push(
     } else {
         (LogResult::Warning, summary.rejection_text())
     };
-    model::sync_log::insert(
+    let m = summary.masters;
+    let changed = (m.created + m.updated + m.deleted) as i64;
+    model::sync_log::insert_counted(
         conn,
         &NewLogEntry {
             logged_at: now,
@@ -351,6 +353,7 @@ fn log_push(
             remote: !summary.rejected.is_empty(),
             message: &message,
         },
+        Some(changed),
     )?;
     Ok(())
 }

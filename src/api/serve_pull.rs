@@ -280,7 +280,7 @@ fn log_pull(
     if let Some(id) = repository_id {
         model::repositories::touch_connected(conn, id, now)?;
     }
-    model::sync_log::insert(
+    model::sync_log::insert_counted(
         conn,
         &NewLogEntry {
             logged_at: now,
@@ -297,6 +297,7 @@ fn log_pull(
             remote: false,
             message: &message,
         },
+        Some(outcome.results as i64),
     )?;
     Ok(now)
 }

@@ -231,6 +231,7 @@ diesel::table! {
         result -> Text,
         remote -> Bool,
         message -> Text,
+        records -> Nullable<BigInt>,
     }
 }
 

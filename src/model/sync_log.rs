@@ -38,6 +38,16 @@ pub struct NewLogEntry<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, entry: &NewLogEntry) -> QueryResult<usize> {
+    insert_counted(conn, entry, None)
+}
+
+/// A row of a peer's call that moved `records` (a push received, a pull
+/// served).
+pub fn insert_counted(
+    conn: &mut DbConnection,
+    entry: &NewLogEntry,
+    records: Option<i64>,
+) -> QueryResult<usize> {
     diesel::insert_into(sync_log::table)
         .values((
             sync_log::logged_at.eq(entry.logged_at),
@@ -49,8 +59,30 @@ pub fn insert(conn: &mut DbConnection, entry: &NewLogEntry) -> QueryResult<usize
             sync_log::result.eq(entry.result.as_str()),
             sync_log::remote.eq(entry.remote),
             sync_log::message.eq(entry.message),
+            sync_log::records.eq(records),
         ))
         .execute(conn)
+}
+
+/// Peers' calls here since `since` that moved records: (when, mode,
+/// records), at most `limit`, newest first.
+pub fn records_moved_since(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<(NaiveDateTime, String, i64)>> {
+    let rows: Vec<(NaiveDateTime, String, Option<i64>)> = sync_log::table
+        .filter(sync_log::mode.eq_any(["push/incoming", "pull/incoming"]))
+        .filter(sync_log::logged_at.ge(since))
+        .filter(sync_log::records.is_not_null())
+        .order(sync_log::logged_at.desc())
+        .limit(limit)
+        .select((sync_log::logged_at, sync_log::mode, sync_log::records))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(at, mode, records)| Some((at, mode, records?)))
+        .collect())
 }
 
 /// Newest first.

@@ -89,6 +89,7 @@ pub async fn index(
         let contacts = peer_contacts::load(conn)?;
         let since = model::now() - chrono::TimeDelta::hours(run_charts::HOURS);
         let recent = model::runs::counts_since(conn, since, CHARTED_RUNS)?;
+        let calls = model::sync_log::records_moved_since(conn, since, CHARTED_RUNS)?;
         let margin = chrono::Duration::seconds(i64::from(config.clock_skew_warn_secs));
         let (future, latest) = model::records::future_dated(conn, model::now() + margin)?;
         Ok::<_, WebError>(DashboardPage {
@@ -98,7 +99,7 @@ pub async fn index(
             admins: count(Role::Admin),
             sync_accounts: count(Role::Sync),
             peers_waiting: peer_contacts::waiting(&listed, &contacts, model::now()),
-            chart: run_charts::records_per_hour(&recent, model::now()).html(),
+            chart: run_charts::records_per_hour(&recent, &calls, model::now()).html(),
             repositories: repository_rows(conn, &config, listed, &names)?,
             running: model::runs::in_progress(conn)?
                 .into_iter()

@@ -11,21 +11,27 @@ use crate::web::format;
 /// Hours the dashboard's chart covers.
 pub const HOURS: i64 = 24;
 
-fn in_and_out() -> Vec<Series> {
+fn in_and_out(records_in: &'static str, records_out: &'static str) -> Vec<Series> {
     vec![
         Series {
-            name: "in (pulled)",
+            name: records_in,
             class: "series-in",
         },
         Series {
-            name: "out (pushed)",
+            name: records_out,
             class: "series-out",
         },
     ]
 }
 
-/// Records in and out per hour over the last [`HOURS`], oldest first.
-pub fn records_per_hour(runs: &[(NaiveDateTime, RunCounts)], now: NaiveDateTime) -> BarChart {
+/// Records in and out per hour over the last [`HOURS`], oldest first: this
+/// node's runs, and peers' calls here (`(when, mode, records)`: a push
+/// received comes in, a pull served goes out).
+pub fn records_per_hour(
+    runs: &[(NaiveDateTime, RunCounts)],
+    calls: &[(NaiveDateTime, String, i64)],
+    now: NaiveDateTime,
+) -> BarChart {
     let this_hour = now
         .with_minute(0)
         .and_then(|t| t.with_second(0))
@@ -40,19 +46,34 @@ pub fn records_per_hour(runs: &[(NaiveDateTime, RunCounts)], now: NaiveDateTime)
             values: vec![0.0, 0.0],
         })
         .collect();
-    for (started, counts) in runs {
-        let hour = (*started - first).num_hours();
-        if *started >= first
+    let mut add = |at: NaiveDateTime, records_in: i64, records_out: i64| {
+        let hour = (at - first).num_hours();
+        if at >= first
             && let Some(bucket) = buckets.get_mut(hour as usize)
         {
-            bucket.values[0] += counts.records_in() as f64;
-            bucket.values[1] += counts.records_out() as f64;
+            bucket.values[0] += records_in as f64;
+            bucket.values[1] += records_out as f64;
+        }
+    };
+    for (started, counts) in runs {
+        add(*started, counts.records_in(), counts.records_out());
+    }
+    for (at, mode, records) in calls {
+        match mode.as_str() {
+            "push/incoming" => add(*at, *records, 0),
+            "pull/incoming" => add(*at, 0, *records),
+            _ => {}
         }
     }
     BarChart {
-        title: format!("Records in and out per hour, last {HOURS} hours"),
+        title: format!(
+            "Records in and out per hour, last {HOURS} hours: this node's runs and peers' calls"
+        ),
         unit: "records",
-        series: in_and_out(),
+        series: in_and_out(
+            "in (pulled, or pushed to us)",
+            "out (pushed, or pulled from us)",
+        ),
         buckets,
         from_label: first.format("%H:00").to_string(),
         to_label: "now (UTC)".into(),
@@ -99,7 +120,7 @@ pub fn history(runs: &[Run]) -> Option<History> {
         records: BarChart {
             title: format!("Records per run, last {} runs", finished.len()),
             unit: "records",
-            series: in_and_out(),
+            series: in_and_out("in (pulled)", "out (pushed)"),
             buckets: finished
                 .iter()
                 .map(|(run, _)| Bucket {
@@ -160,12 +181,17 @@ mod tests {
             (at("2026-12-03 15:00:00"), moved(2, 0)),
             (at("2026-12-03 14:59:59"), moved(100, 100)),
         ];
-        let chart = records_per_hour(&runs, at("2026-12-04 14:30:00"));
+        let calls = vec![
+            (at("2026-12-04 14:10:00"), "push/incoming".to_string(), 10),
+            (at("2026-12-04 14:20:00"), "pull/incoming".to_string(), 20),
+            (at("2026-12-03 10:00:00"), "pull/incoming".to_string(), 99),
+        ];
+        let chart = records_per_hour(&runs, &calls, at("2026-12-04 14:30:00"));
         assert_eq!(chart.buckets.len(), HOURS as usize);
         let last = chart.buckets.last().unwrap();
         assert_eq!(
             (last.label.as_str(), &last.values[..]),
-            ("14:00 UTC", &[8.0, 1.0][..])
+            ("14:00 UTC", &[18.0, 21.0][..])
         );
         assert_eq!(chart.buckets[22].values, vec![0.0, 7.0]);
         assert_eq!(chart.buckets[0].label, "15:00 UTC");

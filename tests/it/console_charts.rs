@@ -35,11 +35,11 @@ async fn the_dashboard_and_a_repository_chart_their_runs() {
         let chart = &page[page.find("id=\"records-per-hour\"").expect("the chart")..];
         assert_eq!(chart.matches("<rect ").count(), 48, "24 hours, in and out");
         assert!(
-            chart.contains(" UTC: 6 records in (pulled)</title>"),
+            chart.contains(" UTC: 6 records in (pulled, or pushed to us)</title>"),
             "{chart}"
         );
         assert!(
-            chart.contains(" UTC: 4 records out (pushed)</title>"),
+            chart.contains(" UTC: 4 records out (pushed, or pulled from us)</title>"),
             "{chart}"
         );
         // Coloured by the stylesheet's classes, not left black.
@@ -88,4 +88,20 @@ async fn the_dashboard_and_a_repository_chart_their_runs() {
         shot(driver, &format!("run-history-{width}")).await;
     }
     browser.quit().await;
+
+    // The peer that was called charts the same records the other way.
+    b.add_admin();
+    let admin = b
+        .logged_in(crate::support::ADMIN_EMAIL, crate::support::ADMIN_PASSWORD)
+        .await;
+    let page = admin.get("/").await.text().await.unwrap();
+    let chart = &page[page.find("id=\"records-per-hour\"").expect("the chart")..];
+    assert!(
+        chart.contains(" UTC: 4 records in (pulled, or pushed to us)</title>"),
+        "{chart}"
+    );
+    assert!(
+        chart.contains(" UTC: 6 records out (pushed, or pulled from us)</title>"),
+        "{chart}"
+    );
 }
