@@ -148,25 +148,48 @@ fn authorize(
         );
         // The refusal leaves a trace here: the console lists the peer as
         // waiting, with Accept next to it.
-        model::sync_log::insert(
-            conn,
-            &NewLogEntry {
-                logged_at: model::now(),
-                repository_id: Some(repository.id),
-                run_id: None,
-                resource_name: Some(&table),
-                mode: "push/incoming",
-                action: model::sync_log::REFUSED_PUSH,
-                result: LogResult::Warning,
-                remote: false,
-                message: &message,
-            },
-        )?;
-        model::repositories::touch_connected(conn, repository.id, model::now())?;
+        log_refusal(conn, &repository, &table, LogResult::Warning, &message)?;
         return Err(ProtocolError::Forbidden(message));
     }
-    access::ensure_table_allowed(&repository, &table)?;
+    if let Err(refused) = access::ensure_table_allowed(&repository, &table) {
+        // A table it may not sync: an error the dashboard lists.
+        log_refusal(
+            conn,
+            &repository,
+            &table,
+            LogResult::Error,
+            &refused.to_string(),
+        )?;
+        return Err(refused);
+    }
     Ok((repository, table))
+}
+
+/// Note a push refused before its body was read, and the peer's contact.
+/// A warning is a push waiting for Accept; an error is one refused for good.
+fn log_refusal(
+    conn: &mut DbConnection,
+    repository: &Repository,
+    table: &str,
+    result: LogResult,
+    message: &str,
+) -> Result<(), ProtocolError> {
+    model::sync_log::insert(
+        conn,
+        &NewLogEntry {
+            logged_at: model::now(),
+            repository_id: Some(repository.id),
+            run_id: None,
+            resource_name: Some(table),
+            mode: "push/incoming",
+            action: model::sync_log::REFUSED_PUSH,
+            result,
+            remote: false,
+            message,
+        },
+    )?;
+    model::repositories::touch_connected(conn, repository.id, model::now())?;
+    Ok(())
 }
 
 /// The receiver's policies: our task for this peer and table if there is

@@ -88,12 +88,17 @@ pub struct History {
     pub average: String,
 }
 
-pub fn history(runs: &[Run]) -> Option<History> {
+/// Days a repository's run history covers.
+pub const HISTORY_DAYS: i64 = 7;
+
+pub fn history(runs: &[Run], now: NaiveDateTime) -> Option<History> {
+    let since = now - TimeDelta::days(HISTORY_DAYS);
     let finished: Vec<(&Run, f64)> = runs
         .iter()
         .rev()
         // A skip did no work: it is not part of the history.
         .filter(|run| run.status != crate::vocabulary::RunStatus::Skipped)
+        .filter(|run| run.started_at >= since)
         .filter_map(|run| {
             let end = run.finished_at?;
             Some((
@@ -118,7 +123,10 @@ pub fn history(runs: &[Run]) -> Option<History> {
     let average = finished.iter().map(|(_, secs)| secs).sum::<f64>() / finished.len() as f64;
     Some(History {
         records: BarChart {
-            title: format!("Records per run, last {} runs", finished.len()),
+            title: format!(
+                "Records per run, last {} runs ({HISTORY_DAYS} days at most)",
+                finished.len()
+            ),
             unit: "records",
             series: in_and_out("in (pulled)", "out (pushed)"),
             buckets: finished
@@ -135,7 +143,10 @@ pub fn history(runs: &[Run]) -> Option<History> {
             to_label: to_label.clone(),
         },
         durations: BarChart {
-            title: format!("Duration per run, last {} runs", finished.len()),
+            title: format!(
+                "Duration per run, last {} runs ({HISTORY_DAYS} days at most)",
+                finished.len()
+            ),
             unit: "s",
             series: vec![Series {
                 name: "duration",

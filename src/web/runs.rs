@@ -112,7 +112,10 @@ pub async fn list(
         let runs = model::runs::list(conn, wanted, repository, before, PAGE)?;
         // One repository's Runs tab charts its recent runs, all statuses.
         let history = match repository {
-            Some(id) => run_charts::history(&model::runs::for_repository(conn, id, CHARTED_RUNS)?),
+            Some(id) => run_charts::history(
+                &model::runs::for_repository(conn, id, CHARTED_RUNS)?,
+                model::now(),
+            ),
             None => None,
         };
         Ok::<_, WebError>((runs, names, history))

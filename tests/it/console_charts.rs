@@ -23,6 +23,17 @@ async fn the_dashboard_and_a_repository_chart_their_runs() {
     peers::write_local(&b, &peers::many_orgs("B", 6));
     peers::run(&a, id).await;
     peers::run(&a, id).await;
+    // A fourth run ten days ago is out of the run history (a week).
+    let old = peers::run(&a, id).await;
+    {
+        use diesel::prelude::*;
+        use edensync::db::schema::runs;
+        let ago = edensync::model::now() - chrono::TimeDelta::days(10);
+        diesel::update(runs::table.find(old.run_id))
+            .set((runs::started_at.eq(ago), runs::finished_at.eq(Some(ago))))
+            .execute(&mut *a.conn())
+            .unwrap();
+    }
 
     let Some(browser) = logged_in(&a).await else {
         return;

@@ -256,6 +256,14 @@ async fn accounts_and_allowed_tables_limit_pulls_and_pushes() {
             .status(),
         403
     );
+    // The refused push leaves an error in the log, for the dashboard.
+    let refused = edensync::model::sync_log::recent(&mut app.conn(), 5).unwrap();
+    assert!(
+        refused.iter().any(|row| row.mode == "push/incoming"
+            && row.result == edensync::vocabulary::LogResult::Error
+            && row.message.contains("may not sync the table pr_person")),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
