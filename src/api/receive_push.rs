@@ -174,21 +174,41 @@ fn log_refusal(
     result: LogResult,
     message: &str,
 ) -> Result<(), ProtocolError> {
+    log_incoming(
+        conn,
+        repository.id,
+        table,
+        model::sync_log::REFUSED_PUSH,
+        result,
+        message,
+    )?;
+    model::repositories::touch_connected(conn, repository.id, model::now())?;
+    Ok(())
+}
+
+/// One of Eden's `push/incoming` log rows.
+fn log_incoming(
+    conn: &mut DbConnection,
+    repository_id: i64,
+    table: &str,
+    action: &str,
+    result: LogResult,
+    message: &str,
+) -> Result<(), ProtocolError> {
     model::sync_log::insert(
         conn,
         &NewLogEntry {
             logged_at: model::now(),
-            repository_id: Some(repository.id),
+            repository_id: Some(repository_id),
             run_id: None,
             resource_name: Some(table),
             mode: "push/incoming",
-            action: model::sync_log::REFUSED_PUSH,
+            action,
             result,
             remote: false,
             message,
         },
     )?;
-    model::repositories::touch_connected(conn, repository.id, model::now())?;
     Ok(())
 }
 
@@ -323,21 +343,14 @@ fn log_failure(
     table: &str,
     message: &str,
 ) -> Result<(), ProtocolError> {
-    model::sync_log::insert(
+    log_incoming(
         conn,
-        &NewLogEntry {
-            logged_at: model::now(),
-            repository_id: Some(repository_id),
-            run_id: None,
-            resource_name: Some(table),
-            mode: "push/incoming",
-            action: "receive",
-            result: LogResult::Error,
-            remote: false,
-            message,
-        },
-    )?;
-    Ok(())
+        repository_id,
+        table,
+        "receive",
+        LogResult::Error,
+        message,
+    )
 }
 
 /// Note the push in Eden's log and the repository's last contact.
