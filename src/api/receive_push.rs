@@ -6,6 +6,7 @@ use std::fs::File;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::body::PacedBody;
@@ -19,6 +20,7 @@ use crate::model::sync_log::NewLogEntry;
 use crate::model::users::User;
 use crate::s3xml::{Format, Limits, time};
 use crate::state::AppState;
+use crate::state::seen_pushes::PushKey;
 use crate::store::policy::{self, Policy, Strategy};
 use crate::store::{self, ImportOptions, ImportSummary, SpooledDocument};
 use crate::vocabulary::LogResult;
@@ -63,12 +65,26 @@ pub(super) async fn receive_push(
     let (repository_id, pushed_table) = (repository.id, table.clone());
     let spool_dir = state.spool_dir.clone();
     let imported = async {
-        let body = spool(payload, limit, &spool_dir).await?;
-        with_conn(&state, move |conn, _| {
+        let (body, digest) = spool(payload, limit, &spool_dir).await?;
+        with_conn(&state, move |conn, state| {
             let mut options = options(conn, &repository, &table, query.msince.as_deref())?;
             options.max_record_bytes = max_record_bytes;
+            let key = PushKey {
+                body: digest,
+                how: format!("{format:?} gzip={gzip} {options:?}"),
+            };
+            // The same body as the last push, which changed nothing, and
+            // nothing stored since: the same answer, without reading it.
+            let seq = model::records::current_seq(conn)?;
+            let seen = &state.seen_pushes;
+            if let Some(summary) = seen.unchanged(repository.id, &table, &key, seq) {
+                log_push(conn, &repository, &table, &summary, true)?;
+                return Ok((summary, repository.name));
+            }
             let summary = receive(conn, body, format, gzip, limit, &options)?;
-            log_push(conn, &repository, &table, &summary)?;
+            log_push(conn, &repository, &table, &summary, false)?;
+            let seq = model::records::current_seq(conn)?;
+            seen.note(repository.id, &table, key, seq, &summary);
             Ok((summary, repository.name))
         })
         .await
@@ -101,23 +117,26 @@ pub(super) async fn receive_push(
 
 /// Spool the body, as it comes (gzip stays gzip), to a file in the data
 /// directory: at most `limit` bytes, at the pace every body must keep.
+/// The body's SHA-256 comes with it, for telling an identical re-push.
 async fn spool(
     payload: web::Payload,
     limit: u64,
     dir: &std::path::Path,
-) -> Result<File, ProtocolError> {
+) -> Result<(File, [u8; 32]), ProtocolError> {
     let mut body = PacedBody::new(payload);
     let mut spool = tokio::fs::File::from_std(tempfile::tempfile_in(dir)?);
+    let mut digest = Sha256::new();
     let mut received: u64 = 0;
     while let Some(chunk) = body.next().await? {
         received += chunk.len() as u64;
         if received > limit {
             return Err(too_large(limit));
         }
+        digest.update(&chunk);
         spool.write_all(&chunk).await?;
     }
     spool.flush().await?;
-    Ok(spool.into_std().await)
+    Ok((spool.into_std().await, digest.finalize().into()))
 }
 
 fn too_large(limit: u64) -> ProtocolError {
@@ -353,12 +372,14 @@ fn log_failure(
     )
 }
 
-/// Note the push in Eden's log and the repository's last contact.
+/// Note the push in Eden's log and the repository's last contact;
+/// `again`: the same body as the last push, answered without reading it.
 fn log_push(
     conn: &mut DbConnection,
     repository: &Repository,
     table: &str,
     summary: &ImportSummary,
+    again: bool,
 ) -> Result<(), ProtocolError> {
     let now = model::now();
     model::repositories::touch_connected(conn, repository.id, now)?;
@@ -367,8 +388,17 @@ fn log_push(
         (
             LogResult::Success,
             format!(
-                "Data received from peer ({} records: {} new, {} changed, {} deleted, {} unchanged)",
-                summary.records, m.created, m.updated, m.deleted, m.unchanged
+                "Data received from peer ({} records: {} new, {} changed, {} deleted, {} unchanged){}",
+                summary.records,
+                m.created,
+                m.updated,
+                m.deleted,
+                m.unchanged,
+                if again {
+                    "; the same document as its last push, which changed nothing: not read again"
+                } else {
+                    ""
+                }
             ),
         )
     } else {

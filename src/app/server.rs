@@ -151,6 +151,7 @@ fn app_state(node: Node, engine: Engine) -> AppState {
         peer_auth: Default::default(),
         review_counts: Default::default(),
         peer_tables: Default::default(),
+        seen_pushes: Default::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod peer_tables;
+pub mod seen_pushes;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub answers: std::sync::Arc<answers::Answers>,
     /// The tables edensync peers said they hold, kept a few minutes.
     pub peer_tables: peer_tables::PeerTablesCache,
+    /// The last push from each peer and table that changed nothing.
+    pub seen_pushes: seen_pushes::SeenPushes,
 }
 
 /// The review queue's counts per repository, table and kind, read again at

@@ -297,3 +297,43 @@ async fn a_task_with_an_unknown_stored_policy_refuses_pushes_with_eden_json() {
         "{answer}"
     );
 }
+
+/// Eden re-pushes its whole table on every run. The same document again,
+/// once it changed nothing and nothing was stored since, gets the same
+/// answer without being read; a record stored meanwhile makes it read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identical_re_push_is_answered_without_reading_it_again() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    add_recorded_admin(&app);
+    assert_eq!(replay(&app, "01_register_request.http").await.status(), 200);
+    accept_pushes(&app, EDEN_A);
+    async fn answer(app: &TestApp) -> serde_json::Value {
+        let response = replay(app, "03_push_initial_request.http").await;
+        response.json().await.unwrap()
+    }
+    let last_message = |app: &TestApp| {
+        model::sync_log::recent(&mut app.conn(), 1).unwrap()[0]
+            .message
+            .clone()
+    };
+    let first = answer(&app).await;
+    assert_eq!(first["created"].as_array().unwrap().len(), 3, "{first}");
+    // The second changes nothing, and is read in full.
+    let second = answer(&app).await;
+    assert!(second.get("created").is_none(), "{second}");
+    assert!(!last_message(&app).contains("not read again"));
+    let seq = model::records::current_seq(&mut app.conn()).unwrap();
+    // The third: the same answer, not read, nothing stored.
+    let third = answer(&app).await;
+    assert_eq!(third, second);
+    assert!(
+        last_message(&app).contains("not read again"),
+        "{}",
+        last_message(&app)
+    );
+    assert_eq!(model::records::current_seq(&mut app.conn()).unwrap(), seq);
+    // Something stored meanwhile: read again, in full.
+    import_doc(&app, "02_pull_initial.xml");
+    answer(&app).await;
+    assert!(!last_message(&app).contains("not read again"));
+}
