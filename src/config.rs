@@ -52,6 +52,9 @@ pub struct Settings {
     /// Open connections at most (`None`: as many as the descriptor limit
     /// allows).
     pub max_connections: Option<usize>,
+    /// Scheduled runs this process makes at once; the others wait their
+    /// turn, first come first served.
+    pub max_runs_at_once: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for
     /// the login throttles, sessions and the audit log). Empty: the socket's
     /// address is the client, whatever the headers say.
@@ -73,6 +76,7 @@ struct FileSettings {
     max_push_bytes: Option<u64>,
     max_record_bytes: Option<u64>,
     max_connections: Option<u64>,
+    max_runs_at_once: Option<u64>,
     trusted_proxies: Option<String>,
 }
 
@@ -98,6 +102,9 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_MAX_PUSH_BYTES: u64 = 512 << 20;
+/// Runs at once: on two cores, a few runs wait on peers while others
+/// import.
+pub const DEFAULT_MAX_RUNS_AT_ONCE: usize = 4;
 pub use crate::store::DEFAULT_MAX_RECORD_BYTES;
 
 impl Settings {
@@ -205,6 +212,21 @@ impl Settings {
             0 => None,
             n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
         };
+        let max_runs_at_once = match number(
+            "EDENSYNC_MAX_RUNS_AT_ONCE",
+            "max_runs_at_once",
+            file.max_runs_at_once,
+            DEFAULT_MAX_RUNS_AT_ONCE as u64,
+            "runs",
+        )? {
+            0 => {
+                return Err(ConfigError::new(
+                    "max_runs_at_once (EDENSYNC_MAX_RUNS_AT_ONCE)",
+                    "must be at least 1",
+                ));
+            }
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        };
         let trusted_proxies = pick("EDENSYNC_TRUSTED_PROXIES", file.trusted_proxies)
             .map(|text| parse_trusted_proxies(&text))
             .transpose()?
@@ -231,6 +253,7 @@ impl Settings {
             max_push_bytes,
             max_record_bytes,
             max_connections,
+            max_runs_at_once,
             trusted_proxies,
         })
     }
@@ -250,6 +273,7 @@ impl Settings {
             max_push_bytes: DEFAULT_MAX_PUSH_BYTES,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_connections: None,
+            max_runs_at_once: DEFAULT_MAX_RUNS_AT_ONCE,
             trusted_proxies: Vec::new(),
         }
     }

@@ -169,5 +169,6 @@ pub fn engine(node: &Node, listen_url: Option<&str>) -> Engine {
         public_url,
     );
     engine.max_record_bytes = node.settings.max_record_bytes;
+    engine.runs_at_once = node.settings.max_runs_at_once;
     engine
 }

@@ -97,6 +97,8 @@ pub struct Engine {
     /// Masters per document pushed to Eden.
     pub eden_push_size: u64,
     /// The largest record a pull keeps (larger ones are refused, for review).
+    /// Scheduled runs at once in this process (the scheduler's limit).
+    pub runs_at_once: usize,
     pub max_record_bytes: u64,
     /// How long a run goes on trying an exchange whose link keeps dropping
     /// without moving a byte (then the scheduler's backoff takes over).
@@ -138,6 +140,7 @@ impl Engine {
             page_time: PAGE_TIME,
             eden_push_size: EDEN_PUSH_DOCUMENT,
             max_record_bytes: crate::store::DEFAULT_MAX_RECORD_BYTES,
+            runs_at_once: crate::config::DEFAULT_MAX_RUNS_AT_ONCE,
             stall_limit: STALL_LIMIT,
             metrics: Arc::default(),
             background: Background::default(),

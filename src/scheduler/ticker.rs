@@ -49,6 +49,10 @@ struct Inner {
     /// One tick at a time (a slow database must not pile ticks up).
     ticking: tokio::sync::Mutex<()>,
     cron: tokio::sync::Mutex<Option<JobScheduler>>,
+    /// Runs at once; a claimed run waits for a slot (first come, first
+    /// served: one repository's many runs do not starve another's), and
+    /// its timeout counts from when it starts.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Scheduler {
@@ -56,6 +60,7 @@ impl Scheduler {
     pub async fn start(engine: Engine) -> Result<Scheduler, SchedulerError> {
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
+                slots: Arc::new(tokio::sync::Semaphore::new(engine.runs_at_once.max(1))),
                 engine,
                 ticks: AtomicI64::new(0),
                 ticking: tokio::sync::Mutex::new(()),
@@ -189,8 +194,12 @@ impl Scheduler {
         timeout: Duration,
     ) {
         let engine = self.inner.engine.clone();
-        let stop = engine.background_stop(timeout);
+        let slots = self.inner.slots.clone();
         self.inner.engine.spawn(async move {
+            let Ok(_slot) = slots.acquire_owned().await else {
+                return;
+            };
+            let stop = engine.background_stop(timeout);
             let report = engine
                 .run(RunRequest {
                     repository_id,

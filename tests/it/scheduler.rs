@@ -16,6 +16,17 @@ use crate::support::peers::{self, TaskSpec, add_repository, add_task, link};
 use crate::support::stand_in::{Reply, StandIn};
 use crate::support::{Backend, TestApp};
 
+/// A peer that answers every pull with nothing, after `delay`.
+async fn slow_peer(delay: Duration) -> StandIn {
+    StandIn::start(move |_, _| {
+        Reply::Slow(
+            delay,
+            Box::new(Reply::Recorded("14_pull_empty_result_response.http")),
+        )
+    })
+    .await
+}
+
 fn add_job(
     app: &TestApp,
     repository_id: i64,
@@ -128,13 +139,7 @@ async fn overlapping_triggers_are_skipped_and_timeouts_cancel() {
     let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
         return;
     };
-    let slow = StandIn::start(|_, _| {
-        Reply::Slow(
-            Duration::from_secs(30),
-            Box::new(Reply::Recorded("14_pull_empty_result_response.http")),
-        )
-    })
-    .await;
+    let slow = slow_peer(Duration::from_secs(30)).await;
     let id = add_repository(
         &a,
         "Slow",
@@ -216,4 +221,70 @@ async fn two_processes_on_one_postgresql_run_each_due_job_once() {
     let all = runs_of(&a, id);
     assert_eq!(all.len(), 4, "each due job ran once: {all:?}");
     assert!(all.iter().all(|(_, s)| s == "succeeded"), "{all:?}");
+}
+
+/// At most `runs_at_once` scheduled runs at a time: the others wait their
+/// turn (their timeout counts from when they start) and all of them run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_runs_beyond_the_limit_wait_their_turn() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let slow = slow_peer(Duration::from_millis(1500)).await;
+    let mut repositories = Vec::new();
+    for name in ["First", "Second", "Third"] {
+        let id = add_repository(
+            &a,
+            name,
+            &format!("{}/{name}", slow.url),
+            "x@example.org",
+            "whatever password",
+        );
+        add_task(
+            &a,
+            id,
+            TaskSpec {
+                mode: "pull",
+                ..TaskSpec::default()
+            },
+        );
+        // Due now, once; a timeout shorter than the wait for the others.
+        add_job(&a, id, 60, 1, None, 3);
+        repositories.push(id);
+    }
+    let mut engine = peers::engine(&a);
+    engine.runs_at_once = 1;
+    let scheduler = Scheduler::start(engine.clone()).await.unwrap();
+    let finished = |a: &TestApp| {
+        model::runs::list(&mut a.conn(), None, None, None, 10)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.finished_at.is_some())
+            .collect::<Vec<_>>()
+    };
+    wait_for("three runs", Duration::from_secs(30), || {
+        finished(&a).len() == 3
+    })
+    .await;
+    scheduler.shutdown().await;
+    engine.shutdown().await;
+
+    let mut runs = finished(&a);
+    runs.sort_by_key(|r| r.started_at);
+    for run in &runs {
+        assert_eq!(
+            run.status,
+            edensync::engine::RunStatus::Succeeded,
+            "{run:?}"
+        );
+    }
+    for pair in runs.windows(2) {
+        assert!(
+            pair[1].started_at >= pair[0].finished_at.unwrap(),
+            "one at a time: {runs:?}"
+        );
+    }
+    let mut ran: Vec<i64> = runs.iter().map(|r| r.repository_id).collect();
+    ran.sort();
+    assert_eq!(ran, repositories, "every repository had its turn");
 }
