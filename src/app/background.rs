@@ -55,7 +55,7 @@ impl Background {
     }
 }
 
-/// Log retention once a minute, expired sessions every ten.
+/// Log and run retention once a minute, expired sessions every ten.
 async fn housekeeping(pool: Pool) {
     let mut ticker = tokio::time::interval(HOUSEKEEPING_EVERY);
     let mut round: u32 = 0;
@@ -66,7 +66,11 @@ async fn housekeeping(pool: Pool) {
         let done = db::with_conn(&pool, move |conn| {
             if let Some(config) = model::sync_config::get(conn)? {
                 let days = i64::from(config.log_retention_days.max(1));
-                model::sync_log::purge_before(conn, model::now() - chrono::Duration::days(days))?;
+                let cutoff = model::now() - chrono::Duration::days(days);
+                model::sync_log::purge_before(conn, cutoff)?;
+                // Runs go with their log, in rounds of at most 10 000: the
+                // runs table stays bounded on a hub that runs all day.
+                model::runs::purge_before(conn, cutoff)?;
             }
             if sweep_sessions {
                 accounts::sessions::sweep(conn)?;

@@ -365,3 +365,23 @@ pub fn counts_since(
         .select((runs::started_at, RunCounts::as_select()))
         .load(conn)
 }
+
+/// Delete finished runs that ended before `cutoff`, except each
+/// repository's latest run (its health and last run stay known); how many
+/// went. Log rows and review items of a deleted run keep their text.
+pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    let other = diesel::alias!(runs as latest_runs);
+    let latest = other
+        .group_by(other.field(runs::repository_id))
+        .select(diesel::dsl::max(other.field(runs::id)));
+    let ids: Vec<i64> = runs::table
+        .filter(runs::finished_at.lt(cutoff))
+        .filter(runs::id.nullable().ne_all(latest))
+        .select(runs::id)
+        .limit(10_000)
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(runs::table.filter(runs::id.eq_any(&ids))).execute(conn)
+}

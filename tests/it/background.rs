@@ -56,3 +56,41 @@ async fn a_process_without_the_scheduler_still_applies_the_log_retention() {
     background.stop().await;
     assert_eq!(messages, vec!["recent".to_string()]);
 }
+
+/// Runs older than the retention go, except each repository's latest (its
+/// health and last run stay known); what refers to them stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_runs_go_but_each_repositorys_latest_stays() {
+    use diesel::prelude::*;
+    use edensync::db::schema::runs;
+
+    use crate::support::peers::{self, TaskSpec, add_task};
+
+    let Some((a, _b, id)) = peers::pair(Backend::Sqlite).await else {
+        return;
+    };
+    add_task(&a, id, TaskSpec::default());
+    let mut ran = Vec::new();
+    for _ in 0..3 {
+        ran.push(peers::run(&a, id).await.run_id);
+    }
+    let long_ago = model::now() - chrono::Duration::days(100);
+    diesel::update(runs::table)
+        .set(runs::finished_at.eq(Some(long_ago)))
+        .execute(&mut *a.conn())
+        .unwrap();
+    let cutoff = model::now() - chrono::Duration::days(90);
+    assert_eq!(model::runs::purge_before(&mut a.conn(), cutoff).unwrap(), 2);
+    let left: Vec<i64> = model::runs::list(&mut a.conn(), None, None, None, 10)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, vec![ran[2]], "the latest run stays");
+    assert_eq!(model::runs::purge_before(&mut a.conn(), cutoff).unwrap(), 0);
+    assert!(
+        !model::sync_log::for_run(&mut a.conn(), ran[2])
+            .unwrap()
+            .is_empty()
+    );
+}
