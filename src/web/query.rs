@@ -55,6 +55,14 @@ pub fn problems(fields: &[(&str, &QueryNumber)]) -> Option<Flash> {
     })
 }
 
+/// `?from=…`: the page a button was on, to go back to (empty: the
+/// handler's own page).
+#[derive(Deserialize, Default)]
+pub struct CameFrom {
+    #[serde(default)]
+    pub from: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ use crate::model;
 use crate::model::repositories::Repository;
 use crate::web::format::span;
 use crate::web::peer_contacts;
+use crate::web::query::CameFrom;
 use crate::web::repository_health::Health;
 use crate::web::session::{AdminSession, NoFields, Protected};
 use crate::web::{
@@ -413,12 +414,6 @@ pub async fn register(
     Ok(register_and_say(&state, &repository, "unchanged", &page).await)
 }
 
-/// The page a button was on, to go back to.
-#[derive(Deserialize)]
-pub struct CameFrom {
-    from: Option<String>,
-}
-
 /// One click: pushes from this repository's peer are accepted (audited).
 pub async fn accept_pushes(
     state: web::Data<AppState>,
@@ -435,9 +430,9 @@ pub async fn accept_pushes(
         Ok::<_, WebError>(repository.name)
     })
     .await?;
-    let back = match from.from.as_deref() {
-        Some("dashboard") => "/".to_string(),
-        Some("repository") => format!("/repositories/{id}"),
+    let back = match from.from.as_str() {
+        "dashboard" => "/".to_string(),
+        "repository" => format!("/repositories/{id}"),
         _ => "/repositories".to_string(),
     };
     Ok(redirect_with_flash(

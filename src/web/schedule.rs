@@ -18,6 +18,7 @@ use crate::model::jobs::Job;
 use crate::model::repositories::Repository;
 use crate::s3xml;
 use crate::vocabulary::Trigger;
+use crate::web::query::CameFrom;
 use crate::web::repositories::manage_error;
 use crate::web::resources::repository;
 use crate::web::session::{AdminSession, NoFields, Protected};
@@ -315,13 +316,6 @@ fn job_of(conn: &mut DbConnection, id: i64, job_id: i64) -> Result<Job, ManageEr
         return Err(ManageError::NotFound(format!("no job {job_id} here")));
     }
     Ok(job)
-}
-
-/// The page a button was on, to go back to.
-#[derive(Deserialize)]
-pub struct CameFrom {
-    #[serde(default)]
-    from: String,
 }
 
 /// Run now, from a schedule: the run counts in the schedule's history.
