@@ -7,7 +7,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use edensync::app;
 use edensync::config::Settings;
 use edensync::s3xml::{Limits, Reader, Record};
-use edensync::store::{ImportOptions, import};
+use edensync::store::{ImportOptions, ImportSummary, import};
 
 const RECORDS: usize = 5_000;
 
@@ -18,6 +18,24 @@ fn bench_dir() -> tempfile::TempDir {
         Ok(base) => tempfile::tempdir_in(base).unwrap(),
         Err(_) => tempfile::tempdir().unwrap(),
     }
+}
+
+/// A new node with its data directory (kept as long as the node).
+fn new_node() -> (tempfile::TempDir, app::Node) {
+    let dir = bench_dir();
+    let node = app::open(Settings::for_data_dir(dir.path())).unwrap();
+    (dir, node)
+}
+
+/// Import the records into the node; what the import did.
+fn import_all(node: &app::Node, records: &[Record]) -> ImportSummary {
+    let mut conn = node.pool.get().unwrap();
+    import(
+        &mut conn,
+        records.iter().cloned().map(Ok),
+        &ImportOptions::default(),
+    )
+    .unwrap()
 }
 
 fn import_sqlite(c: &mut Criterion) {
@@ -32,19 +50,9 @@ fn import_sqlite(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("5k organisations + 5k offices, new", |b| {
         b.iter_batched(
-            || {
-                let dir = bench_dir();
-                let node = app::open(Settings::for_data_dir(dir.path())).unwrap();
-                (dir, node)
-            },
+            new_node,
             |(_dir, node)| {
-                let mut conn = node.pool.get().unwrap();
-                let summary = import(
-                    &mut conn,
-                    records.iter().cloned().map(Ok),
-                    &ImportOptions::default(),
-                )
-                .unwrap();
+                let summary = import_all(&node, &records);
                 assert_eq!(summary.written as usize, RECORDS * 2);
             },
             BatchSize::PerIteration,
@@ -55,26 +63,12 @@ fn import_sqlite(c: &mut Criterion) {
     group.bench_function("the same 5k + 5k again, unchanged", |b| {
         b.iter_batched(
             || {
-                let dir = bench_dir();
-                let node = app::open(Settings::for_data_dir(dir.path())).unwrap();
-                let mut conn = node.pool.get().unwrap();
-                import(
-                    &mut conn,
-                    records.iter().cloned().map(Ok),
-                    &ImportOptions::default(),
-                )
-                .unwrap();
-                drop(conn);
+                let (dir, node) = new_node();
+                import_all(&node, &records);
                 (dir, node)
             },
             |(_dir, node)| {
-                let mut conn = node.pool.get().unwrap();
-                let summary = import(
-                    &mut conn,
-                    records.iter().cloned().map(Ok),
-                    &ImportOptions::default(),
-                )
-                .unwrap();
+                let summary = import_all(&node, &records);
                 assert_eq!(summary.written, 0, "nothing changed");
                 assert_eq!(summary.masters.unchanged as usize, RECORDS);
             },
