@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use crate::model::repositories::Repository;
 use crate::model::table_counts::TableCount;
-use crate::model::tasks::Task;
 use crate::state::AppState;
 
 /// How long the page waits for the peer's list before it goes without.
@@ -30,7 +29,8 @@ pub struct PeerTable {
 impl PeerTables {
     /// Ask the repository's peer, if it is an edensync server (its answer
     /// is kept a few minutes).
-    pub async fn load(state: &AppState, repository: &Repository, tasks: &[Task]) -> PeerTables {
+    /// `synced`: the tables its tasks sync already.
+    pub async fn load(state: &AppState, repository: &Repository, synced: &[&str]) -> PeerTables {
         let listed = match state.peer_tables.get(repository.id) {
             Some(listed) => listed,
             None => {
@@ -55,7 +55,7 @@ impl PeerTables {
                 listed
                     .into_iter()
                     .map(|count| PeerTable {
-                        synced: tasks.iter().any(|t| t.resource_name == count.table),
+                        synced: synced.contains(&count.table.as_str()),
                         count,
                     })
                     .collect(),

@@ -214,8 +214,11 @@ async fn resources_page(
         manage::tasks::list(conn, &listed).map_err(manage_error)
     })
     .await?;
-    let own: Vec<Task> = tasks.iter().map(|(task, _)| task.clone()).collect();
-    let peer_tables = PeerTables::load(state, &repository, &own).await;
+    let synced: Vec<&str> = tasks
+        .iter()
+        .map(|(t, _)| t.resource_name.as_str())
+        .collect();
+    let peer_tables = PeerTables::load(state, &repository, &synced).await;
     let page = ResourcesPage {
         layout: Layout::new(
             req,
