@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::model::repositories::Repository;
@@ -36,6 +36,8 @@ pub struct Metrics {
     review_waiting: IntGaugeVec,
     runs_in_progress: IntGauge,
     scheduler_heartbeat: Gauge,
+    scheduler_lateness: HistogramVec,
+    scheduler_tick: Histogram,
     /// Unix time of the scheduler's last tick (0: never ticked).
     heartbeat_secs: AtomicI64,
     scheduler_running: AtomicBool,
@@ -190,6 +192,28 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let scheduler_lateness = histogram(
+            &registry,
+            "edensync_scheduler_lateness_seconds",
+            "Time from when a run was due to when this process started it, by trigger (schedule, retry).",
+            &["trigger"],
+            vec![
+                0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+            ],
+        );
+        let scheduler_tick = gauges(
+            &registry,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "edensync_scheduler_tick_seconds",
+                    "Time the scheduler's tick spends finding and claiming what is due.",
+                )
+                .buckets(vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
+                ]),
+            )
+            .expect("valid metric"),
+        );
         Metrics {
             registry,
             http_requests,
@@ -205,6 +229,8 @@ impl Metrics {
             review_waiting,
             runs_in_progress,
             scheduler_heartbeat,
+            scheduler_lateness,
+            scheduler_tick,
             heartbeat_secs: AtomicI64::new(0),
             scheduler_running: AtomicBool::new(false),
             disk_full_secs: AtomicI64::new(0),
@@ -298,6 +324,18 @@ impl Metrics {
     pub fn scheduler_tick(&self, now: i64) {
         self.scheduler_running.store(true, Ordering::Relaxed);
         self.heartbeat_secs.store(now, Ordering::Relaxed);
+    }
+
+    /// A run started `late` after it was due.
+    pub fn observe_lateness(&self, trigger: &str, late: Duration) {
+        self.scheduler_lateness
+            .with_label_values(&[trigger])
+            .observe(late.as_secs_f64());
+    }
+
+    /// What one tick of the scheduler took.
+    pub fn observe_tick(&self, took: Duration) {
+        self.scheduler_tick.observe(took.as_secs_f64());
     }
 
     pub fn scheduler_stopped(&self) {

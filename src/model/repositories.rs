@@ -475,13 +475,23 @@ pub fn clear_retry(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
 }
 
 /// Repositories whose transient failure's backoff has run out.
-pub fn due_for_retry(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
-    repositories::table
-        .filter(repositories::enabled.eq(true))
+pub fn due_for_retry(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<(i64, NaiveDateTime)>> {
+    let due: Vec<(i64, Option<NaiveDateTime>)> = repositories::table
         .filter(repositories::next_retry_at.le(now))
+        .filter(repositories::enabled.eq(true))
         .filter(repositories::last_status.eq(RepositoryStatus::Retrying.as_str()))
-        .select(repositories::id)
-        .load(conn)
+        .order(repositories::next_retry_at.asc())
+        .limit(limit)
+        .select((repositories::id, repositories::next_retry_at))
+        .load(conn)?;
+    Ok(due
+        .into_iter()
+        .filter_map(|(id, at)| Some((id, at?)))
+        .collect())
 }
 
 /// Claim a due retry: only the process whose UPDATE changed the row runs it.

@@ -108,7 +108,12 @@ impl Scheduler {
         self.inner.engine.metrics.scheduler_stopped();
     }
 
-    /// One tick: start what is due.
+    /// One tick: start what is due, as many as there are free slots.
+    ///
+    /// A process claims only what it can start now, so due runs wait in the
+    /// database, oldest first, rather than in a queue of one process: none
+    /// waits behind a slow peer's run, and with several processes each
+    /// takes its share.
     pub async fn tick(&self) {
         let Ok(_one_at_a_time) = self.inner.ticking.try_lock() else {
             return;
@@ -116,25 +121,36 @@ impl Scheduler {
         if self.inner.engine.is_stopping() {
             return;
         }
+        let started = std::time::Instant::now();
         self.inner
             .engine
             .metrics
             .scheduler_tick(chrono::Utc::now().timestamp());
         // Runs left behind by a dead process are rare: look once a minute.
         let sweep = self.inner.ticks.fetch_add(1, Ordering::Relaxed) % 60 == 0;
-        match self.claim_due(sweep).await {
+        let mut slots = Vec::new();
+        while let Ok(slot) = self.inner.slots.clone().try_acquire_owned() {
+            slots.push(slot);
+        }
+        if slots.is_empty() && !sweep {
+            return;
+        }
+        match self.claim_due(sweep, slots.len()).await {
             Ok(claimed) => {
-                for (repository_id, job, trigger, timeout) in claimed {
-                    self.spawn_run(repository_id, job, trigger, timeout);
+                for (claim, slot) in claimed.into_iter().zip(slots) {
+                    self.spawn_run(claim, slot);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "the scheduler could not read its jobs"),
         }
+        self.inner.engine.metrics.observe_tick(started.elapsed());
     }
 
-    /// Claim due jobs and due retries (and, with `sweep`, mark the runs of
-    /// dead processes failed); returns what this process must run.
-    async fn claim_due(&self, sweep: bool) -> Result<Vec<Claimed>, SyncError> {
+    /// Claim at most `room` due runs, jobs and retries together, the
+    /// longest due first (and, with `sweep`, mark the runs of dead
+    /// processes failed); returns what this process must run.
+    async fn claim_due(&self, sweep: bool, room: usize) -> Result<Vec<Claimed>, SyncError> {
+        let metrics = self.inner.engine.metrics.clone();
         self.inner
             .engine
             .db(move |conn| {
@@ -146,39 +162,35 @@ impl Scheduler {
                     )?;
                 }
                 let mut claimed = Vec::new();
-                for job in model::jobs::due(conn, now)? {
-                    let Some(due_at) = job.next_run_at else {
-                        continue;
-                    };
-                    let next = next_after(&job, now);
-                    if !model::jobs::claim(conn, job.id, due_at, next, now)? {
-                        continue; // another process has it
-                    }
-                    let repository = model::repositories::find(conn, job.repository_id)?;
-                    match repository {
-                        Some(r) if !r.enabled => {
-                            model::jobs::set_last_status(conn, job.id, "repository disabled")?;
-                        }
-                        Some(r) if r.status() == Some(RepositoryStatus::Blocked) => {
-                            // A permanent failure waits for an administrator.
-                            model::jobs::set_last_status(
-                                conn,
-                                job.id,
-                                "not run: the repository is blocked by an error",
-                            )?;
-                        }
-                        Some(r) => claimed.push((
-                            r.id,
-                            Some(job.id),
-                            Trigger::Schedule,
-                            Duration::from_secs(job.timeout_secs.max(1) as u64),
-                        )),
-                        None => {}
-                    }
+                if room == 0 {
+                    return Ok(claimed);
                 }
-                for repository_id in model::repositories::due_for_retry(conn, now)? {
-                    if model::repositories::claim_retry(conn, repository_id, now)? {
-                        claimed.push((repository_id, None, Trigger::Retry, RETRY_TIMEOUT));
+                // Some due rows are another process's or a disabled
+                // repository's: read a few more than there is room for.
+                let look_at = (room * 2 + 8) as i64;
+                let mut due: Vec<(NaiveDateTime, Due)> = model::jobs::due(conn, now, look_at)?
+                    .into_iter()
+                    .filter_map(|job| Some((job.next_run_at?, Due::Job(job))))
+                    .collect();
+                due.extend(
+                    model::repositories::due_for_retry(conn, now, look_at)?
+                        .into_iter()
+                        .map(|(id, at)| (at, Due::Retry(id))),
+                );
+                due.sort_by_key(|(at, _)| *at);
+                for (due_at, what) in due {
+                    if claimed.len() == room {
+                        break;
+                    }
+                    let claim = match what {
+                        Due::Job(job) => claim_job(conn, &job, due_at, now)?,
+                        Due::Retry(id) => model::repositories::claim_retry(conn, id, now)?
+                            .then_some((id, None, Trigger::Retry, RETRY_TIMEOUT)),
+                    };
+                    if let Some(claim) = claim {
+                        let late = (now - due_at).to_std().unwrap_or_default();
+                        metrics.observe_lateness(claim.2.as_str(), late);
+                        claimed.push(claim);
                     }
                 }
                 Ok(claimed)
@@ -186,19 +198,12 @@ impl Scheduler {
             .await
     }
 
-    fn spawn_run(
-        &self,
-        repository_id: i64,
-        job_id: Option<i64>,
-        trigger: Trigger,
-        timeout: Duration,
-    ) {
+    /// Start a claimed run in its slot, which it frees when it ends.
+    fn spawn_run(&self, claimed: Claimed, slot: tokio::sync::OwnedSemaphorePermit) {
+        let (repository_id, job_id, trigger, timeout) = claimed;
         let engine = self.inner.engine.clone();
-        let slots = self.inner.slots.clone();
         self.inner.engine.spawn(async move {
-            let Ok(_slot) = slots.acquire_owned().await else {
-                return;
-            };
+            let _slot = slot;
             let stop = engine.background_stop(timeout);
             let report = engine
                 .run(RunRequest {
@@ -223,6 +228,48 @@ impl Scheduler {
                 }
             }
         });
+    }
+}
+
+/// A due row: a job's firing or a repository's retry.
+enum Due {
+    Job(Job),
+    Retry(i64),
+}
+
+/// Claim one firing of a due job; what to run, if this process got it and
+/// the repository may run (a disabled or blocked one records why not).
+fn claim_job(
+    conn: &mut crate::db::DbConnection,
+    job: &Job,
+    due_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<Option<Claimed>, SyncError> {
+    let next = next_after(job, now);
+    if !model::jobs::claim(conn, job.id, due_at, next, now)? {
+        return Ok(None); // another process has it
+    }
+    match model::repositories::find(conn, job.repository_id)? {
+        Some(r) if !r.enabled => {
+            model::jobs::set_last_status(conn, job.id, "repository disabled")?;
+            Ok(None)
+        }
+        Some(r) if r.status() == Some(RepositoryStatus::Blocked) => {
+            // A permanent failure waits for an administrator.
+            model::jobs::set_last_status(
+                conn,
+                job.id,
+                "not run: the repository is blocked by an error",
+            )?;
+            Ok(None)
+        }
+        Some(r) => Ok(Some((
+            r.id,
+            Some(job.id),
+            Trigger::Schedule,
+            Duration::from_secs(job.timeout_secs.max(1) as u64),
+        ))),
+        None => Ok(None),
     }
 }
 

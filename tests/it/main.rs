@@ -38,6 +38,7 @@ mod first_start;
 mod hostile;
 mod hostile_bodies;
 mod hostile_connections;
+mod hub_processes;
 mod login;
 mod manage_backends;
 mod operations;

@@ -17,7 +17,7 @@ use crate::support::stand_in::{Reply, StandIn};
 use crate::support::{Backend, TestApp};
 
 /// A peer that answers every pull with nothing, after `delay`.
-async fn slow_peer(delay: Duration) -> StandIn {
+pub async fn slow_peer(delay: Duration) -> StandIn {
     StandIn::start(move |_, _| {
         Reply::Slow(
             delay,
@@ -27,7 +27,7 @@ async fn slow_peer(delay: Duration) -> StandIn {
     .await
 }
 
-fn add_job(
+pub fn add_job(
     app: &TestApp,
     repository_id: i64,
     every: i64,
@@ -68,7 +68,7 @@ fn runs_of(app: &TestApp, repository_id: i64) -> Vec<(String, String)> {
         .unwrap()
 }
 
-async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+pub async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let started = std::time::Instant::now();
     while !done() {
         assert!(started.elapsed() < timeout, "timed out waiting for {what}");

@@ -272,11 +272,23 @@ pub fn edensync(
 /// `edensync serve --no-scheduler` on a free port with this environment;
 /// the child and the URL it listens on.
 pub fn serve_binary(env: &HashMap<&str, String>) -> (std::process::Child, String) {
+    serve_process(env, false)
+}
+
+/// `edensync serve` (with its scheduler, or `--no-scheduler`) on a free
+/// port with this environment; the child and the URL it listens on.
+pub fn serve_process(
+    env: &HashMap<&str, String>,
+    scheduler: bool,
+) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edensync"))
-        .arg("serve")
-        .arg("--no-scheduler")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_edensync"));
+    command.arg("serve");
+    if !scheduler {
+        command.arg("--no-scheduler");
+    }
+    let mut child = command
         .env_clear()
         .envs(env)
         .env("EDENSYNC_BIND", "127.0.0.1:0")
