@@ -1,13 +1,16 @@
-//! Console latency under load: the dashboard, the log viewer and the review
-//! queue with 100 repositories, 1 000 000 log rows and 100 000 review
-//! items, 32 concurrent logged-in clients on loopback, release build.
-//! Prints p50 / p99 per page.
+//! Console latency under load: the dashboard, the log viewer, the review
+//! queue, the runs and the repositories with 100 repositories (each with a
+//! schedule), 1 000 000 log rows and 100 000 review items, 32 concurrent
+//! logged-in clients on loopback, release build. Prints p50 / p99 per page.
 //!
-//! `cargo bench --bench console` (`EDENSYNC_BENCH_LOG_ROWS`,
+//! `cargo bench --bench console` (`EDENSYNC_BENCH_REPOSITORIES`,
+//! `EDENSYNC_BENCH_RUNS`, `EDENSYNC_BENCH_LOG_ROWS`,
 //! `EDENSYNC_BENCH_REVIEW_ITEMS`, `EDENSYNC_BENCH_SECS`,
 //! `EDENSYNC_BENCH_CLIENTS` and `EDENSYNC_BENCH_DIR` change the defaults of
-//! 1 000 000 rows, 100 000 items, 15 s, 32 clients and the temp dir;
-//! `EDENSYNC_BENCH_TEXT_SEARCH=1` adds a review text search to the pages).
+//! 100 repositories, 100 000 runs, 1 000 000 rows, 100 000 items, 15 s, 32
+//! clients and the temp dir; `EDENSYNC_BENCH_TEXT_SEARCH=1` adds a review
+//! text search to the pages). A hub: `EDENSYNC_BENCH_REPOSITORIES=1000
+//! EDENSYNC_BENCH_RUNS=1000000`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,15 +18,15 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use edensync::app;
 use edensync::config::Settings;
-use edensync::db::schema::repositories;
+use edensync::db::schema::{repositories, runs};
 use edensync::model;
+use edensync::model::jobs::{JobSchedule, NewJob};
 use edensync::model::review_items::NewReviewItem;
 use edensync::model::sync_log::NewLogEntry;
-use edensync::vocabulary::{LogResult, ReviewKind};
+use edensync::vocabulary::{LogResult, ReviewKind, RunStatus, Trigger};
 
 const ADMIN: &str = "bench@example.org";
 const PASSWORD: &str = "bench admin password";
-const REPOSITORIES: i64 = 100;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -32,13 +35,11 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// 100 repositories and `rows` log rows spread over them and over 30 days,
-/// 1 in 50 an error.
-fn fill(node: &app::Node, rows: u64) {
+/// `repositories` repositories, each with a schedule every 5 minutes.
+fn fill_repositories(node: &app::Node, repositories: u64) {
     let mut conn = node.pool.get().unwrap();
     let now = model::now();
-    let mut ids = Vec::new();
-    for i in 0..REPOSITORIES {
+    for i in 0..repositories {
         diesel::insert_into(repositories::table)
             .values((
                 repositories::name.eq(format!("Site {i}")),
@@ -48,8 +49,79 @@ fn fill(node: &app::Node, rows: u64) {
             ))
             .execute(&mut *conn)
             .unwrap();
-        ids.push(i + 1);
+        model::jobs::insert(
+            &mut conn,
+            &NewJob {
+                repository_id: i as i64 + 1,
+                created_at: now,
+                schedule: JobSchedule {
+                    enabled: true,
+                    cron: None,
+                    every_seconds: Some(300),
+                    start_at: None,
+                    stop_at: None,
+                    repeats: 0,
+                    timeout_secs: 3600,
+                    // Far ahead: the bench's node runs no scheduler anyway.
+                    next_run_at: Some(now + chrono::Duration::days(1)),
+                    updated_at: now,
+                },
+            },
+        )
+        .unwrap();
     }
+}
+
+/// `runs` finished runs spread over the repositories and the last 30 days,
+/// 1 in 20 failed, each with what it moved.
+fn fill_runs(node: &app::Node, repositories: u64, runs: u64) {
+    let mut conn = node.pool.get().unwrap();
+    let now = model::now();
+    let spacing = (30 * 86_400_000 / runs.max(1)) as i64;
+    let mut written = 0u64;
+    while written < runs {
+        let chunk = (runs - written).min(1000);
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            for n in written..written + chunk {
+                let started = now - chrono::Duration::milliseconds((runs - n) as i64 * spacing);
+                let failed = n % 20 == 0;
+                diesel::insert_into(runs::table)
+                    .values(
+                        (
+                            runs::repository_id.eq((n % repositories) as i64 + 1),
+                            runs::job_id.eq(Some((n % repositories) as i64 + 1)),
+                            runs::trigger_kind.eq(Trigger::Schedule.as_str()),
+                            runs::status.eq(if failed {
+                                RunStatus::Failed.as_str()
+                            } else {
+                                RunStatus::Succeeded.as_str()
+                            }),
+                            runs::started_at.eq(started),
+                            runs::finished_at.eq(Some(started + chrono::Duration::seconds(3))),
+                            runs::heartbeat_at.eq(Some(started + chrono::Duration::seconds(3))),
+                            runs::pulled_created.eq((n % 7) as i64),
+                            runs::pulled_updated.eq((n % 40) as i64),
+                            runs::bytes_in.eq(20_000),
+                            runs::error
+                                .eq(failed
+                                    .then_some("Peer repository unavailable: connection refused")),
+                            runs::holder.eq(Some(format!("hub:100:{n}"))),
+                        ),
+                    )
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        written += chunk;
+    }
+}
+
+/// `rows` log rows spread over the repositories and over 30 days, 1 in 50
+/// an error.
+fn fill(node: &app::Node, repositories: u64, rows: u64) {
+    let mut conn = node.pool.get().unwrap();
+    let now = model::now();
     let tables = ["org_organisation", "org_office", "pr_person", "req_req"];
     let mut written = 0u64;
     while written < rows {
@@ -60,7 +132,7 @@ fn fill(node: &app::Node, rows: u64) {
                 let message = if error {
                     format!(
                         "Peer repository unavailable: Site {} cannot be reached",
-                        n % 100
+                        n % repositories
                     )
                 } else {
                     format!("Data imported successfully ({} records)", n % 500)
@@ -69,7 +141,7 @@ fn fill(node: &app::Node, rows: u64) {
                     conn,
                     &NewLogEntry {
                         logged_at: now - chrono::Duration::seconds(((rows - n) * 2) as i64),
-                        repository_id: Some(ids[(n % REPOSITORIES as u64) as usize]),
+                        repository_id: Some((n % repositories) as i64 + 1),
                         run_id: None,
                         resource_name: Some(tables[(n % 4) as usize]),
                         mode: if n % 2 == 0 {
@@ -97,7 +169,7 @@ fn fill(node: &app::Node, rows: u64) {
 
 /// `items` review items waiting, spread over the repositories, a third of
 /// each kind.
-fn fill_review(node: &app::Node, items: u64) {
+fn fill_review(node: &app::Node, repositories: u64, items: u64) {
     let mut conn = node.pool.get().unwrap();
     let now = model::now();
     let kinds = [
@@ -118,7 +190,7 @@ fn fill_review(node: &app::Node, items: u64) {
                     conn,
                     &NewReviewItem {
                         run_id: None,
-                        repository_id: Some((n % REPOSITORIES as u64) as i64 + 1),
+                        repository_id: Some((n % repositories) as i64 + 1),
                         table_name: "org_organisation",
                         uuid: Some(&uuid),
                         reason: "the record is 5000 bytes, over the limit of 4096 bytes per record",
@@ -170,6 +242,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn main() {
+    let repositories = env_number("EDENSYNC_BENCH_REPOSITORIES", 100);
+    let runs = env_number("EDENSYNC_BENCH_RUNS", 100_000);
     let rows = env_number("EDENSYNC_BENCH_LOG_ROWS", 1_000_000);
     let review_items = env_number("EDENSYNC_BENCH_REVIEW_ITEMS", 100_000);
     let secs = env_number("EDENSYNC_BENCH_SECS", 15);
@@ -177,17 +251,30 @@ fn main() {
     let base_dir = std::env::var("EDENSYNC_BENCH_DIR")
         .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
     let dir = tempfile::tempdir_in(base_dir).unwrap();
-    let mut settings = Settings::for_data_dir(dir.path());
+    // `EDENSYNC_BENCH_DATA`: a data directory kept between runs, filled once.
+    let kept = std::env::var("EDENSYNC_BENCH_DATA")
+        .ok()
+        .map(std::path::PathBuf::from);
+    let data = kept.clone().unwrap_or_else(|| dir.path().to_path_buf());
+    let mut settings = Settings::for_data_dir(&data);
     settings.bind = "127.0.0.1:0".parse().unwrap();
     settings.log = "warn".into();
     settings.admin_email = Some(ADMIN.into());
     settings.admin_password = Some(PASSWORD.into());
     let node = app::open(settings).unwrap();
     let filling = Instant::now();
-    fill(&node, rows);
-    fill_review(&node, review_items);
+    let filled = data.join("filled");
+    if !filled.exists() {
+        fill_repositories(&node, repositories);
+        fill_runs(&node, repositories, runs);
+        fill(&node, repositories, rows);
+        fill_review(&node, repositories, review_items);
+        if kept.is_some() {
+            std::fs::write(&filled, b"").unwrap();
+        }
+    }
     eprintln!(
-        "{REPOSITORIES} repositories, {rows} log rows and {review_items} review items written in {:.0?}",
+        "{repositories} repositories, {runs} runs, {rows} log rows and {review_items} review items written in {:.0?}",
         filling.elapsed()
     );
 
@@ -207,6 +294,12 @@ fn main() {
             "/logs?table=pr_person&result=success",
             "/review",
             "/review?kind=conflict&repository=42",
+            "/runs",
+            "/runs?repository=42",
+            "/runs?status=failed",
+            "/repositories",
+            "/repositories/42",
+            "/jobs",
         ];
         // A text search reads every waiting item (hundreds of ms at 100 000):
         // an administrator's occasional question, not a page polled by many.
@@ -239,7 +332,7 @@ fn main() {
         for worker in workers {
             worker.await.unwrap();
         }
-        println!("console under load: {clients_wanted} clients, {secs} s, {REPOSITORIES} repositories, {rows} log rows, {review_items} review items");
+        println!("console under load: {clients_wanted} clients, {secs} s, {repositories} repositories, {runs} runs, {rows} log rows, {review_items} review items");
         for (page, mut times) in pages.iter().zip(timings.lock().unwrap().clone()) {
             times.sort();
             println!(

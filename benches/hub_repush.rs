@@ -13,21 +13,9 @@ mod nodes;
 
 use std::time::Instant;
 
-use nodes::{Node, PEER, PEER_PASSWORD, serve};
+use nodes::{Node, PEER, PEER_PASSWORD, cpu_secs, serve};
 
 const PEER_UUID: &str = "urn:uuid:00000000-0000-4000-8000-00000000eden";
-
-/// The process's user + system CPU time, in clock ticks (1/100 s).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
 
 fn main() {
     let n: usize = std::env::var("EDENSYNC_BENCH_RECORDS")
@@ -70,7 +58,7 @@ fn main() {
     println!("| push | answer | server CPU | log |");
     println!("|---|---|---|---|");
     for round in 1..=6 {
-        let before = cpu_ticks(server.id());
+        let before = cpu_secs(server.id());
         let started = Instant::now();
         let answer = runtime.block_on(async {
             client
@@ -88,7 +76,7 @@ fn main() {
                 .unwrap()
         });
         let took = started.elapsed();
-        let cpu = cpu_ticks(server.id()) - before;
+        let cpu = cpu_secs(server.id()) - before;
         let mut conn = log_reader.pool.get().unwrap();
         let again = edensync::model::sync_log::recent(&mut conn, 1).unwrap()[0]
             .message
@@ -96,7 +84,7 @@ fn main() {
         println!(
             "| {round} | {} ms | {} ms | {} |",
             took.as_millis(),
-            cpu * 10,
+            (cpu * 1000.0).round(),
             if again {
                 "same as the last, not read again"
             } else if answer.contains("\"created\"") {

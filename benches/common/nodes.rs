@@ -81,6 +81,27 @@ impl Node {
     }
 }
 
+/// A number from the environment, or the default.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A process's user + system CPU time so far, in seconds (from /proc).
+pub fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
 /// VmHWM of a process in KiB (0 once it is gone).
 pub fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -109,8 +130,17 @@ pub fn write_document(path: &Path, first: usize, n: usize) {
 }
 
 pub fn serve(node: &Node) -> (Child, String) {
+    serve_args(node, &["serve", "--bind", "127.0.0.1:0", "--no-scheduler"])
+}
+
+/// `serve` with its scheduler running.
+pub fn serve_with_scheduler(node: &Node) -> (Child, String) {
+    serve_args(node, &["serve", "--bind", "127.0.0.1:0"])
+}
+
+fn serve_args(node: &Node, args: &[&str]) -> (Child, String) {
     let mut child = node
-        .command(&["serve", "--bind", "127.0.0.1:0", "--no-scheduler"])
+        .command(args)
         .env("EDENSYNC_ADMIN_EMAIL", "admin@example.org")
         .env("EDENSYNC_ADMIN_PASSWORD", "bench admin password")
         .stdout(Stdio::piped())

@@ -71,6 +71,7 @@ async fn housekeeping(pool: Pool) {
                 // Runs go with their log, in rounds of at most 10 000: the
                 // runs table stays bounded on a hub that runs all day.
                 model::runs::purge_before(conn, cutoff)?;
+                model::hourly_records::purge_before(conn, cutoff)?;
             }
             if sweep_sessions {
                 accounts::sessions::sweep(conn)?;

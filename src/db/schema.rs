@@ -236,6 +236,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    hourly_records (hour) {
+        hour -> BigInt,
+        records_in -> BigInt,
+        records_out -> BigInt,
+    }
+}
+
+diesel::table! {
     record_seq (id) {
         id -> Integer,
         value -> BigInt,
@@ -343,6 +351,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     runs,
     sync_log,
+    hourly_records,
     record_seq,
     records,
     record_refs,

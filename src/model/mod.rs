@@ -4,6 +4,7 @@
 pub mod audit_log;
 pub mod export_dependencies;
 pub mod folder_files;
+pub mod hourly_records;
 pub mod jobs;
 pub mod records;
 pub mod repositories;

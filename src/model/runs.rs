@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbConnection;
-use crate::db::schema::runs;
+use crate::db::schema::{repositories, runs};
 use crate::vocabulary::{Direction, RunStatus, Trigger};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -213,6 +213,7 @@ pub fn finish(
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     update_progress(conn, id, counts, None, tables, now)?;
+    super::hourly_records::add(conn, now, counts.records_in(), counts.records_out())?;
     diesel::update(runs::table.find(id))
         .set((
             runs::status.eq(status.as_str()),
@@ -312,12 +313,16 @@ pub fn in_progress(conn: &mut DbConnection) -> QueryResult<Vec<Run>> {
         .load(conn)
 }
 
-/// The latest run of every repository that has one.
+/// The latest run of every repository that has one: one step down the
+/// `(repository_id, id)` index per repository, however many runs are kept.
 pub fn latest_per_repository(conn: &mut DbConnection) -> QueryResult<Vec<Run>> {
     let other = diesel::alias!(runs as other_runs);
-    let latest = other
-        .group_by(other.field(runs::repository_id))
-        .select(diesel::dsl::max(other.field(runs::id)));
+    let latest = repositories::table.select(
+        other
+            .filter(other.field(runs::repository_id).eq(repositories::id))
+            .select(diesel::dsl::max(other.field(runs::id)))
+            .single_value(),
+    );
     runs::table
         .filter(runs::id.nullable().eq_any(latest))
         .select(Run::as_select())
@@ -349,21 +354,6 @@ pub fn recent_job_runs(
         .into_iter()
         .filter_map(|(job, started, finished, status)| Some((job?, started, finished?, status)))
         .collect())
-}
-
-/// When each run started since `since` and what it moved, newest first, at
-/// most `limit` (the dashboard's chart of records per hour).
-pub fn counts_since(
-    conn: &mut DbConnection,
-    since: NaiveDateTime,
-    limit: i64,
-) -> QueryResult<Vec<(NaiveDateTime, RunCounts)>> {
-    runs::table
-        .filter(runs::started_at.ge(since))
-        .order(runs::id.desc())
-        .limit(limit)
-        .select((runs::started_at, RunCounts::as_select()))
-        .load(conn)
 }
 
 /// Delete finished runs that ended before `cutoff`, except each

@@ -42,12 +42,17 @@ pub fn insert(conn: &mut DbConnection, entry: &NewLogEntry) -> QueryResult<usize
 }
 
 /// A row of a peer's call that moved `records` (a push received, a pull
-/// served).
+/// served), counted in its hour too.
 pub fn insert_counted(
     conn: &mut DbConnection,
     entry: &NewLogEntry,
     records: Option<i64>,
 ) -> QueryResult<usize> {
+    match (entry.mode, records) {
+        ("push/incoming", Some(n)) => super::hourly_records::add(conn, entry.logged_at, n, 0)?,
+        ("pull/incoming", Some(n)) => super::hourly_records::add(conn, entry.logged_at, 0, n)?,
+        _ => {}
+    }
     diesel::insert_into(sync_log::table)
         .values((
             sync_log::logged_at.eq(entry.logged_at),
@@ -62,27 +67,6 @@ pub fn insert_counted(
             sync_log::records.eq(records),
         ))
         .execute(conn)
-}
-
-/// Peers' calls here since `since` that moved records: (when, mode,
-/// records), at most `limit`, newest first.
-pub fn records_moved_since(
-    conn: &mut DbConnection,
-    since: NaiveDateTime,
-    limit: i64,
-) -> QueryResult<Vec<(NaiveDateTime, String, i64)>> {
-    let rows: Vec<(NaiveDateTime, String, Option<i64>)> = sync_log::table
-        .filter(sync_log::mode.eq_any(["push/incoming", "pull/incoming"]))
-        .filter(sync_log::logged_at.ge(since))
-        .filter(sync_log::records.is_not_null())
-        .order(sync_log::logged_at.desc())
-        .limit(limit)
-        .select((sync_log::logged_at, sync_log::mode, sync_log::records))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(at, mode, records)| Some((at, mode, records?)))
-        .collect())
 }
 
 /// Newest first.

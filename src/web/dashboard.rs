@@ -1,6 +1,8 @@
 //! The dashboard: this node's identity, how every repository is doing, the
 //! runs in progress and the latest errors.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -40,10 +42,6 @@ pub struct RepositoryRow {
     pub failure: Option<Failure>,
     pub can_sync: bool,
 }
-
-/// The most runs the chart of records per hour reads (a hub's whole day
-/// of runs at most; the newest count).
-const CHARTED_RUNS: i64 = 50_000;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "dashboard/index.html")]
@@ -88,8 +86,7 @@ pub async fn index(
         let names: Vec<(i64, String)> = listed.iter().map(|r| (r.id, r.name.clone())).collect();
         let contacts = peer_contacts::load(conn)?;
         let since = model::now() - chrono::TimeDelta::hours(run_charts::HOURS);
-        let recent = model::runs::counts_since(conn, since, CHARTED_RUNS)?;
-        let calls = model::sync_log::records_moved_since(conn, since, CHARTED_RUNS)?;
+        let hours = model::hourly_records::since(conn, since)?;
         let margin = chrono::Duration::seconds(i64::from(config.clock_skew_warn_secs));
         let (future, latest) = model::records::future_dated(conn, model::now() + margin)?;
         Ok::<_, WebError>(DashboardPage {
@@ -99,7 +96,7 @@ pub async fn index(
             admins: count(Role::Admin),
             sync_accounts: count(Role::Sync),
             peers_waiting: peer_contacts::waiting(&listed, &contacts, model::now()),
-            chart: run_charts::records_per_hour(&recent, &calls, model::now()).html(),
+            chart: run_charts::records_per_hour(&hours, model::now()).html(),
             repositories: repository_rows(conn, &config, listed, &names)?,
             running: model::runs::in_progress(conn)?
                 .into_iter()
@@ -141,20 +138,32 @@ fn repository_rows(
         t.map_or_else(|| "never".to_string(), |t| format!("{} ago", span(t, now)))
     };
     // A few queries for the whole page, however many repositories there are.
-    let jobs = model::jobs::list(conn)?;
-    let all_tasks = model::tasks::list_all(conn)?;
-    let mut latest = model::runs::latest_per_repository(conn)?;
+    // Each repository's next job and pulling tasks, looked up by id.
+    let mut next_job: HashMap<i64, chrono::NaiveDateTime> = HashMap::new();
+    for job in model::jobs::list(conn)?.into_iter().filter(|j| j.enabled) {
+        if let Some(at) = job.next_run_at {
+            let next = next_job.entry(job.repository_id).or_insert(at);
+            *next = (*next).min(at);
+        }
+    }
+    let mut pulling_tasks: HashMap<i64, Vec<model::tasks::Task>> = HashMap::new();
+    for task in model::tasks::list_all(conn)?
+        .into_iter()
+        .filter(|t| t.mode.pulls())
+    {
+        pulling_tasks
+            .entry(task.repository_id)
+            .or_default()
+            .push(task);
+    }
+    let mut latest: HashMap<i64, Run> = model::runs::latest_per_repository(conn)?
+        .into_iter()
+        .map(|r| (r.repository_id, r))
+        .collect();
     let mut rows = Vec::new();
     for repository in repositories {
-        let last: Option<Run> = latest
-            .iter()
-            .position(|r| r.repository_id == repository.id)
-            .map(|i| latest.swap_remove(i));
-        let next = jobs
-            .iter()
-            .filter(|j| j.repository_id == repository.id && j.enabled)
-            .filter_map(|j| j.next_run_at)
-            .min();
+        let last = latest.remove(&repository.id);
+        let next = next_job.get(&repository.id).copied();
         let next_run = match (repository.next_retry_at, next) {
             (Some(retry), _) if repository.status() == Some(RepositoryStatus::Retrying) => {
                 format!("retry in {}", span(now, retry))
@@ -166,11 +175,7 @@ fn repository_rows(
             }
             (_, None) => "not scheduled".to_string(),
         };
-        let pulling: Vec<_> = all_tasks
-            .iter()
-            .filter(|t| t.repository_id == repository.id)
-            .filter(|t| t.mode.pulls())
-            .collect();
+        let pulling = pulling_tasks.remove(&repository.id).unwrap_or_default();
         let watermark_age = if pulling.is_empty() {
             "-".to_string()
         } else if pulling

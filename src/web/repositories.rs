@@ -155,10 +155,19 @@ pub async fn list(
     let rows = super::db(&state.pool, |conn| {
         let now = model::now();
         let peers = peer_contacts::load(conn)?;
+        // A few queries for the whole page, however many repositories.
+        let with_runs: std::collections::HashSet<i64> = model::runs::latest_per_repository(conn)?
+            .into_iter()
+            .map(|r| r.repository_id)
+            .collect();
+        let mut tasks_of: std::collections::HashMap<i64, usize> = Default::default();
+        for task in model::tasks::list_all(conn)? {
+            *tasks_of.entry(task.repository_id).or_default() += 1;
+        }
         let mut rows = Vec::new();
         for repository in model::repositories::list(conn)? {
-            let has_runs = !model::runs::for_repository(conn, repository.id, 1)?.is_empty();
-            let tasks = model::tasks::list_for_repository(conn, repository.id)?.len();
+            let has_runs = with_runs.contains(&repository.id);
+            let tasks = tasks_of.get(&repository.id).copied().unwrap_or(0);
             let last_contact = repository.last_connected_at.map_or_else(
                 || "never".to_string(),
                 |at| format!("{} ago", span(at, now)),

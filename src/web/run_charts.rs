@@ -4,7 +4,7 @@
 
 use chrono::{NaiveDateTime, TimeDelta, Timelike};
 
-use crate::model::runs::{Run, RunCounts};
+use crate::model::runs::Run;
 use crate::web::chart::{BarChart, Bucket, Series};
 use crate::web::format;
 
@@ -24,14 +24,11 @@ fn in_and_out(records_in: &'static str, records_out: &'static str) -> Vec<Series
     ]
 }
 
-/// Records in and out per hour over the last [`HOURS`], oldest first: this
-/// node's runs, and peers' calls here (`(when, mode, records)`: a push
-/// received comes in, a pull served goes out).
-pub fn records_per_hour(
-    runs: &[(NaiveDateTime, RunCounts)],
-    calls: &[(NaiveDateTime, String, i64)],
-    now: NaiveDateTime,
-) -> BarChart {
+/// Records in and out per hour over the last [`HOURS`], oldest first,
+/// from the node's hourly counts (`(start of the hour, in, out)`): this
+/// node's runs as they finished, and peers' calls here (a push received
+/// comes in, a pull served goes out).
+pub fn records_per_hour(hours: &[(NaiveDateTime, i64, i64)], now: NaiveDateTime) -> BarChart {
     let this_hour = now
         .with_minute(0)
         .and_then(|t| t.with_second(0))
@@ -46,23 +43,13 @@ pub fn records_per_hour(
             values: vec![0.0, 0.0],
         })
         .collect();
-    let mut add = |at: NaiveDateTime, records_in: i64, records_out: i64| {
-        let hour = (at - first).num_hours();
-        if at >= first
-            && let Some(bucket) = buckets.get_mut(hour as usize)
+    for (hour, records_in, records_out) in hours {
+        let index = (*hour - first).num_hours();
+        if *hour >= first
+            && let Some(bucket) = buckets.get_mut(index as usize)
         {
-            bucket.values[0] += records_in as f64;
-            bucket.values[1] += records_out as f64;
-        }
-    };
-    for (started, counts) in runs {
-        add(*started, counts.records_in(), counts.records_out());
-    }
-    for (at, mode, records) in calls {
-        match mode.as_str() {
-            "push/incoming" => add(*at, *records, 0),
-            "pull/incoming" => add(*at, 0, *records),
-            _ => {}
+            bucket.values[0] += *records_in as f64;
+            bucket.values[1] += *records_out as f64;
         }
     }
     BarChart {
@@ -179,25 +166,14 @@ mod tests {
     }
 
     #[test]
-    fn runs_fall_into_their_hour_and_older_ones_are_left_out() {
-        let moved = |created, pushed| RunCounts {
-            pulled_created: created,
-            pushed_updated: pushed,
-            ..RunCounts::default()
-        };
-        let runs = vec![
-            (at("2026-12-04 14:59:59"), moved(5, 1)),
-            (at("2026-12-04 14:00:00"), moved(3, 0)),
-            (at("2026-12-04 13:10:00"), moved(0, 7)),
-            (at("2026-12-03 15:00:00"), moved(2, 0)),
-            (at("2026-12-03 14:59:59"), moved(100, 100)),
+    fn hours_fall_into_their_bucket_and_older_ones_are_left_out() {
+        let hours = vec![
+            (at("2026-12-03 14:00:00"), 100, 100),
+            (at("2026-12-03 15:00:00"), 2, 0),
+            (at("2026-12-04 13:00:00"), 0, 7),
+            (at("2026-12-04 14:00:00"), 18, 21),
         ];
-        let calls = vec![
-            (at("2026-12-04 14:10:00"), "push/incoming".to_string(), 10),
-            (at("2026-12-04 14:20:00"), "pull/incoming".to_string(), 20),
-            (at("2026-12-03 10:00:00"), "pull/incoming".to_string(), 99),
-        ];
-        let chart = records_per_hour(&runs, &calls, at("2026-12-04 14:30:00"));
+        let chart = records_per_hour(&hours, at("2026-12-04 14:30:00"));
         assert_eq!(chart.buckets.len(), HOURS as usize);
         let last = chart.buckets.last().unwrap();
         assert_eq!(
@@ -209,7 +185,7 @@ mod tests {
         assert_eq!(
             chart.buckets[0].values,
             vec![2.0, 0.0],
-            "the run 24 h ago is left out"
+            "the hour 24 h ago is left out"
         );
     }
 }

@@ -29,6 +29,7 @@ const TABLES: &[&str] = &[
     "served_watermarks",
     "review_items",
     "audit_log",
+    "hourly_records",
 ];
 
 /// Indexes later queries depend on (records by table+uuid is the unique
@@ -40,6 +41,9 @@ const INDEXES: &[&str] = &[
     "sync_log_repository",
     "served_watermarks_lookup",
     "jobs_next_run",
+    "repositories_next_retry",
+    "runs_repository_latest",
+    "runs_status_latest",
 ];
 
 #[derive(QueryableByName)]
@@ -154,6 +158,37 @@ async fn migrations_create_the_data_model_once(backend: Backend) {
     }
 }
 on_both_backends!(migrations, migrations_create_the_data_model_once);
+
+/// The hourly counts add up within an hour (one statement: processes on
+/// one PostgreSQL do not lose each other's), and old hours go.
+async fn hourly_counts_add_up_and_old_hours_go(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(settings) = settings_for(dir.path(), backend) else {
+        return;
+    };
+    let pool = db::open_pool(&settings.database).unwrap();
+    let mut conn = pool.get().unwrap();
+    db::run_migrations(&mut conn).unwrap();
+    let at =
+        |text: &str| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+    model::hourly_records::add(&mut conn, at("2026-12-04 13:59:59.999"), 5, 0).unwrap();
+    model::hourly_records::add(&mut conn, at("2026-12-04 14:00:00.0"), 3, 1).unwrap();
+    model::hourly_records::add(&mut conn, at("2026-12-04 14:59:59.5"), 0, 6).unwrap();
+    model::hourly_records::add(&mut conn, at("2026-12-04 15:00:00.0"), 0, 0).unwrap();
+    let hours = model::hourly_records::since(&mut conn, at("2026-12-04 13:30:00.0")).unwrap();
+    assert_eq!(
+        hours,
+        vec![
+            (at("2026-12-04 13:00:00.0"), 5, 0),
+            (at("2026-12-04 14:00:00.0"), 3, 7),
+        ],
+        "on {backend:?}"
+    );
+    model::hourly_records::purge_before(&mut conn, at("2026-12-04 14:10:00.0")).unwrap();
+    let left = model::hourly_records::since(&mut conn, at("2026-12-01 00:00:00.0")).unwrap();
+    assert_eq!(left, vec![(at("2026-12-04 14:00:00.0"), 3, 7)]);
+}
+on_both_backends!(hourly_counts, hourly_counts_add_up_and_old_hours_go);
 
 #[test]
 fn migrate_command_is_idempotent() {

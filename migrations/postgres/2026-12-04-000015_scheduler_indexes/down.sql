@@ -1,1 +1,0 @@
-DROP INDEX repositories_next_retry;
