@@ -73,6 +73,9 @@ async fn housekeeping(pool: Pool) {
                 model::runs::purge_before(conn, cutoff)?;
                 model::hourly_records::purge_before(conn, cutoff)?;
             }
+            // The console counts a peer's calls over 30 days, whatever the
+            // log keeps.
+            model::peer_calls::purge_before(conn, model::now() - chrono::Duration::days(31))?;
             if sweep_sessions {
                 accounts::sessions::sweep(conn)?;
             }

@@ -236,6 +236,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    peer_calls (repository_id, day, mode, action) {
+        repository_id -> BigInt,
+        day -> BigInt,
+        mode -> Text,
+        action -> Text,
+        calls -> BigInt,
+        last_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     hourly_records (hour) {
         hour -> BigInt,
         records_in -> BigInt,
@@ -352,6 +363,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     runs,
     sync_log,
     hourly_records,
+    peer_calls,
     record_seq,
     records,
     record_refs,

@@ -1,8 +1,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::jobs;
+use crate::db::schema::{jobs, repositories};
 use crate::db::{DbConnection, on_each_backend};
+use crate::vocabulary::RepositoryStatus;
 
 /// A schedule for a repository's runs: a cron expression or a period.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -115,16 +116,34 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<usize> {
 // ---- The scheduler's claims.
 
 /// At most `limit` enabled jobs whose next run is due, the longest due
-/// first (read through the `(enabled, next_run_at)` index: a tick costs the
-/// same with ten jobs or a thousand).
-pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<Job>> {
-    jobs::table
+/// first, of repositories whose last run failed (`failing`, retrying) or of
+/// the others. Read through the `(enabled, next_run_at)` index: a tick
+/// costs the same with ten jobs or a thousand.
+pub fn due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    limit: i64,
+    failing: bool,
+) -> QueryResult<Vec<Job>> {
+    let retrying = RepositoryStatus::Retrying.as_str();
+    let query = jobs::table
+        .inner_join(repositories::table)
         .filter(jobs::enabled.eq(true))
         .filter(jobs::next_run_at.le(now))
         .order(jobs::next_run_at.asc())
         .limit(limit)
         .select(Job::as_select())
-        .load(conn)
+        .into_boxed();
+    let query = if failing {
+        query.filter(repositories::last_status.eq(retrying))
+    } else {
+        query.filter(
+            repositories::last_status
+                .is_null()
+                .or(repositories::last_status.ne(retrying)),
+        )
+    };
+    query.load(conn)
 }
 
 /// Claim one firing of a due job: true only for the process whose UPDATE

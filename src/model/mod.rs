@@ -6,6 +6,7 @@ pub mod export_dependencies;
 pub mod folder_files;
 pub mod hourly_records;
 pub mod jobs;
+pub mod peer_calls;
 pub mod records;
 pub mod repositories;
 pub mod review_items;

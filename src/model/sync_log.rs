@@ -42,7 +42,8 @@ pub fn insert(conn: &mut DbConnection, entry: &NewLogEntry) -> QueryResult<usize
 }
 
 /// A row of a peer's call that moved `records` (a push received, a pull
-/// served), counted in its hour too.
+/// served), counted in its hour too; a peer's call is counted among its
+/// calls.
 pub fn insert_counted(
     conn: &mut DbConnection,
     entry: &NewLogEntry,
@@ -53,6 +54,7 @@ pub fn insert_counted(
         ("pull/incoming", Some(n)) => super::hourly_records::add(conn, entry.logged_at, 0, n)?,
         _ => {}
     }
+    super::peer_calls::count(conn, entry)?;
     diesel::insert_into(sync_log::table)
         .values((
             sync_log::logged_at.eq(entry.logged_at),
@@ -196,43 +198,9 @@ pub fn count_since(
         .get_result(conn)
 }
 
-/// What peers did here (registered, pulled, pushed, had a push refused):
-/// per repository and kind, how often and when last.
-#[derive(Debug, Clone, Queryable)]
-pub struct IncomingContact {
-    pub repository_id: Option<i64>,
-    pub mode: String,
-    pub action: String,
-    pub last_at: Option<NaiveDateTime>,
-    pub count: i64,
-}
-
 /// The action of a push refused before its body was read (pushes from
 /// that peer are not accepted yet).
 pub const REFUSED_PUSH: &str = "refuse";
-
-/// Since `since`: calls that went through, and pushes refused for not being
-/// accepted (a push that failed, say on a full disk, is no push received).
-pub fn incoming_contacts(
-    conn: &mut DbConnection,
-    since: NaiveDateTime,
-) -> QueryResult<Vec<IncomingContact>> {
-    use diesel::dsl::{count_star, max};
-    sync_log::table
-        .filter(sync_log::mode.eq_any(["register/incoming", "pull/incoming", "push/incoming"]))
-        .filter(sync_log::logged_at.ge(since))
-        .filter(sync_log::repository_id.is_not_null())
-        .filter(sync_log::result.eq_any([LogResult::Success.as_str(), LogResult::Warning.as_str()]))
-        .group_by((sync_log::repository_id, sync_log::mode, sync_log::action))
-        .select((
-            sync_log::repository_id,
-            sync_log::mode,
-            sync_log::action,
-            max(sync_log::logged_at),
-            count_star(),
-        ))
-        .load(conn)
-}
 
 /// Delete rows logged before `cutoff`; how many went.
 pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {

@@ -12,8 +12,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 
+use super::slots::Slots;
 use crate::engine::error::SyncError;
 use crate::engine::{Engine, RunRequest, Trigger};
 use crate::manage;
@@ -49,10 +51,8 @@ struct Inner {
     /// One tick at a time (a slow database must not pile ticks up).
     ticking: tokio::sync::Mutex<()>,
     cron: tokio::sync::Mutex<Option<JobScheduler>>,
-    /// Runs at once; a claimed run waits for a slot (first come, first
-    /// served: one repository's many runs do not starve another's), and
-    /// its timeout counts from when it starts.
-    slots: Arc<tokio::sync::Semaphore>,
+    /// Runs at once, slow and failing peers apart (see `slots.rs`).
+    slots: Slots,
 }
 
 impl Scheduler {
@@ -60,7 +60,7 @@ impl Scheduler {
     pub async fn start(engine: Engine) -> Result<Scheduler, SchedulerError> {
         let scheduler = Scheduler {
             inner: Arc::new(Inner {
-                slots: Arc::new(tokio::sync::Semaphore::new(engine.runs_at_once.max(1))),
+                slots: Slots::new(engine.runs_at_once),
                 engine,
                 ticks: AtomicI64::new(0),
                 ticking: tokio::sync::Mutex::new(()),
@@ -128,17 +128,24 @@ impl Scheduler {
             .scheduler_tick(chrono::Utc::now().timestamp());
         // Runs left behind by a dead process are rare: look once a minute.
         let sweep = self.inner.ticks.fetch_add(1, Ordering::Relaxed) % 60 == 0;
-        let mut slots = Vec::new();
-        while let Ok(slot) = self.inner.slots.clone().try_acquire_owned() {
-            slots.push(slot);
-        }
-        if slots.is_empty() && !sweep {
+        let mut free = self.inner.slots.take_free();
+        if free.quick.is_empty() && free.slow.is_empty() && !sweep {
             return;
         }
-        match self.claim_due(sweep, slots.len()).await {
+        match self
+            .claim_due(sweep, free.quick.len(), free.slow.len())
+            .await
+        {
             Ok(claimed) => {
-                for (claim, slot) in claimed.into_iter().zip(slots) {
-                    self.spawn_run(claim, slot);
+                for (claim, failing) in claimed {
+                    let slot = if failing {
+                        free.slow.pop()
+                    } else {
+                        free.quick.pop()
+                    };
+                    if let Some(slot) = slot {
+                        self.spawn_run(claim, slot, failing);
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "the scheduler could not read its jobs"),
@@ -146,10 +153,17 @@ impl Scheduler {
         self.inner.engine.metrics.observe_tick(started.elapsed());
     }
 
-    /// Claim at most `room` due runs, jobs and retries together, the
-    /// longest due first (and, with `sweep`, mark the runs of dead
-    /// processes failed); returns what this process must run.
-    async fn claim_due(&self, sweep: bool, room: usize) -> Result<Vec<Claimed>, SyncError> {
+    /// Claim due runs, the longest due first: at most `quick` of
+    /// repositories doing well and `slow` of failing ones (their retries
+    /// and jobs), each read apart so neither kind crowds out the other;
+    /// with `sweep`, mark the runs of dead processes failed. Returns what
+    /// this process must run, and whether each is a failing repository's.
+    async fn claim_due(
+        &self,
+        sweep: bool,
+        quick: usize,
+        slow: usize,
+    ) -> Result<Vec<(Claimed, bool)>, SyncError> {
         let metrics = self.inner.engine.metrics.clone();
         self.inner
             .engine
@@ -162,35 +176,42 @@ impl Scheduler {
                     )?;
                 }
                 let mut claimed = Vec::new();
-                if room == 0 {
-                    return Ok(claimed);
-                }
-                // Some due rows are another process's or a disabled
-                // repository's: read a few more than there is room for.
-                let look_at = (room * 2 + 8) as i64;
-                let mut due: Vec<(NaiveDateTime, Due)> = model::jobs::due(conn, now, look_at)?
-                    .into_iter()
-                    .filter_map(|job| Some((job.next_run_at?, Due::Job(job))))
-                    .collect();
-                due.extend(
-                    model::repositories::due_for_retry(conn, now, look_at)?
-                        .into_iter()
-                        .map(|(id, at)| (at, Due::Retry(id))),
-                );
-                due.sort_by_key(|(at, _)| *at);
-                for (due_at, what) in due {
-                    if claimed.len() == room {
-                        break;
+                for (failing, room) in [(false, quick), (true, slow)] {
+                    if room == 0 {
+                        continue;
                     }
-                    let claim = match what {
-                        Due::Job(job) => claim_job(conn, &job, due_at, now)?,
-                        Due::Retry(id) => model::repositories::claim_retry(conn, id, now)?
-                            .then_some((id, None, Trigger::Retry, RETRY_TIMEOUT)),
-                    };
-                    if let Some(claim) = claim {
-                        let late = (now - due_at).to_std().unwrap_or_default();
-                        metrics.observe_lateness(claim.2.as_str(), late);
-                        claimed.push(claim);
+                    // Some due rows are another process's or a disabled
+                    // repository's: read a few more than there is room for.
+                    let look_at = (room * 2 + 8) as i64;
+                    let mut due: Vec<(NaiveDateTime, Due)> =
+                        model::jobs::due(conn, now, look_at, failing)?
+                            .into_iter()
+                            .filter_map(|job| Some((job.next_run_at?, Due::Job(job))))
+                            .collect();
+                    if failing {
+                        due.extend(
+                            model::repositories::due_for_retry(conn, now, look_at)?
+                                .into_iter()
+                                .map(|(id, at)| (at, Due::Retry(id))),
+                        );
+                        due.sort_by_key(|(at, _)| *at);
+                    }
+                    let mut taken = 0;
+                    for (due_at, what) in due {
+                        if taken == room {
+                            break;
+                        }
+                        let claim = match what {
+                            Due::Job(job) => claim_job(conn, &job, due_at, now)?,
+                            Due::Retry(id) => model::repositories::claim_retry(conn, id, now)?
+                                .then_some((id, None, Trigger::Retry, RETRY_TIMEOUT)),
+                        };
+                        if let Some(claim) = claim {
+                            let late = (now - due_at).to_std().unwrap_or_default();
+                            metrics.observe_lateness(claim.2.as_str(), late);
+                            claimed.push((claim, failing));
+                            taken += 1;
+                        }
                     }
                 }
                 Ok(claimed)
@@ -199,22 +220,21 @@ impl Scheduler {
     }
 
     /// Start a claimed run in its slot, which it frees when it ends.
-    fn spawn_run(&self, claimed: Claimed, slot: tokio::sync::OwnedSemaphorePermit) {
+    fn spawn_run(&self, claimed: Claimed, slot: OwnedSemaphorePermit, failing: bool) {
         let (repository_id, job_id, trigger, timeout) = claimed;
         let engine = self.inner.engine.clone();
+        let slots = self.inner.slots.clone();
         self.inner.engine.spawn(async move {
-            let _slot = slot;
             let stop = engine.background_stop(timeout);
-            let report = engine
-                .run(RunRequest {
-                    repository_id,
-                    trigger,
-                    job_id,
-                    only_table: None,
-                    stop,
-                    progress: None,
-                })
-                .await;
+            let run = engine.run(RunRequest {
+                repository_id,
+                trigger,
+                job_id,
+                only_table: None,
+                stop,
+                progress: None,
+            });
+            let report = slots.hold(slot, failing, run).await;
             let status = match &report {
                 Ok(report) => report.status.as_str().to_string(),
                 Err(e) => format!("failed: {e}"),

@@ -8,8 +8,9 @@ use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
 use crate::db::DbConnection;
+use crate::model::peer_calls::{self, IncomingContact};
 use crate::model::repositories::Repository;
-use crate::model::sync_log::{self, IncomingContact, REFUSED_PUSH};
+use crate::model::sync_log::REFUSED_PUSH;
 use crate::web::format::span;
 
 /// One peer's calls to this node.
@@ -21,23 +22,21 @@ pub struct FromPeer {
     refused: (i64, Option<NaiveDateTime>),
 }
 
-/// How far back calls are counted: the log row count stays bounded
-/// however long the log is kept.
+/// How far back calls are counted (whole days: the counts are kept per
+/// day, see `model::peer_calls`).
 pub const DAYS: i64 = 30;
 
 /// Every repository's calls to this node in the last [`DAYS`].
 pub fn load(conn: &mut DbConnection) -> QueryResult<HashMap<i64, FromPeer>> {
     let since = crate::model::now() - chrono::TimeDelta::days(DAYS);
-    Ok(by_repository(sync_log::incoming_contacts(conn, since)?))
+    Ok(by_repository(peer_calls::since(conn, since)?))
 }
 
 /// Every repository's contacts, from the log's grouped counts.
 pub fn by_repository(contacts: Vec<IncomingContact>) -> HashMap<i64, FromPeer> {
     let mut peers: HashMap<i64, FromPeer> = HashMap::new();
     for contact in contacts {
-        let Some(id) = contact.repository_id else {
-            continue;
-        };
+        let id = contact.repository_id;
         let peer = peers.entry(id).or_default();
         let slot = match (contact.mode.as_str(), contact.action.as_str()) {
             ("register/incoming", _) => {
@@ -131,7 +130,7 @@ mod tests {
 
     fn contact(mode: &str, action: &str, count: i64, last: i64) -> IncomingContact {
         IncomingContact {
-            repository_id: Some(7),
+            repository_id: 7,
             mode: mode.into(),
             action: action.into(),
             last_at: Some(at(last)),

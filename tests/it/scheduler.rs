@@ -288,3 +288,59 @@ async fn scheduled_runs_beyond_the_limit_wait_their_turn() {
     ran.sort();
     assert_eq!(ran, repositories, "every repository had its turn");
 }
+
+/// A failing repository whose peer never answers does not hold up the
+/// others: its runs wait in the slots kept for failing peers, and a
+/// repository doing well keeps running on time with a limit of one run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_peer_that_never_answers_does_not_hold_up_the_others() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let silent = slow_peer(Duration::from_secs(120)).await;
+    let quick = slow_peer(Duration::ZERO).await;
+    let stuck = add_repository(&a, "Stuck", &silent.url, "x@example.org", "a password");
+    let well = add_repository(&a, "Well", &quick.url, "x@example.org", "a password");
+    for id in [stuck, well] {
+        add_task(
+            &a,
+            id,
+            TaskSpec {
+                mode: "pull",
+                ..TaskSpec::default()
+            },
+        );
+    }
+    // The stuck one failed before and is due first.
+    diesel::update(repositories::table.find(stuck))
+        .set(repositories::last_status.eq(Some("retrying")))
+        .execute(&mut *a.conn())
+        .unwrap();
+    add_job(&a, stuck, 1, 0, None, 300);
+    std::thread::sleep(Duration::from_millis(20));
+    add_job(&a, well, 1, 0, None, 300);
+    let mut engine = peers::engine(&a);
+    engine.runs_at_once = 1;
+    let scheduler = Scheduler::start(engine.clone()).await.unwrap();
+    let succeeded = |a: &TestApp| {
+        runs::table
+            .filter(runs::repository_id.eq(well))
+            .filter(runs::status.eq("succeeded"))
+            .count()
+            .get_result::<i64>(&mut *a.conn())
+            .unwrap()
+    };
+    wait_for("three runs of Well", Duration::from_secs(15), || {
+        succeeded(&a) >= 3
+    })
+    .await;
+    let stuck_running: i64 = runs::table
+        .filter(runs::repository_id.eq(stuck))
+        .filter(runs::status.eq("running"))
+        .count()
+        .get_result(&mut *a.conn())
+        .unwrap();
+    assert_eq!(stuck_running, 1, "Stuck's run waits for its peer meanwhile");
+    scheduler.shutdown().await;
+    engine.shutdown().await;
+}
