@@ -17,150 +17,16 @@
 mod common;
 #[path = "common/nodes.rs"]
 mod nodes;
+#[path = "common/schedules.rs"]
+mod schedules;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use edensync::db::schema::{repositories, runs, tasks};
 use edensync::model;
-use edensync::model::jobs::{JobSchedule, NewJob};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 use nodes::{Node, cpu_secs, env_number, peak_rss_kib};
-
-/// Eden's answer to a pull with nothing new.
-const EMPTY_PULL: &[u8] =
-    include_bytes!("../tests/fixtures/eden-vectors/14_pull_empty_result_response.http");
-
-/// A peer that answers every request on a connection with an empty pull.
-async fn quick_peer() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                let mut buffer = [0u8; 8192];
-                loop {
-                    let Ok(n) = stream.read(&mut buffer).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    seen.extend_from_slice(&buffer[..n]);
-                    // A request's head ends with a blank line; bodies are
-                    // not expected (pulls only) and dropped.
-                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                        seen.drain(..end + 4);
-                        if stream.write_all(EMPTY_PULL).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    url
-}
-
-/// A peer that takes connections and never answers.
-async fn black_hole() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    url
-}
-
-/// A loopback URL where nothing listens.
-fn nobody() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://{}", listener.local_addr().unwrap())
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Kind {
-    Answers,
-    Down,
-    Silent,
-}
-
-/// The repositories, a pull task and a job each; returns each one's kind
-/// and its job's first start.
-fn fill(
-    node: &Node,
-    urls: &[(Kind, String)],
-    period: i64,
-    first: chrono::NaiveDateTime,
-) -> Vec<(Kind, chrono::NaiveDateTime)> {
-    let opened = edensync::app::open(edensync::config::Settings::for_data_dir(&node.dir)).unwrap();
-    let mut conn = opened.pool.get().unwrap();
-    let now = model::now();
-    let n = urls.len() as i64;
-    let mut out = Vec::new();
-    for (i, (kind, url)) in urls.iter().enumerate() {
-        let id = i as i64 + 1;
-        diesel::insert_into(repositories::table)
-            .values((
-                repositories::name.eq(format!("Site {i}")),
-                repositories::url.eq(Some(format!("{url}/site{i}"))),
-                repositories::created_at.eq(now),
-                repositories::updated_at.eq(now),
-            ))
-            .execute(&mut *conn)
-            .unwrap();
-        diesel::insert_into(tasks::table)
-            .values((
-                tasks::repository_id.eq(id),
-                tasks::position.eq(1),
-                tasks::resource_name.eq("org_organisation"),
-                tasks::mode.eq("pull"),
-                tasks::created_at.eq(now),
-                tasks::updated_at.eq(now),
-            ))
-            .execute(&mut *conn)
-            .unwrap();
-        let start = first + chrono::Duration::milliseconds(i as i64 * period * 1000 / n);
-        model::jobs::insert(
-            &mut conn,
-            &NewJob {
-                repository_id: id,
-                created_at: now,
-                schedule: JobSchedule {
-                    enabled: true,
-                    cron: None,
-                    every_seconds: Some(period),
-                    start_at: Some(start),
-                    stop_at: None,
-                    repeats: 0,
-                    timeout_secs: 3600,
-                    next_run_at: Some(start),
-                    updated_at: now,
-                },
-            },
-        )
-        .unwrap();
-        out.push((*kind, start));
-    }
-    out
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+use schedules::{Kind, fairness, percentile, scheduled_runs, spread};
 
 /// The scheduler's tick histogram from /metrics: (count, sum in seconds).
 async fn ticks(url: &str) -> (f64, f64) {
@@ -196,22 +62,14 @@ fn main() {
         dir: root.path().join("hub"),
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (quick, hole) = runtime.block_on(async { (quick_peer().await, black_hole().await) });
-    let dead = nobody();
-    // The troubled peers spread among the others.
-    let urls: Vec<(Kind, String)> = (0..n)
-        .map(|i| {
-            let step = n / (down + silent).max(1);
-            let troubled = step > 0 && i % step == 0 && i / step < down + silent;
-            match (troubled, i / step.max(1) < down) {
-                (true, true) => (Kind::Down, dead.clone()),
-                (true, false) => (Kind::Silent, hole.clone()),
-                _ => (Kind::Answers, quick.clone()),
-            }
-        })
-        .collect();
+    let (quick, hole) =
+        runtime.block_on(async { (schedules::quick_peer().await, schedules::black_hole().await) });
+    let dead = schedules::nobody();
+    let urls = spread(n, down, silent, [&quick, &dead, &hole]);
     let first = model::now() + chrono::Duration::seconds(5);
-    let repositories = fill(&node, &urls, period, first);
+    let opened = edensync::app::open(edensync::config::Settings::for_data_dir(&node.dir)).unwrap();
+    let repositories = schedules::fill(&mut opened.pool.get().unwrap(), &urls, period, first);
+    drop(opened);
     eprintln!("{n} repositories, a pull every {period} s, for {periods} periods …");
 
     let (mut server, url) = nodes::serve_with_scheduler(&node);
@@ -226,10 +84,13 @@ fn main() {
     let cpu = cpu_secs(server.id()) - cpu_before;
     let (busy_count, busy_sum) = runtime.block_on(ticks(&url));
 
-    // Idle ticks: every job a day away, then 20 s of ticks.
+    // Idle ticks: every job and retry a day away, then 20 s of ticks.
     let reader = edensync::app::open(edensync::config::Settings::for_data_dir(&node.dir)).unwrap();
     let mut conn = reader.pool.get().unwrap();
     diesel::sql_query("UPDATE jobs SET next_run_at = datetime('now', '+1 day')")
+        .execute(&mut *conn)
+        .unwrap();
+    diesel::sql_query("UPDATE repositories SET next_retry_at = datetime('now', '+1 day')")
         .execute(&mut *conn)
         .unwrap();
     std::thread::sleep(Duration::from_secs(20));
@@ -238,63 +99,35 @@ fn main() {
     server.kill().unwrap();
     let _ = server.wait();
 
-    let rows: Vec<(i64, String, chrono::NaiveDateTime, Option<i64>)> = runs::table
-        .filter(runs::trigger_kind.eq("schedule"))
-        .select((
-            runs::repository_id,
-            runs::status,
-            runs::started_at,
-            runs::job_id,
-        ))
-        .load(&mut *conn)
-        .unwrap();
-    let mut late = Vec::new();
-    let mut per_repository: BTreeMap<i64, u32> = BTreeMap::new();
-    let mut statuses: BTreeMap<(Kind, String), u32> = BTreeMap::new();
-    for (repository, status, at, _) in &rows {
-        let (kind, start) = repositories[(*repository - 1) as usize];
-        if *at > measure_until {
-            continue;
-        }
-        *statuses.entry((kind, status.clone())).or_default() += 1;
-        let since = (*at - start).num_milliseconds();
-        let due_ms = since.div_euclid(period * 1000) * period * 1000;
-        late.push((since - due_ms) as f64 / 1000.0);
-        *per_repository.entry(*repository).or_default() += 1;
-    }
+    let runs = scheduled_runs(&mut conn, &repositories, period, measure_until);
+    let mut late: Vec<f64> = runs
+        .iter()
+        .filter(|run| repositories[(run.repository - 1) as usize].0 == Kind::Answers)
+        .map(|run| run.late)
+        .collect();
     late.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let expected = periods as u32;
-    let count_of = |kind: Kind| {
-        let counts: Vec<u32> = (1..=n as i64)
-            .filter(|id| repositories[(*id - 1) as usize].0 == kind)
-            .map(|id| per_repository.get(&id).copied().unwrap_or(0))
-            .collect();
-        (
-            counts.iter().min().copied().unwrap_or(0),
-            counts.iter().max().copied().unwrap_or(0),
-            counts.iter().filter(|c| **c < expected).count(),
-            counts.len(),
-        )
-    };
     println!(
-        "{n} repositories ({down} peers down, {silent} black holes), a pull every {period} s, {periods} periods, {:.0?} in all",
-        elapsed
+        "{n} repositories ({down} peers down, {silent} black holes), a pull every {period} s, {periods} periods, {elapsed:.0?} in all"
     );
     println!(
-        "scheduled runs started: {} — lateness p50 {:.2} s, p99 {:.2} s, max {:.2} s",
+        "scheduled runs of the peers that answer: {} — lateness p50 {:.2} s, p99 {:.2} s, max {:.2} s",
         late.len(),
         percentile(&late, 0.5),
         percentile(&late, 0.99),
         late.last().copied().unwrap_or(0.0)
     );
     for kind in [Kind::Answers, Kind::Down, Kind::Silent] {
-        let (min, max, short, of) = count_of(kind);
+        let (min, max, short, of) = fairness(&runs, &repositories, kind, periods as u32);
+        let statuses: std::collections::BTreeMap<&str, usize> = runs
+            .iter()
+            .filter(|run| repositories[(run.repository - 1) as usize].0 == kind)
+            .fold(Default::default(), |mut m, run| {
+                *m.entry(run.status.as_str()).or_default() += 1;
+                m
+            });
         println!(
-            "{kind:?}: runs per repository min {min} max {max} (expected {expected}); {short} of {of} ran fewer"
+            "{kind:?}: runs per repository min {min} max {max} (due {periods}); {short} of {of} ran fewer; {statuses:?}"
         );
-    }
-    for ((kind, status), count) in &statuses {
-        println!("  {kind:?} {status}: {count}");
     }
     println!(
         "scheduler tick: {:.3} ms mean while busy ({} ticks), {:.3} ms mean idle ({} ticks)",

@@ -8,7 +8,7 @@
 //! guard: a run never overlaps another run of the same repository.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -50,6 +50,8 @@ struct Inner {
     ticks: AtomicI64,
     /// One tick at a time (a slow database must not pile ticks up).
     ticking: tokio::sync::Mutex<()>,
+    /// A tick was asked for while one was running: it goes again.
+    again: AtomicBool,
     cron: tokio::sync::Mutex<Option<JobScheduler>>,
     /// Runs at once, slow and failing peers apart (see `slots.rs`).
     slots: Slots,
@@ -64,6 +66,7 @@ impl Scheduler {
                 engine,
                 ticks: AtomicI64::new(0),
                 ticking: tokio::sync::Mutex::new(()),
+                again: AtomicBool::new(false),
                 cron: tokio::sync::Mutex::new(None),
             }),
         };
@@ -114,10 +117,20 @@ impl Scheduler {
     /// database, oldest first, rather than in a queue of one process: none
     /// waits behind a slow peer's run, and with several processes each
     /// takes its share.
+    ///
+    /// Every second, and whenever a run ends (its slot is free again).
     pub async fn tick(&self) {
+        self.inner.again.store(true, Ordering::SeqCst);
+        // A tick in progress goes again when it is done.
         let Ok(_one_at_a_time) = self.inner.ticking.try_lock() else {
             return;
         };
+        while self.inner.again.swap(false, Ordering::SeqCst) {
+            self.tick_once().await;
+        }
+    }
+
+    async fn tick_once(&self) {
         if self.inner.engine.is_stopping() {
             return;
         }
@@ -224,6 +237,7 @@ impl Scheduler {
         let (repository_id, job_id, trigger, timeout) = claimed;
         let engine = self.inner.engine.clone();
         let slots = self.inner.slots.clone();
+        let scheduler = self.clone();
         self.inner.engine.spawn(async move {
             let stop = engine.background_stop(timeout);
             let run = engine.run(RunRequest {
@@ -247,6 +261,8 @@ impl Scheduler {
                     tracing::warn!(job_id, error = %e, "could not record the job's status");
                 }
             }
+            // Its slot is free: start what waits without waiting a second.
+            scheduler.tick().await;
         });
     }
 }
