@@ -20,7 +20,7 @@ use crate::model::sync_log::NewLogEntry;
 use crate::model::users::User;
 use crate::s3xml::{Format, Limits, time};
 use crate::state::AppState;
-use crate::state::seen_pushes::PushKey;
+use crate::state::seen_pushes::{PushKey, changed_nothing, masters_of};
 use crate::store::policy::{self, Policy, Strategy};
 use crate::store::{self, ImportOptions, ImportSummary, SpooledDocument};
 use crate::vocabulary::LogResult;
@@ -74,16 +74,22 @@ pub(super) async fn receive_push(
                 how: format!("{format:?} gzip={gzip} {options:?}"),
             };
             // The same body as the last push, which changed nothing, and
-            // nothing stored since: the same answer, without reading it.
-            let seq = model::records::current_seq(conn)?;
+            // none of its records stored since: the same answer, without
+            // reading it.
             let seen = &state.seen_pushes;
-            if let Some(summary) = seen.unchanged(repository.id, &table, &key, seq) {
-                log_push(conn, &repository, &table, &summary, true)?;
-                return Ok((summary, repository.name));
+            if let Some(records) = seen.records_of(repository.id, &table, &key) {
+                let seq = model::records::latest_seq_of(conn, &records)?;
+                if let Some(summary) = seen.unchanged(repository.id, &table, &key, seq) {
+                    log_push(conn, &repository, &table, &summary, true)?;
+                    return Ok((summary, repository.name));
+                }
             }
             let summary = receive(conn, body, format, gzip, limit, &options)?;
             log_push(conn, &repository, &table, &summary, false)?;
-            let seq = model::records::current_seq(conn)?;
+            let seq = match changed_nothing(&summary) {
+                true => Some(model::records::latest_seq_of(conn, &masters_of(&summary))?),
+                false => None,
+            };
             seen.note(repository.id, &table, key, seq, &summary);
             Ok((summary, repository.name))
         })

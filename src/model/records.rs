@@ -151,6 +151,25 @@ pub fn current_seq(conn: &mut DbConnection) -> QueryResult<i64> {
         .first(conn)
 }
 
+/// The latest seq among the records `ids` and their components: what
+/// changes when any of them is stored again (0 when there are none).
+pub fn latest_seq_of(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<i64> {
+    let mut latest = 0;
+    // Bounded batches: both backends cap the parameters of a statement.
+    for chunk in ids.chunks(5_000) {
+        let found: Option<i64> = records::table
+            .filter(
+                records::id
+                    .eq_any(chunk)
+                    .or(records::parent_id.eq_any(chunk)),
+            )
+            .select(diesel::dsl::max(records::seq))
+            .first(conn)?;
+        latest = latest.max(found.unwrap_or(0));
+    }
+    Ok(latest)
+}
+
 /// Replace a record's reference index.
 pub fn replace_refs(
     conn: &mut DbConnection,

@@ -3,9 +3,10 @@
 //!
 //! A run starts in one of `runs_at_once` slots. Runs of a repository whose
 //! last run failed (retrying), and runs that have lasted [`LONG_RUN`], use
-//! a second allowance of the same size instead: a peer that is down or
-//! never answers waits in that one, so the quick runs of everyone else
-//! always find a slot.
+//! a second allowance, [`SLOW_SHARE`] times as large, instead: a peer that
+//! is down or never answers waits in that one (waiting costs a socket, not
+//! the CPU or the database), so the quick runs of everyone else always find
+//! a slot.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A run this long moves to the second allowance when it has room.
 pub const LONG_RUN: Duration = Duration::from_secs(20);
+/// The second allowance, in multiples of `runs_at_once`.
+pub const SLOW_SHARE: usize = 4;
 /// How often a long run looks again for room in the second allowance.
 const LOOK_AGAIN: Duration = Duration::from_secs(5);
 
@@ -43,7 +46,7 @@ impl Slots {
     pub fn new(runs_at_once: usize) -> Slots {
         Slots {
             quick: Arc::new(Semaphore::new(runs_at_once.max(1))),
-            slow: Arc::new(Semaphore::new(runs_at_once.max(1))),
+            slow: Arc::new(Semaphore::new(runs_at_once.max(1) * SLOW_SHARE)),
         }
     }
 
@@ -93,7 +96,7 @@ mod tests {
     async fn a_long_run_gives_its_quick_slot_back_when_a_slow_one_is_free() {
         let slots = Slots::new(1);
         let free = slots.take_free();
-        assert_eq!((free.quick.len(), free.slow.len()), (1, 1));
+        assert_eq!((free.quick.len(), free.slow.len()), (1, SLOW_SHARE));
         let slot = free.quick.into_iter().next().unwrap();
         drop(free.slow);
         let running = {
@@ -108,24 +111,27 @@ mod tests {
         let now = slots.take_free();
         assert_eq!(
             (now.quick.len(), now.slow.len()),
-            (0, 1),
+            (0, SLOW_SHARE),
             "a young run holds its slot"
         );
-        drop(now);
+        // Every slow slot taken: the long run keeps its quick one.
         tokio::time::sleep(LONG_RUN).await;
+        assert_eq!(slots.take_free().quick.len(), 0);
+        drop(now);
+        tokio::time::sleep(LOOK_AGAIN).await;
         let later = slots.take_free();
         assert_eq!(
             (later.quick.len(), later.slow.len()),
-            (1, 0),
-            "it moved to the slow slot"
+            (1, SLOW_SHARE - 1),
+            "it moved to a slow slot once one was free"
         );
         drop(later);
         running.await.unwrap();
         let after = slots.take_free();
         assert_eq!(
             (after.quick.len(), after.slow.len()),
-            (1, 1),
-            "both free at the end"
+            (1, SLOW_SHARE),
+            "all free at the end"
         );
     }
 }

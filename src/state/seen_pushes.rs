@@ -1,8 +1,9 @@
 //! The last push from each peer and table that changed nothing here. Eden
 //! peers re-push their whole table on every run (they never move their
 //! push watermark): when the same body comes again with the same policies,
-//! and nothing was stored since, importing it again would change nothing
-//! again, so its answer is given without reading it.
+//! and none of its records (nor their components) was stored since,
+//! importing it again would change nothing again, so its answer is given
+//! without reading it. Records other peers change meanwhile do not count.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,8 +21,9 @@ pub struct PushKey {
 
 struct Seen {
     key: PushKey,
-    /// The node's seq when the push changed nothing: any record stored
-    /// since could make the same push do something.
+    /// The latest seq among the push's records and their components when
+    /// it changed nothing: any of them stored since could make the same
+    /// push do something.
     seq: i64,
     summary: ImportSummary,
 }
@@ -33,8 +35,18 @@ pub struct SeenPushes {
 }
 
 impl SeenPushes {
+    /// The stored records (masters) of the last push from this peer and
+    /// table, if it changed nothing and this push is the same.
+    pub fn records_of(&self, repository: i64, table: &str, key: &PushKey) -> Option<Vec<i64>> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.get(&(repository, table.to_string()))
+            .filter(|seen| seen.key == *key)
+            .map(|seen| masters_of(&seen.summary))
+    }
+
     /// The summary to answer with, when this push is the last one that
-    /// changed nothing and nothing was stored since.
+    /// changed nothing and `seq` (the latest seq among its records, see
+    /// [`SeenPushes::records_of`]) is as it was.
     pub fn unchanged(
         &self,
         repository: i64,
@@ -48,19 +60,20 @@ impl SeenPushes {
             .map(|seen| seen.summary.clone())
     }
 
-    /// Remember a push that changed nothing (nothing written, skipped or
-    /// refused); forget the entry when it did.
+    /// Remember a push that changed nothing (see [`changed_nothing`]) with
+    /// the latest seq among its records; forget the entry when it changed
+    /// something (`seq` is `None` then).
     pub fn note(
         &self,
         repository: i64,
         table: &str,
         key: PushKey,
-        seq: i64,
+        seq: Option<i64>,
         summary: &ImportSummary,
     ) {
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         let slot = (repository, table.to_string());
-        if summary.written == 0 && summary.skipped == 0 && summary.rejected.is_empty() {
+        if let Some(seq) = seq.filter(|_| changed_nothing(summary)) {
             kept.insert(
                 slot,
                 Seen {
@@ -75,6 +88,17 @@ impl SeenPushes {
     }
 }
 
+/// Whether an import changed nothing: nothing written, skipped or refused.
+pub fn changed_nothing(summary: &ImportSummary) -> bool {
+    summary.written == 0 && summary.skipped == 0 && summary.rejected.is_empty()
+}
+
+/// The stored records a push listed: its masters, whatever their method.
+pub fn masters_of(summary: &ImportSummary) -> Vec<i64> {
+    let lists = [&summary.created, &summary.updated, &summary.deleted];
+    lists.into_iter().flatten().copied().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,14 +111,14 @@ mod tests {
     }
 
     #[test]
-    fn only_the_same_body_with_nothing_stored_since_is_answered_again() {
+    fn only_the_same_body_with_its_records_as_they_were_is_answered_again() {
         let seen = SeenPushes::default();
         let nothing = ImportSummary {
             records: 5,
             unchanged: 5,
             ..ImportSummary::default()
         };
-        seen.note(1, "org_organisation", key(1), 40, &nothing);
+        seen.note(1, "org_organisation", key(1), Some(40), &nothing);
         assert!(seen.unchanged(1, "org_organisation", &key(1), 40).is_some());
         assert!(
             seen.unchanged(1, "org_organisation", &key(2), 40).is_none(),
@@ -102,7 +126,7 @@ mod tests {
         );
         assert!(
             seen.unchanged(1, "org_organisation", &key(1), 41).is_none(),
-            "stored since"
+            "one of its records stored since"
         );
         assert!(
             seen.unchanged(2, "org_organisation", &key(1), 40).is_none(),
@@ -116,7 +140,7 @@ mod tests {
             written: 1,
             ..nothing.clone()
         };
-        seen.note(1, "org_organisation", key(1), 41, &wrote);
+        seen.note(1, "org_organisation", key(1), Some(41), &wrote);
         assert!(
             seen.unchanged(1, "org_organisation", &key(1), 41).is_none(),
             "it changed something"

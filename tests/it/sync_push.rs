@@ -299,8 +299,9 @@ async fn a_task_with_an_unknown_stored_policy_refuses_pushes_with_eden_json() {
 }
 
 /// Eden re-pushes its whole table on every run. The same document again,
-/// once it changed nothing and nothing was stored since, gets the same
-/// answer without being read; a record stored meanwhile makes it read again.
+/// once it changed nothing and none of its records was stored since, gets
+/// the same answer without being read; records of others stored meanwhile
+/// do not matter, one of its own stored meanwhile makes it read again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_identical_re_push_is_answered_without_reading_it_again() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
@@ -332,7 +333,11 @@ async fn an_identical_re_push_is_answered_without_reading_it_again() {
         last_message(&app)
     );
     assert_eq!(model::records::current_seq(&mut app.conn()).unwrap(), seq);
-    // Something stored meanwhile: read again, in full.
+    // Another peer's record stored meanwhile: still not read.
+    crate::support::peers::write_local(&app, &crate::support::peers::many_orgs("other", 2));
+    assert_eq!(answer(&app).await, second);
+    assert!(last_message(&app).contains("not read again"));
+    // One of its records stored meanwhile: read again, in full.
     import_doc(&app, "02_pull_initial.xml");
     answer(&app).await;
     assert!(!last_message(&app).contains("not read again"));
