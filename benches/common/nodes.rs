@@ -12,6 +12,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_edensync");
 pub const PEER: &str = "peer@example.org";
 pub const PEER_PASSWORD: &str = "bench peer password";
 
+/// The file in a node's directory naming its PostgreSQL database.
+const DATABASE_URL_FILE: &str = "bench-database-url";
+
 pub struct Node {
     pub dir: PathBuf,
 }
@@ -22,8 +25,12 @@ impl Node {
         command
             .args(args)
             .env("EDENSYNC_DATA_DIR", &self.dir)
-            .env("EDENSYNC_LOG", "warn")
-            .env_remove("EDENSYNC_DATABASE_URL");
+            .env("EDENSYNC_LOG", "warn");
+        // A node on PostgreSQL keeps its database's URL beside its data.
+        match std::fs::read_to_string(self.dir.join(DATABASE_URL_FILE)) {
+            Ok(url) => command.env("EDENSYNC_DATABASE_URL", url.trim()),
+            Err(_) => command.env_remove("EDENSYNC_DATABASE_URL"),
+        };
         command
     }
 
@@ -164,7 +171,9 @@ pub fn json_field(json: &str, key: &str) -> i64 {
 
 /// Two nodes in a new directory under `EDENSYNC_BENCH_DIR` (or the temp
 /// dir): B holds organisations 0..n, A n others, and B has the sync account
-/// A uses. The directory goes when the first value is dropped.
+/// A uses. The directory goes when the first value is dropped. With
+/// `EDENSYNC_BENCH_DATABASE_URLS=<url of A>,<url of B>` (two empty
+/// PostgreSQL databases) the nodes keep their records there.
 pub fn two_nodes(n: usize) -> (tempfile::TempDir, Node, Node) {
     let base = std::env::var("EDENSYNC_BENCH_DIR")
         .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
@@ -175,6 +184,14 @@ pub fn two_nodes(n: usize) -> (tempfile::TempDir, Node, Node) {
     let b = Node {
         dir: root.path().join("b"),
     };
+    if let Ok(urls) = std::env::var("EDENSYNC_BENCH_DATABASE_URLS") {
+        let urls: Vec<&str> = urls.split(',').collect();
+        assert_eq!(urls.len(), 2, "EDENSYNC_BENCH_DATABASE_URLS: two URLs, A's and B's");
+        for (node, url) in [(&a, urls[0]), (&b, urls[1])] {
+            std::fs::create_dir_all(&node.dir).unwrap();
+            std::fs::write(node.dir.join(DATABASE_URL_FILE), url).unwrap();
+        }
+    }
     eprintln!("preparing {n} organisations on each node …");
     let doc_b = root.path().join("b.xml");
     let doc_a = root.path().join("a.xml");
