@@ -104,9 +104,15 @@ fn main() {
     // would make them.
     let mut settings = edensync::config::Settings::for_data_dir(&root.path().join("0"));
     settings.database = edensync::config::DatabaseUrl::Postgres(database.clone());
-    settings.admin_email = Some(ADMIN.into());
-    settings.admin_password = Some(PASSWORD.into());
     let opened = edensync::app::open(settings).unwrap();
+    edensync::model::users::insert(
+        &mut opened.pool.get().unwrap(),
+        ADMIN,
+        &edensync::accounts::password::hash(PASSWORD),
+        edensync::model::users::Role::Admin,
+        model::now(),
+    )
+    .unwrap();
     let key = opened.key.to_text();
     let first = model::now() + chrono::Duration::seconds(5);
     let repositories = schedules::fill(&mut opened.pool.get().unwrap(), &urls, period, first);
@@ -184,10 +190,15 @@ fn main() {
     after.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let skipped = runs.iter().filter(|r| r.status == "skipped").count();
     let twice = firings.values().filter(|c| **c > 1).count();
-    let left_failed = runs
-        .iter()
-        .filter(|r| r.pid() == pids[0] && r.status == "failed")
-        .count();
+    let left_failed: i64 = {
+        use diesel::prelude::*;
+        use edensync::db::schema::runs;
+        runs::table
+            .filter(runs::error.like("the process running it stopped%"))
+            .count()
+            .get_result(&mut conn)
+            .unwrap()
+    };
     println!(
         "{n} repositories, a pull every {period} s, {periods} periods ({elapsed:.0?}); 3 processes on PostgreSQL, the first killed (SIGKILL) after {} s",
         period * periods / 3

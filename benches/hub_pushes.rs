@@ -75,21 +75,37 @@ fn main() {
         dir: root.path().join("hub"),
     };
     {
-        // The peers' accounts, written as `user add` would.
+        // The peers' accounts and their repositories, as `user add` and
+        // each peer's registration would leave them, pushes accepted (one
+        // transaction; registration itself admits 60 new peers an hour).
         let opened =
             edensync::app::open(edensync::config::Settings::for_data_dir(&hub.dir)).unwrap();
         let mut conn = opened.pool.get().unwrap();
         let hash = edensync::accounts::password::hash(PASSWORD);
-        for p in 0..=peers {
-            edensync::model::users::insert(
-                &mut conn,
-                &format!("site{p}@example.org"),
-                &hash,
-                edensync::model::users::Role::Sync,
-                edensync::model::now(),
-            )
-            .unwrap();
-        }
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            let now = edensync::model::now();
+            // Site `peers` only reads, at the end.
+            for p in 0..=peers {
+                let user = edensync::model::users::insert(
+                    conn,
+                    &format!("site{p}@example.org"),
+                    &hash,
+                    edensync::model::users::Role::Sync,
+                    now,
+                )?;
+                let repository = edensync::model::repositories::insert_registered(
+                    conn,
+                    &format!("Site {p}"),
+                    &format!("urn:uuid:site-{p}"),
+                    "eden",
+                    true,
+                    now,
+                )?;
+                edensync::model::repositories::bind_account(conn, repository.id, user.id)?;
+            }
+            Ok(())
+        })
+        .unwrap();
     }
     let (mut server, url) = serve(&hub);
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -98,29 +114,6 @@ fn main() {
         .timeout(Duration::from_secs(600))
         .build()
         .unwrap();
-    runtime.block_on(async {
-        // Site `peers` only reads, at the end.
-        for p in 0..=peers {
-            let registered = client
-                .post(format!("{url}/sync/repository/register.json"))
-                .basic_auth(format!("site{p}@example.org"), Some(PASSWORD))
-                .body(format!(
-                    r#"{{"uuid": "urn:uuid:site-{p}", "name": "Site {p}"}}"#
-                ))
-                .send()
-                .await
-                .unwrap();
-            assert!(registered.status().is_success());
-        }
-    });
-    {
-        let opened =
-            edensync::app::open(edensync::config::Settings::for_data_dir(&hub.dir)).unwrap();
-        let mut conn = opened.pool.get().unwrap();
-        diesel::sql_query("UPDATE repositories SET accept_push = 1")
-            .execute(&mut *conn)
-            .unwrap();
-    }
     eprintln!("{peers} peers registered and accepted; pushing for {secs} s …");
 
     let cpu_before = cpu_secs(server.id());

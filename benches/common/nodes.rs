@@ -186,7 +186,11 @@ pub fn two_nodes(n: usize) -> (tempfile::TempDir, Node, Node) {
     };
     if let Ok(urls) = std::env::var("EDENSYNC_BENCH_DATABASE_URLS") {
         let urls: Vec<&str> = urls.split(',').collect();
-        assert_eq!(urls.len(), 2, "EDENSYNC_BENCH_DATABASE_URLS: two URLs, A's and B's");
+        assert_eq!(
+            urls.len(),
+            2,
+            "EDENSYNC_BENCH_DATABASE_URLS: two URLs, A's and B's"
+        );
         for (node, url) in [(&a, urls[0]), (&b, urls[1])] {
             std::fs::create_dir_all(&node.dir).unwrap();
             std::fs::write(node.dir.join(DATABASE_URL_FILE), url).unwrap();

@@ -15,11 +15,11 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A run this long moves to the second allowance when it has room.
-pub const LONG_RUN: Duration = Duration::from_secs(20);
+pub const LONG_RUN: Duration = Duration::from_secs(5);
 /// The second allowance, in multiples of `runs_at_once`.
 pub const SLOW_SHARE: usize = 4;
 /// How often a long run looks again for room in the second allowance.
-const LOOK_AGAIN: Duration = Duration::from_secs(5);
+const LOOK_AGAIN: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Slots {

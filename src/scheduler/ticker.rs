@@ -47,7 +47,9 @@ pub struct Scheduler {
 
 struct Inner {
     engine: Engine,
-    ticks: AtomicI64,
+    /// When runs left behind by dead processes were last looked for (Unix
+    /// seconds; 0: never).
+    swept_at: AtomicI64,
     /// One tick at a time (a slow database must not pile ticks up).
     ticking: tokio::sync::Mutex<()>,
     /// A tick was asked for while one was running: it goes again.
@@ -64,7 +66,7 @@ impl Scheduler {
             inner: Arc::new(Inner {
                 slots: Slots::new(engine.runs_at_once),
                 engine,
-                ticks: AtomicI64::new(0),
+                swept_at: AtomicI64::new(0),
                 ticking: tokio::sync::Mutex::new(()),
                 again: AtomicBool::new(false),
                 cron: tokio::sync::Mutex::new(None),
@@ -139,8 +141,14 @@ impl Scheduler {
             .engine
             .metrics
             .scheduler_tick(chrono::Utc::now().timestamp());
-        // Runs left behind by a dead process are rare: look once a minute.
-        let sweep = self.inner.ticks.fetch_add(1, Ordering::Relaxed) % 60 == 0;
+        // Runs left behind by a dead process are rare: look once a minute
+        // (ticks come every second and whenever a run ends).
+        let now_secs = chrono::Utc::now().timestamp();
+        let swept_at = self.inner.swept_at.load(Ordering::Relaxed);
+        let sweep = now_secs - swept_at >= 60;
+        if sweep {
+            self.inner.swept_at.store(now_secs, Ordering::Relaxed);
+        }
         let mut free = self.inner.slots.take_free();
         if free.quick.is_empty() && free.slow.is_empty() && !sweep {
             return;
