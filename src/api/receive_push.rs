@@ -66,31 +66,36 @@ pub(super) async fn receive_push(
     let spool_dir = state.spool_dir.clone();
     let imported = async {
         let (body, digest) = spool(payload, limit, &spool_dir).await?;
-        with_conn(&state, move |conn, state| {
+        let settled = with_conn(&state, move |conn, state| {
             let mut options = options(conn, &repository, &table, query.msince.as_deref())?;
             options.max_record_bytes = max_record_bytes;
             let key = PushKey {
                 body: digest,
                 how: format!("{format:?} gzip={gzip} {options:?}"),
             };
-            // The same body as the last push, which changed nothing, and
-            // none of its records stored since: the same answer, without
-            // reading it.
-            let seen = &state.seen_pushes;
-            if let Some(records) = seen.records_of(repository.id, &table, &key) {
-                let seq = model::records::latest_seq_of(conn, &records)?;
-                if let Some(summary) = seen.unchanged(repository.id, &table, &key, seq) {
-                    log_push(conn, &repository, &table, &summary, true)?;
-                    return Ok((summary, repository.name));
-                }
-            }
+            let answered = answer_again(conn, state, &repository, &table, &key)?;
+            Ok((repository, table, options, key, answered))
+        })
+        .await?;
+        let (repository, table, options, key, answered) = settled;
+        if let Some(summary) = answered {
+            return Ok((summary, repository.name));
+        }
+        // Only a few pushes are read at once; the others wait here, with
+        // their bodies on disk.
+        let _permit = state
+            .imports
+            .acquire()
+            .await
+            .map_err(|_| ProtocolError::Internal("the import queue is closed".into()))?;
+        with_conn(&state, move |conn, state| {
             let summary = receive(conn, body, format, gzip, limit, &options)?;
             log_push(conn, &repository, &table, &summary, false)?;
             let seq = match changed_nothing(&summary) {
                 true => Some(model::records::latest_seq_of(conn, &masters_of(&summary))?),
                 false => None,
             };
-            seen.note(repository.id, &table, key, seq, &summary);
+            state.seen_pushes.note(repository.id, &table, key, seq, &summary);
             Ok((summary, repository.name))
         })
         .await
@@ -119,6 +124,28 @@ pub(super) async fn receive_push(
         .metrics
         .observe_received_push(&peer_name, &summary);
     Ok(HttpResponse::Ok().json(answer(&summary)))
+}
+
+/// The answer to the same body as the last push, which changed nothing,
+/// when none of its records was stored since: the import would change
+/// nothing again, so the body is not read (and the push is logged).
+fn answer_again(
+    conn: &mut DbConnection,
+    state: &AppState,
+    repository: &Repository,
+    table: &str,
+    key: &PushKey,
+) -> Result<Option<ImportSummary>, ProtocolError> {
+    let seen = &state.seen_pushes;
+    let Some(records) = seen.records_of(repository.id, table, key) else {
+        return Ok(None);
+    };
+    let seq = model::records::latest_seq_of(conn, &records)?;
+    let summary = seen.unchanged(repository.id, table, key, seq);
+    if let Some(summary) = &summary {
+        log_push(conn, repository, table, summary, true)?;
+    }
+    Ok(summary)
 }
 
 /// Spool the body, as it comes (gzip stays gzip), to a file in the data

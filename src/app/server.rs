@@ -11,7 +11,7 @@ use crate::accounts::{self, throttle::LoginThrottle};
 use crate::config::ConfigError;
 use crate::db::DbError;
 use crate::engine::Engine;
-use crate::state::AppState;
+use crate::state::{AppState, imports_at_once};
 use crate::{api, web};
 
 /// A node serving HTTP.
@@ -135,6 +135,7 @@ pub fn start(node: Node) -> Result<Running, StartError> {
 
 /// The state request handlers share.
 fn app_state(node: Node, engine: Engine) -> AppState {
+    let postgres = node.settings.database.is_postgres();
     AppState {
         answers: Default::default(),
         engine,
@@ -152,6 +153,7 @@ fn app_state(node: Node, engine: Engine) -> AppState {
         review_counts: Default::default(),
         peer_tables: Default::default(),
         seen_pushes: Default::default(),
+        imports: tokio::sync::Semaphore::new(imports_at_once(postgres)),
     }
 }
 

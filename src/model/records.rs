@@ -6,8 +6,12 @@ use crate::db::{DbConnection, on_each_backend};
 
 /// A stored record: identity, Eden's meta fields, the body (fields and
 /// unmodelled attributes as JSON), and where it came from.
+///
+/// A `None` is inserted as NULL (every such column's default): with
+/// defaults to fill in, diesel inserts on SQLite one row at a time, its
+/// statement built anew for each (half of a large pull's import).
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = records)]
+#[diesel(table_name = records, treat_none_as_default_value = false)]
 pub struct StoredRecord {
     pub id: i64,
     pub table_name: String,
@@ -97,22 +101,59 @@ pub fn max_id(conn: &mut DbConnection) -> QueryResult<i64> {
 
 /// Insert records (with their ids) and reference index entries, many rows
 /// per statement. Multi-row inserts are not portable through the
-/// multi-backend connection, so they are written for each backend.
+/// multi-backend connection, so they run on each backend's own connection;
+/// rows go in fixed-size groups, so that each statement is prepared once
+/// and kept (a statement of any other length is built and parsed anew).
 pub fn insert_many(
     conn: &mut DbConnection,
     rows: &[StoredRecord],
     refs: &[NewRecordRef],
 ) -> QueryResult<()> {
-    // 15 columns a row: stay below SQLite's bind-parameter limit.
-    for chunk in rows.chunks(500) {
-        on_each_backend!(conn, |c| diesel::insert_into(records::table)
-            .values(chunk)
-            .execute(c))?;
+    // 15 columns a row: 100 rows stay below both backends' bind limits.
+    insert_in_groups::<_, 100>(
+        conn,
+        rows,
+        |conn, group| {
+            on_each_backend!(conn, |c| diesel::insert_into(records::table)
+                .values(group)
+                .execute(c))
+        },
+        |conn, row| {
+            on_each_backend!(conn, |c| diesel::insert_into(records::table)
+                .values(row)
+                .execute(c))
+        },
+    )?;
+    insert_in_groups::<_, 400>(
+        conn,
+        refs,
+        |conn, group| {
+            on_each_backend!(conn, |c| diesel::insert_into(record_refs::table)
+                .values(group)
+                .execute(c))
+        },
+        |conn, row| {
+            on_each_backend!(conn, |c| diesel::insert_into(record_refs::table)
+                .values(row)
+                .execute(c))
+        },
+    )
+}
+
+/// Insert `rows` as groups of `N` and the rest one by one.
+fn insert_in_groups<T, const N: usize>(
+    conn: &mut DbConnection,
+    rows: &[T],
+    group: impl Fn(&mut DbConnection, &[T; N]) -> QueryResult<usize>,
+    one: impl Fn(&mut DbConnection, &T) -> QueryResult<usize>,
+) -> QueryResult<()> {
+    let groups = rows.chunks_exact(N);
+    let rest = groups.remainder();
+    for chunk in groups {
+        group(conn, chunk.try_into().expect("chunks_exact gives N rows"))?;
     }
-    for chunk in refs.chunks(2000) {
-        on_each_backend!(conn, |c| diesel::insert_into(record_refs::table)
-            .values(chunk)
-            .execute(c))?;
+    for row in rest {
+        one(conn, row)?;
     }
     Ok(())
 }
@@ -263,12 +304,14 @@ pub fn future_dated(
     Ok((count, latest))
 }
 
+/// A record's components. Asked once per exported record: on the backend's
+/// own connection the statement is prepared once and kept.
 pub fn components_of(conn: &mut DbConnection, parent_id: i64) -> QueryResult<Vec<StoredRecord>> {
-    records::table
+    on_each_backend!(conn, |c| records::table
         .filter(records::parent_id.eq(parent_id))
         .order(records::id)
         .select(StoredRecord::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Every table held, with its number of records (deleted ones included).

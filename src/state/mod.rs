@@ -47,6 +47,18 @@ pub struct AppState {
     pub peer_tables: peer_tables::PeerTablesCache,
     /// The last push from each peer and table that changed nothing.
     pub seen_pushes: seen_pushes::SeenPushes,
+    /// Pushes being imported at once. Others wait with their body spooled
+    /// to disk, holding no memory: with hundreds of peers pushing together
+    /// each import's buffers would otherwise add up to gigabytes, while the
+    /// database takes one writer (SQLite) or a few (PostgreSQL) at a time.
+    pub imports: tokio::sync::Semaphore,
+}
+
+/// Pushes imported at once (see [`AppState::imports`]): SQLite writes one
+/// at a time, so two keep it busy (one writing while the next reads);
+/// PostgreSQL writes several.
+pub fn imports_at_once(postgres: bool) -> usize {
+    if postgres { 4 } else { 2 }
 }
 
 /// The review queue's counts per repository, table and kind, read again at
