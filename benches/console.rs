@@ -12,6 +12,9 @@
 //! text search to the pages). A hub: `EDENSYNC_BENCH_REPOSITORIES=1000
 //! EDENSYNC_BENCH_RUNS=1000000`.
 
+#[path = "common/console_login.rs"]
+mod console_login;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +27,8 @@ use edensync::model::jobs::{JobSchedule, NewJob};
 use edensync::model::review_items::NewReviewItem;
 use edensync::model::sync_log::NewLogEntry;
 use edensync::vocabulary::{LogResult, ReviewKind, RunStatus, Trigger};
+
+use console_login::logged_in;
 
 const ADMIN: &str = "bench@example.org";
 const PASSWORD: &str = "bench admin password";
@@ -210,32 +215,6 @@ fn fill_review(node: &app::Node, repositories: u64, items: u64) {
     }
 }
 
-async fn logged_in(base: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let form = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let start = form.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
-    let csrf = &form[start..start + form[start..].find('"').unwrap()];
-    let answer = client
-        .post(format!("{base}/login"))
-        .form(&[("csrf", csrf), ("email", ADMIN), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status().as_u16(), 303, "login");
-    client
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index].as_secs_f64() * 1000.0
@@ -308,7 +287,7 @@ fn main() {
         }
         let mut clients = Vec::new();
         for _ in 0..clients_wanted {
-            clients.push(logged_in(&base).await);
+            clients.push(logged_in(&base, ADMIN, PASSWORD).await);
         }
         let deadline = Instant::now() + Duration::from_secs(secs);
         let timings = Arc::new(std::sync::Mutex::new(vec![Vec::new(); pages.len()]));

@@ -14,6 +14,8 @@
 //! change the defaults of 300, 30 s, 6 periods and no web processes).
 
 mod common;
+#[path = "common/console_login.rs"]
+mod console_login;
 #[path = "common/nodes.rs"]
 mod nodes;
 #[path = "common/pg.rs"]
@@ -22,13 +24,13 @@ mod pg;
 mod schedules;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edensync::model;
 
-use nodes::{BIN, env_number};
+use console_login::logged_in;
+use nodes::{BIN, env_number, listening_url};
 use schedules::{Kind, percentile, scheduled_runs, spread};
 
 const ADMIN: &str = "admin@example.org";
@@ -50,41 +52,8 @@ fn serve(dir: &std::path::Path, database: &str, key: &str, scheduler: bool) -> (
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(url) = line.strip_prefix("edensync listening on ") {
-            break url.to_string();
-        }
-    };
+    let url = listening_url(&mut child);
     (child, url)
-}
-
-/// A browser-like client logged in on `base`.
-async fn logged_in(base: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let form = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let start = form.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
-    let csrf = &form[start..start + form[start..].find('"').unwrap()];
-    let answer = client
-        .post(format!("{base}/login"))
-        .form(&[("csrf", csrf), ("email", ADMIN), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status().as_u16(), 303, "login");
-    client
 }
 
 fn main() {
@@ -135,7 +104,7 @@ fn main() {
     let pages = runtime.block_on(async {
         let mut times = Vec::new();
         let clients = if web >= 2 {
-            let client = logged_in(&webs[0].1).await;
+            let client = logged_in(&webs[0].1, ADMIN, PASSWORD).await;
             Some((client, webs[1].1.clone()))
         } else {
             None

@@ -154,14 +154,19 @@ fn serve_args(node: &Node, args: &[&str]) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let url = listening_url(&mut child);
+    (child, url)
+}
+
+/// The URL a starting `serve` (its stdout piped) says it listens on.
+pub fn listening_url(child: &mut Child) -> String {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
+    loop {
         let line = lines.next().unwrap().unwrap();
         if let Some(url) = line.strip_prefix("edensync listening on ") {
-            break url.to_string();
+            return url.to_string();
         }
-    };
-    (child, url)
+    }
 }
 
 pub fn json_field(json: &str, key: &str) -> i64 {

@@ -95,7 +95,9 @@ pub(super) async fn receive_push(
                 true => Some(model::records::latest_seq_of(conn, &masters_of(&summary))?),
                 false => None,
             };
-            state.seen_pushes.note(repository.id, &table, key, seq, &summary);
+            state
+                .seen_pushes
+                .note(repository.id, &table, key, seq, &summary);
             Ok((summary, repository.name))
         })
         .await

@@ -192,14 +192,12 @@ impl Engine {
         let engine = self.clone();
         let stop = self.background_stop(timeout);
         self.spawn(async move {
-            let run = engine.run(RunRequest {
+            let run = engine.run(RunRequest::in_background(
                 repository_id,
                 trigger,
                 job_id,
-                only_table: None,
                 stop,
-                progress: None,
-            });
+            ));
             if let Err(e) = run.await {
                 tracing::warn!(repository_id, error = %e, "a manual run could not start");
             }

@@ -25,6 +25,26 @@ pub struct RunRequest {
     pub progress: Option<ProgressSink>,
 }
 
+impl RunRequest {
+    /// A run of every task of a repository, with no one watching its
+    /// progress (a schedule's or the console's).
+    pub fn in_background(
+        repository_id: i64,
+        trigger: Trigger,
+        job_id: Option<i64>,
+        stop: Stop,
+    ) -> RunRequest {
+        RunRequest {
+            repository_id,
+            trigger,
+            job_id,
+            only_table: None,
+            stop,
+            progress: None,
+        }
+    }
+}
+
 /// What a run did.
 #[derive(Debug, Clone)]
 pub struct RunReport {

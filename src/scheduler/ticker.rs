@@ -248,14 +248,12 @@ impl Scheduler {
         let scheduler = self.clone();
         self.inner.engine.spawn(async move {
             let stop = engine.background_stop(timeout);
-            let run = engine.run(RunRequest {
+            let run = engine.run(RunRequest::in_background(
                 repository_id,
                 trigger,
                 job_id,
-                only_table: None,
                 stop,
-                progress: None,
-            });
+            ));
             let report = slots.hold(slot, failing, run).await;
             let status = match &report {
                 Ok(report) => report.status.as_str().to_string(),
