@@ -68,7 +68,7 @@ fn main() {
         "two-node sync, {n} organisations (each with a nested office and a reference), loopback"
     );
     println!(
-        "pull B→A: {:.1} s, {:.0} records/s, {} bytes gzip on the wire ({} bytes plain), A peak RSS {} MiB",
+        "pull B→A: {:.1} s, {:.0} organisations/s, {} bytes gzip on the wire ({} bytes plain), A peak RSS {} MiB",
         pull_time.as_secs_f64(),
         rate(pulled, pull_time),
         json_field(&pull_json, "bytes_in"),
@@ -76,7 +76,7 @@ fn main() {
         pull_rss / 1024
     );
     println!(
-        "push A→B: {:.1} s, {:.0} records/s, {} bytes gzip on the wire, A peak RSS {} MiB",
+        "push A→B: {:.1} s, {:.0} organisations/s, {} bytes gzip on the wire, A peak RSS {} MiB",
         push_time.as_secs_f64(),
         rate(pushed, push_time),
         json_field(&push_json, "bytes_out"),
