@@ -99,7 +99,14 @@ fn main() {
     server.kill().unwrap();
     let _ = server.wait();
 
-    let runs = scheduled_runs(&mut conn, &repositories, period, measure_until);
+    // Runs started up to when the measurement stopped looking: a job due in
+    // the last second of the last period starts a little after it.
+    let runs = scheduled_runs(
+        &mut conn,
+        &repositories,
+        period,
+        measure_until + chrono::Duration::seconds(2),
+    );
     let mut late: Vec<f64> = runs
         .iter()
         .filter(|run| repositories[(run.repository - 1) as usize].0 == Kind::Answers)

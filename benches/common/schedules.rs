@@ -230,8 +230,9 @@ pub fn scheduled_runs(
         .collect()
 }
 
-/// Runs per repository of one kind: (fewest, most, how many ran fewer
-/// than `expected`, how many repositories).
+/// Runs per repository of one kind, counting the first `expected`
+/// firings only: (fewest, most, how many ran fewer than `expected`, how
+/// many repositories).
 pub fn fairness(
     runs: &[ScheduledRun],
     repositories: &[(Kind, chrono::NaiveDateTime)],
@@ -239,7 +240,7 @@ pub fn fairness(
     expected: u32,
 ) -> (u32, u32, usize, usize) {
     let mut per: BTreeMap<i64, u32> = BTreeMap::new();
-    for run in runs {
+    for run in runs.iter().filter(|run| run.firing < expected as i64) {
         *per.entry(run.repository).or_default() += 1;
     }
     let counts: Vec<u32> = (1..=repositories.len() as i64)

@@ -17,6 +17,7 @@ use crate::vocabulary::RepositoryStatus;
 use crate::web::failure_cause::Failure;
 use crate::web::format::span;
 use crate::web::peer_contacts;
+use crate::web::query::{QueryNumber, problems};
 use crate::web::repository_health::Health;
 use crate::web::repository_names::name_of;
 use crate::web::run_charts;
@@ -43,6 +44,41 @@ pub struct RepositoryRow {
     pub can_sync: bool,
 }
 
+/// Repositories shown on one page of the dashboard: a hub has hundreds,
+/// and a page of all of them is slow to read and to serve.
+const ROWS: usize = 50;
+
+#[derive(serde::Deserialize, Default)]
+pub struct DashboardQuery {
+    #[serde(default)]
+    page: QueryNumber,
+}
+
+/// Which repositories one page of the dashboard shows.
+pub struct RepositoryPage {
+    /// Shown: first and last, counting from 1, and of how many.
+    pub first: usize,
+    pub last: usize,
+    pub of: usize,
+    pub previous: Option<usize>,
+    pub next: Option<usize>,
+}
+
+impl RepositoryPage {
+    fn new(asked: Option<i64>, of: usize) -> RepositoryPage {
+        let pages = of.div_ceil(ROWS).max(1);
+        let number = asked.map_or(1, |n| n.clamp(1, pages as i64) as usize);
+        let first = (number - 1) * ROWS;
+        RepositoryPage {
+            first: (first + 1).min(of),
+            last: (first + ROWS).min(of),
+            of,
+            previous: (number > 1).then(|| number - 1),
+            next: (number < pages).then(|| number + 1),
+        }
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "dashboard/index.html")]
 struct DashboardPage {
@@ -53,7 +89,9 @@ struct DashboardPage {
     backend: &'static str,
     admins: usize,
     sync_accounts: usize,
+    /// One page of the repositories, those needing attention first.
     repositories: Vec<RepositoryRow>,
+    repository_page: RepositoryPage,
     running: Vec<RunRow>,
     failures: Vec<(String, LogEntry)>,
     /// Records dated in the future, and the latest such date.
@@ -64,14 +102,19 @@ struct DashboardPage {
     peers_waiting: Vec<peer_contacts::Waiting>,
     /// Records in and out per hour, as an SVG figure.
     chart: String,
+    /// Every repository's name, by id.
+    names: Vec<(i64, String)>,
 }
 
 pub async fn index(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: AdminSession,
+    query: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let layout = Layout::new(&req, "Dashboard", "dashboard", &who);
+    let mut layout = Layout::new(&req, "Dashboard", "dashboard", &who);
+    layout.flash = problems(&[("Page", &query.page)]).or(layout.flash);
+    let asked = query.page.value();
     let mut page = super::db(&state.pool, move |conn| {
         let config = model::sync_config::get(conn)?
             .ok_or_else(|| WebError::Internal("sync_config row missing".into()))?;
@@ -97,7 +140,8 @@ pub async fn index(
             sync_accounts: count(Role::Sync),
             peers_waiting: peer_contacts::waiting(&listed, &contacts, model::now()),
             chart: run_charts::records_per_hour(&hours, model::now()).html(),
-            repositories: repository_rows(conn, &config, listed, &names)?,
+            repository_page: RepositoryPage::new(asked, listed.len()),
+            repositories: repository_rows(conn, &config, listed, &names, asked)?,
             running: model::runs::in_progress(conn)?
                 .into_iter()
                 .map(|r| RunRow::new(r, &names))
@@ -114,14 +158,11 @@ pub async fn index(
             waiting: Vec::new(),
             site_name: config.site_name,
             site_uuid: config.site_uuid,
+            names,
         })
     })
     .await?;
-    let names: Vec<(i64, String)> = page
-        .repositories
-        .iter()
-        .map(|r| (r.id, r.name.clone()))
-        .collect();
+    let names = page.names.clone();
     page.waiting = super::review::waiting_by_name(&state, &names).await?;
     page.waiting.truncate(10);
     Ok(render(&req, page))
@@ -132,6 +173,7 @@ fn repository_rows(
     config: &model::sync_config::SyncConfig,
     repositories: Vec<model::repositories::Repository>,
     names: &[(i64, String)],
+    asked_page: Option<i64>,
 ) -> Result<Vec<RepositoryRow>, WebError> {
     let now = model::now();
     let ago = |t: Option<chrono::NaiveDateTime>| {
@@ -160,8 +202,20 @@ fn repository_rows(
         .into_iter()
         .map(|r| (r.repository_id, r))
         .collect();
+    // Those needing attention first (in list order within each health),
+    // then only this page's.
+    let mut repositories: Vec<(Health, model::repositories::Repository)> = repositories
+        .into_iter()
+        .map(|r| (Health::of(&r, latest.contains_key(&r.id)), r))
+        .collect();
+    repositories.sort_by_key(|(health, _)| health.attention());
+    let shown = RepositoryPage::new(asked_page, repositories.len());
     let mut rows = Vec::new();
-    for repository in repositories {
+    for (health, repository) in repositories
+        .into_iter()
+        .skip(shown.first.saturating_sub(1))
+        .take(ROWS)
+    {
         let last = latest.remove(&repository.id);
         let next = next_job.get(&repository.id).copied();
         let next_run = match (repository.next_retry_at, next) {
@@ -201,7 +255,6 @@ fn repository_rows(
         if repository.tls_accept_invalid {
             warnings.push("accepts invalid certificates".into());
         }
-        let health = Health::of(&repository, last.is_some());
         // A success before the current failure is not the current state.
         let last_success = match (health, repository.last_success_at) {
             (Health::Failing | Health::Retrying, Some(at)) => {

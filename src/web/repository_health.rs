@@ -37,6 +37,21 @@ impl Health {
         }
     }
 
+    /// Where a repository comes in a list that shows first what needs an
+    /// administrator: failing, then retrying, partial, never run, ok, then
+    /// the peers that call us and the disabled ones.
+    pub fn attention(self) -> u8 {
+        match self {
+            Health::Failing => 0,
+            Health::Retrying => 1,
+            Health::Partial => 2,
+            Health::NeverRun => 3,
+            Health::Ok => 4,
+            Health::Passive => 5,
+            Health::Disabled => 6,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Health::Ok => "ok",

@@ -6,9 +6,9 @@
 use serde_json::Value;
 use thirtyfour::prelude::*;
 
-use crate::support::Backend;
-use crate::support::browser::{Browser, log_in, open, set_width, shot};
+use crate::support::browser::{Browser, log_in, open, set_width, shot, wait_for};
 use crate::support::peers::{self, TaskSpec, add_task};
+use crate::support::{Backend, TestApp};
 
 /// Run `script` in the page and return what it returns.
 async fn eval(driver: &WebDriver, script: &str) -> Value {
@@ -173,6 +173,19 @@ async fn states_have_their_colours_tables_become_cards_and_focus_shows() {
     browser.quit().await;
 }
 
+/// The page open in `driver` is no wider than the window.
+async fn assert_no_sideways_scroll(driver: &WebDriver, path: &str, width: u32) {
+    let fits = eval(
+        driver,
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+    )
+    .await;
+    assert!(
+        fits[0].as_f64() <= fits[1].as_f64(),
+        "{path} scrolls sideways at {width} px: {fits}"
+    );
+}
+
 /// Every page of the console, on a desktop and on a phone: it has its
 /// heading, nothing makes the page scroll sideways (wide tables scroll in
 /// their own box or turn into cards), and a screenshot is kept.
@@ -214,17 +227,50 @@ async fn every_page_fits_a_desktop_and_a_phone() {
         set_width(driver, width).await;
         for (name, path) in &pages {
             open(driver, a.url(path)).await;
-            let fits = eval(
-                driver,
-                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
-            )
-            .await;
-            assert!(
-                fits[0].as_f64() <= fits[1].as_f64(),
-                "{path} scrolls sideways at {width} px: {fits}"
-            );
+            assert_no_sideways_scroll(driver, path, width).await;
             shot(driver, &format!("page-{name}-{width}")).await;
         }
+    }
+    browser.quit().await;
+}
+
+/// A hub's dashboard, a page of its repositories: the failing one first,
+/// the pager under the table, on a desktop and on a phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hubs_dashboard_pages_its_repositories_on_a_desktop_and_a_phone() {
+    let Some(a) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    crate::console_repositories::sixty_sites_the_last_failing(&a);
+    a.add_admin();
+    let Some(browser) = crate::support::browser::logged_in(&a).await else {
+        return;
+    };
+    let driver = &browser.driver;
+    for width in [1400, 400] {
+        set_width(driver, width).await;
+        open(driver, a.url("/?page=2")).await;
+        let pager = wait_for(driver, "nav.pager").await.text().await.unwrap();
+        assert!(pager.contains("51–60 of 60"), "{pager}");
+        open(driver, a.url("/")).await;
+        let first_row = wait_for(driver, "table.cards tbody tr")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            first_row.contains("site 59"),
+            "the failing one first: {first_row}"
+        );
+        assert_no_sideways_scroll(driver, "/", width).await;
+        driver
+            .execute(
+                "document.querySelector('nav.pager').scrollIntoView()",
+                vec![],
+            )
+            .await
+            .unwrap();
+        shot(driver, &format!("dashboard-paged-{width}")).await;
     }
     browser.quit().await;
 }

@@ -5,7 +5,7 @@
 use edensync::model;
 use edensync::model::users::Role;
 
-use crate::support::peers::{PEER_EMAIL, PEER_PASSWORD};
+use crate::support::peers::{PEER_EMAIL, PEER_PASSWORD, add_repository};
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, TestApp, location};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,4 +194,61 @@ async fn a_passive_peer_and_an_unreachable_one_are_saved_with_a_clear_message() 
     assert!(
         list.contains("Field office") && list.contains("Far away") && list.contains("passive only")
     );
+}
+
+/// A hub's dashboard lists its repositories a page at a time, those that
+/// need an administrator first; a page number that is not one is said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_pages_a_hubs_repositories_those_failing_first() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    sixty_sites_the_last_failing(&app);
+    app.add_admin();
+    let admin = app.logged_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let rows = |page: &str| page.matches("<td data-label=\"Repository\">").count();
+
+    let first = admin.get("/").await.text().await.unwrap();
+    assert_eq!(rows(&first), 50);
+    let failing = first.find(">site 59<").expect("the failing one on page 1");
+    assert!(failing < first.find(">site 00<").unwrap(), "failing first");
+    assert!(first.contains("1–50 of 60, those needing attention first"));
+    assert!(first.contains("href=\"/?page=2\""));
+    assert!(!first.contains(">site 49<"), "site 49 is on page 2");
+
+    let second = admin.get("/?page=2").await.text().await.unwrap();
+    assert_eq!(rows(&second), 10);
+    assert!(second.contains("51–60 of 60") && second.contains(">site 58<"));
+    assert!(second.contains("href=\"/?page=1\"") && !second.contains("Next →"));
+
+    // Past the last page: the last page; not a number: the first, and why.
+    let beyond = admin.get("/?page=9").await.text().await.unwrap();
+    assert!(beyond.contains("51–60 of 60"));
+    let wrong = admin.get("/?page=two").await;
+    assert_eq!(wrong.status().as_u16(), 200);
+    let wrong = wrong.text().await.unwrap();
+    assert!(
+        wrong.contains("is not a number; it was ignored."),
+        "{wrong}"
+    );
+    assert_eq!(rows(&wrong), 50);
+}
+
+/// Sixty repositories, "site 00" to "site 59"; the last one added fails
+/// (so it comes first on the dashboard, not on its second page).
+pub fn sixty_sites_the_last_failing(app: &TestApp) {
+    use diesel::prelude::*;
+    use edensync::db::schema::repositories;
+
+    for i in 0..60 {
+        let name = format!("site {i:02}");
+        add_repository(app, &name, &format!("http://127.0.0.1:9/{i}"), "u", "p");
+    }
+    diesel::update(repositories::table.filter(repositories::name.eq("site 59")))
+        .set((
+            repositories::last_status.eq(Some("blocked")),
+            repositories::last_error.eq(Some("HTTP 401 Unauthorized")),
+        ))
+        .execute(&mut *app.conn())
+        .unwrap();
 }
