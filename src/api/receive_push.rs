@@ -82,13 +82,16 @@ pub(super) async fn receive_push(
             return Ok((summary, repository.name));
         }
         // Only a few pushes are read at once; the others wait here, with
-        // their bodies on disk.
-        let _permit = state
+        // their bodies on disk. The import holds the permit to its end,
+        // even if this request is dropped meanwhile.
+        let permit = state
             .imports
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| ProtocolError::Internal("the import queue is closed".into()))?;
         with_conn(&state, move |conn, state| {
+            let _permit = permit;
             let summary = receive(conn, body, format, gzip, limit, &options)?;
             log_push(conn, &repository, &table, &summary, false)?;
             let seq = match changed_nothing(&summary) {

@@ -153,7 +153,7 @@ fn app_state(node: Node, engine: Engine) -> AppState {
         review_counts: Default::default(),
         peer_tables: Default::default(),
         seen_pushes: Default::default(),
-        imports: tokio::sync::Semaphore::new(imports_at_once(postgres)),
+        imports: std::sync::Arc::new(tokio::sync::Semaphore::new(imports_at_once(postgres))),
     }
 }
 

@@ -101,61 +101,55 @@ pub fn max_id(conn: &mut DbConnection) -> QueryResult<i64> {
 
 /// Insert records (with their ids) and reference index entries, many rows
 /// per statement. Multi-row inserts are not portable through the
-/// multi-backend connection, so they run on each backend's own connection;
-/// rows go in fixed-size groups, so that each statement is prepared once
-/// and kept (a statement of any other length is built and parsed anew).
+/// multi-backend connection, so they run on each backend's own connection.
+/// Rows go in groups of a few fixed sizes, so that each statement is
+/// prepared once and kept (a statement of any other length is built and
+/// parsed anew), and a batch of any size takes few statements.
 pub fn insert_many(
     conn: &mut DbConnection,
     rows: &[StoredRecord],
     refs: &[NewRecordRef],
 ) -> QueryResult<()> {
-    // 15 columns a row: 100 rows stay below both backends' bind limits.
-    insert_in_groups::<_, 100>(
-        conn,
-        rows,
-        |conn, group| {
-            on_each_backend!(conn, |c| diesel::insert_into(records::table)
-                .values(group)
-                .execute(c))
-        },
-        |conn, row| {
-            on_each_backend!(conn, |c| diesel::insert_into(records::table)
-                .values(row)
-                .execute(c))
-        },
-    )?;
-    insert_in_groups::<_, 400>(
-        conn,
-        refs,
-        |conn, group| {
-            on_each_backend!(conn, |c| diesel::insert_into(record_refs::table)
-                .values(group)
-                .execute(c))
-        },
-        |conn, row| {
-            on_each_backend!(conn, |c| diesel::insert_into(record_refs::table)
-                .values(row)
-                .execute(c))
-        },
-    )
+    // 15 columns a row, 4 a reference: below both backends' bind limits.
+    let rows = insert_records::<100>(conn, rows)?;
+    let rows = insert_records::<10>(conn, rows)?;
+    insert_records::<1>(conn, rows)?;
+    let refs = insert_refs::<400>(conn, refs)?;
+    let refs = insert_refs::<20>(conn, refs)?;
+    insert_refs::<1>(conn, refs)?;
+    Ok(())
 }
 
-/// Insert `rows` as groups of `N` and the rest one by one.
-fn insert_in_groups<T, const N: usize>(
+/// Insert `rows` in groups of `N`; returns the rest (fewer than `N`).
+fn insert_records<'a, const N: usize>(
     conn: &mut DbConnection,
-    rows: &[T],
-    group: impl Fn(&mut DbConnection, &[T; N]) -> QueryResult<usize>,
-    one: impl Fn(&mut DbConnection, &T) -> QueryResult<usize>,
-) -> QueryResult<()> {
+    rows: &'a [StoredRecord],
+) -> QueryResult<&'a [StoredRecord]> {
     let groups = rows.chunks_exact(N);
     let rest = groups.remainder();
-    for chunk in groups {
-        group(conn, chunk.try_into().expect("chunks_exact gives N rows"))?;
+    for group in groups {
+        let group: &[StoredRecord; N] = group.try_into().expect("chunks_exact gives N rows");
+        on_each_backend!(conn, |c| diesel::insert_into(records::table)
+            .values(group)
+            .execute(c))?;
     }
-    for row in rest {
-        one(conn, row)?;
+    Ok(rest)
+}
+
+/// Insert reference index entries in groups of `N`; returns the rest.
+fn insert_refs<'a, const N: usize>(
+    conn: &mut DbConnection,
+    refs: &'a [NewRecordRef],
+) -> QueryResult<&'a [NewRecordRef]> {
+    let groups = refs.chunks_exact(N);
+    let rest = groups.remainder();
+    for group in groups {
+        let group: &[NewRecordRef; N] = group.try_into().expect("chunks_exact gives N rows");
+        on_each_backend!(conn, |c| diesel::insert_into(record_refs::table)
+            .values(group)
+            .execute(c))?;
     }
-    Ok(())
+    Ok(rest)
 }
 
 pub fn update(conn: &mut DbConnection, id: i64, change: &RecordChange) -> QueryResult<usize> {

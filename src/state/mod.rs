@@ -51,7 +51,7 @@ pub struct AppState {
     /// to disk, holding no memory: with hundreds of peers pushing together
     /// each import's buffers would otherwise add up to gigabytes, while the
     /// database takes one writer (SQLite) or a few (PostgreSQL) at a time.
-    pub imports: tokio::sync::Semaphore,
+    pub imports: Arc<tokio::sync::Semaphore>,
 }
 
 /// Pushes imported at once (see [`AppState::imports`]): SQLite writes one
