@@ -5,6 +5,7 @@ use std::fs::File;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::Connection;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -92,12 +93,18 @@ pub(super) async fn receive_push(
             .map_err(|_| ProtocolError::Internal("the import queue is closed".into()))?;
         with_conn(&state, move |conn, state| {
             let _permit = permit;
-            let summary = receive(conn, body, format, gzip, limit, &options)?;
+            // The seq a later identical push is compared with is read in the
+            // import's transaction: a change another writer commits after
+            // it must make that push read in full.
+            let (summary, seq) = conn.transaction(|conn| {
+                let summary = receive(conn, body, format, gzip, limit, &options)?;
+                let seq = match changed_nothing(&summary) {
+                    true => Some(model::records::latest_seq_of(conn, &masters_of(&summary))?),
+                    false => None,
+                };
+                Ok::<_, ProtocolError>((summary, seq))
+            })?;
             log_push(conn, &repository, &table, &summary, false)?;
-            let seq = match changed_nothing(&summary) {
-                true => Some(model::records::latest_seq_of(conn, &masters_of(&summary))?),
-                false => None,
-            };
             state
                 .seen_pushes
                 .note(repository.id, &table, key, seq, &summary);

@@ -8,7 +8,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use diesel::Connection;
 
 use super::{ImportOptions, ImportSummary, StoreError, import};
-use crate::db::DbConnection;
+use crate::db::{self, DbConnection};
 use crate::s3xml::{DocumentReader, Format, Limits, Root};
 
 /// Documents up to this size on disk are imported in one transaction,
@@ -45,7 +45,12 @@ pub fn import_document(
         let reader = open(&document)?;
         let root = reader.root().clone();
         root_seen(&root);
-        let summary = conn.transaction(|conn| import(conn, reader, options))?;
+        // Inside the caller's transaction the import is part of it.
+        let summary = if db::in_transaction(conn) {
+            import(conn, reader, options)?
+        } else {
+            conn.transaction(|conn| import(conn, reader, options))?
+        };
         return Ok((summary, root));
     }
     for record in open(&document)? {
